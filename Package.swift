@@ -1,0 +1,106 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings list for every target: Swift 6 language mode with strict concurrency.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "wxauth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "login", targets: ["login"]),
+        .executable(name: "callback", targets: ["callback"]),
+        .executable(name: "refresh", targets: ["refresh"]),
+        .executable(name: "userinfo", targets: ["userinfo"]),
+        .executable(name: "local-runner", targets: ["local-runner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: Libraries
+        .target(
+            name: "FunctionRuntime",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WeChat",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WXAuthStore",
+            dependencies: [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WXAuth",
+            dependencies: [
+                "FunctionRuntime", "WeChat", "WXAuthStore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WeChatSandbox",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LocalRunner",
+            dependencies: [
+                "WeChatSandbox",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Function executables (wiring only)
+        .executableTarget(name: "login", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings),
+        .executableTarget(name: "callback", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings),
+        .executableTarget(name: "refresh", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings),
+        .executableTarget(name: "userinfo", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings),
+        .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
+
+        // MARK: Tests
+        .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeChatTests", dependencies: ["WeChat"], swiftSettings: swiftSettings),
+        .testTarget(name: "WXAuthStoreTests", dependencies: ["WXAuthStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WXAuthTests", dependencies: ["WXAuth"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeChatSandboxTests", dependencies: ["WeChatSandbox"], swiftSettings: swiftSettings),
+        .testTarget(name: "LocalRunnerTests", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["WeChatSandbox", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,212 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Why an event could not become a ``FunctionRequest``; the text is safe to show the caller.
+public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: Int
+    public var description: String
+
+    static func badRequest(_ text: String) -> EventError { EventError(status: 400, description: text) }
+    static func tooLarge(_ text: String) -> EventError { EventError(status: 413, description: text) }
+}
+
+/// An API Gateway HTTP API event, payload v2.0 or v1.0 (v1.0 is also Tencent SCF's API-gateway shape).
+///
+/// Every member is optional so that unknown shapes are tolerated; ``request(maxBodyBytes:)`` decides what is required.
+struct APIGatewayEvent: Decodable {
+    struct RequestContext: Decodable {
+        struct HTTP: Decodable {
+            var method: String?
+            var path: String?
+        }
+        var http: HTTP?
+        var requestId: String?
+        var httpMethod: String?
+        var path: String?
+    }
+
+    var version: String?
+    var rawPath: String?
+    var rawQueryString: String?
+    var path: String?
+    var httpMethod: String?
+    var headers: [String: String?]?
+    var queryStringParameters: [String: String?]?
+    var cookies: [String]?
+    var requestContext: RequestContext?
+    var body: String?
+    var isBase64Encoded: Bool?
+
+    /// Decodes an event from raw stdin bytes; every failure is an ``EventError``.
+    static func decode(_ bytes: [UInt8]) throws(EventError) -> APIGatewayEvent {
+        let trimmed = bytes.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 })
+        guard !trimmed.isEmpty else { throw .badRequest("the event is empty; expected one JSON object") }
+        guard trimmed.first == UInt8(ascii: "{") else { throw .badRequest("the event is not a JSON object") }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw .badRequest("the event is not valid UTF-8")
+        }
+        do {
+            return try JSONDecoder().decode(APIGatewayEvent.self, from: Data(bytes))
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw .badRequest("the event has a member of the wrong type at \(Self.pathText(context.codingPath))")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw .badRequest("the event has a null where a value is needed at \(Self.pathText(context.codingPath))")
+        } catch {
+            throw .badRequest("the event is not valid JSON")
+        }
+    }
+
+    private static func pathText(_ path: [any CodingKey]) -> String {
+        let text = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return text.isEmpty ? "the top level" : "'\(text)'"
+    }
+
+    /// The request this event describes, or why it cannot be served.
+    func request(maxBodyBytes: Int, fallbackRequestId: String) throws(EventError) -> FunctionRequest {
+        let method = requestContext?.http?.method ?? httpMethod ?? requestContext?.httpMethod
+        guard let method, !method.isEmpty else {
+            throw .badRequest("the event has no HTTP method (requestContext.http.method or httpMethod)")
+        }
+        let path = rawPath ?? path ?? requestContext?.http?.path ?? requestContext?.path ?? "/"
+
+        var headers: [String: String] = [:]
+        for (name, value) in self.headers ?? [:] {
+            guard let value else { continue }
+            let key = name.lowercased()
+            headers[key] = headers[key].map { "\($0),\(value)" } ?? value
+        }
+
+        var query: [String: String] = [:]
+        if let raw = rawQueryString, !raw.isEmpty {
+            query = QueryString.parse(raw)
+        } else {
+            for (name, value) in queryStringParameters ?? [:] {
+                if let value { query[name] = value }
+            }
+        }
+
+        var cookies: [String: String] = [:]
+        let cookieHeaders = (self.cookies ?? []) + (headers["cookie"].map { [$0] } ?? [])
+        for header in cookieHeaders {
+            for pair in header.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let name = parts[0].trimmingCharacters(in: .whitespaces)
+                if cookies[name] == nil {
+                    cookies[name] = parts[1].trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+
+        var bodyBytes: [UInt8] = []
+        if let body, !body.isEmpty {
+            if isBase64Encoded == true {
+                guard body.utf8.count <= (maxBodyBytes / 3 + 1) * 4 + 4 else {
+                    throw .tooLarge("the request body exceeds \(maxBodyBytes) bytes")
+                }
+                guard let data = Data(base64Encoded: body, options: .ignoreUnknownCharacters),
+                    Self.isPlausibleBase64(body)
+                else {
+                    throw .badRequest("the body is marked isBase64Encoded but is not valid base64")
+                }
+                bodyBytes = Array(data)
+            } else {
+                bodyBytes = Array(body.utf8)
+            }
+            guard bodyBytes.count <= maxBodyBytes else {
+                throw .tooLarge("the request body exceeds \(maxBodyBytes) bytes")
+            }
+        }
+
+        var request = FunctionRequest(method: method, path: path, query: query, body: bodyBytes)
+        request.headers = headers
+        request.cookies = cookies
+        request.requestId = requestContext?.requestId.flatMap { $0.isEmpty ? nil : $0 } ?? fallbackRequestId
+        return request
+    }
+
+    /// `Data(base64Encoded:options:.ignoreUnknownCharacters)` would accept anything; require real base64 text
+    /// (whitespace allowed, as MIME line breaks are common).
+    private static func isPlausibleBase64(_ text: String) -> Bool {
+        var count = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
+                count += 1
+            case 0x20, 0x0A, 0x0D, 0x09:
+                continue
+            default:
+                return false
+            }
+        }
+        return count % 4 == 0
+    }
+}
+
+/// Parsing of `application/x-www-form-urlencoded` query strings.
+public enum QueryString {
+    /// Name → value; `+` is a space and `%XX` is decoded; the first of repeated names wins.
+    public static func parse(_ raw: some StringProtocol) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = percentDecode(parts[0])
+            let value = parts.count > 1 ? percentDecode(parts[1]) : ""
+            if result[name] == nil { result[name] = value }
+        }
+        return result
+    }
+
+    /// Decodes `%XX` escapes and `+`; malformed escapes are kept as they are.
+    public static func percentDecode(_ text: some StringProtocol) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = Array(text.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(0x20)
+            } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
+                let high = hexValue(iterator[iterator.startIndex]),
+                let low = hexValue(iterator[iterator.startIndex + 1])
+            {
+                bytes.append(high << 4 | low)
+                iterator.removeFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Percent-encodes everything but RFC 3986 unreserved characters.
+    public static func percentEncode(_ text: some StringProtocol) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,182 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// A function's business: one request in, one response out. Errors thrown become a 500 `server_error`.
+public typealias FunctionHandler = @Sendable (FunctionRequest, FunctionContext) async throws -> FunctionResponse
+
+/// Runs a ``FunctionHandler`` as a FaaS process: bytes in, exactly one JSON response out.
+///
+/// The bytes core (``respond(to:handler:)``) never fails: every byte sequence gets a response. The process
+/// entry point (``runProcess(handler:)``) reads stdin, writes stdout and exits 0.
+public struct FunctionHarness: Sendable {
+    /// The function's name, for logs.
+    public var functionName: String
+    /// The largest event accepted (Lambda's synchronous payload limit).
+    public var maxEventBytes: Int
+    /// The largest decoded request body accepted.
+    public var maxBodyBytes: Int
+    /// How long the platform gives one invocation.
+    public var timeout: Duration
+    /// The logger new requests log through.
+    public var logger: Logger
+
+    public init(
+        functionName: String,
+        maxEventBytes: Int = 6 * 1024 * 1024,
+        maxBodyBytes: Int = 64 * 1024,
+        timeout: Duration = .seconds(10),
+        logger: Logger? = nil
+    ) {
+        self.functionName = functionName
+        self.maxEventBytes = maxEventBytes
+        self.maxBodyBytes = maxBodyBytes
+        self.timeout = timeout
+        self.logger = logger ?? Logger(label: functionName)
+    }
+
+    /// Answers one raw event with one encoded response, whatever the bytes.
+    public func respond(
+        to event: [UInt8]?,
+        startedAt: ContinuousClock.Instant = .now,
+        handler: FunctionHandler
+    ) async -> [UInt8] {
+        let response = await response(to: event, startedAt: startedAt, handler: handler)
+        return Self.encode(response)
+    }
+
+    /// Answers one raw event (nil when it was over ``maxEventBytes``) with a typed response.
+    public func response(
+        to event: [UInt8]?,
+        startedAt: ContinuousClock.Instant = .now,
+        handler: FunctionHandler
+    ) async -> FunctionResponse {
+        var logger = self.logger
+        let fallbackId = Self.randomRequestId()
+        guard let event else {
+            logger[metadataKey: "request_id"] = .string(fallbackId)
+            logger.info("event refused", metadata: ["status": "413"])
+            return .error(413, code: "invalid_request", description: "the event exceeds \(maxEventBytes) bytes")
+        }
+        let request: FunctionRequest
+        do {
+            request = try APIGatewayEvent.decode(event).request(maxBodyBytes: maxBodyBytes, fallbackRequestId: fallbackId)
+        } catch {
+            logger[metadataKey: "request_id"] = .string(fallbackId)
+            logger.info("event refused", metadata: ["status": "\(error.status)", "reason": "\(error.description)"])
+            return .error(error.status, code: "invalid_request", description: error.description)
+        }
+        logger[metadataKey: "request_id"] = .string(request.requestId)
+        let margin = min(Duration.milliseconds(500), timeout / 10)
+        let context = FunctionContext(functionName: functionName, logger: logger, deadline: startedAt + timeout - margin)
+        let response: FunctionResponse
+        do {
+            response = try await handler(request, context)
+        } catch {
+            // The error's own text may carry details not meant for callers; its type is enough to find it.
+            logger.error("unhandled error", metadata: ["error_type": "\(type(of: error))"])
+            response = .error(500, code: "server_error", description: "internal error")
+        }
+        let elapsed = ContinuousClock.now - startedAt
+        logger.info(
+            "request done",
+            metadata: [
+                "method": "\(request.method)", "path": "\(request.path)", "status": "\(response.statusCode)",
+                "duration_ms": "\(Self.milliseconds(elapsed))",
+            ]
+        )
+        return response
+    }
+
+    /// Encodes a response; falls back to a fixed 500 body should encoding ever fail.
+    public static func encode(_ response: FunctionResponse) -> [UInt8] {
+        if let bytes = try? JSONCoding.encode(response) { return bytes }
+        return Array(
+            #"{"statusCode":500,"headers":{"content-type":"application/json"},"body":"{\"error\":\"server_error\",\"error_description\":\"internal error\"}","isBase64Encoded":false}"#
+                .utf8
+        )
+    }
+
+    /// The process entry point: stdin → handler → stdout, then exit status 0.
+    public func runProcess(handler: FunctionHandler) async -> Never {
+        let started = ContinuousClock.now
+        let event = StandardStreams.readAll(from: 0, limit: maxEventBytes)
+        let bytes = await respond(to: event, startedAt: started, handler: handler)
+        StandardStreams.writeAll(bytes, to: 1)
+        StandardStreams.writeAll([0x0A], to: 1)
+        exit(0)
+    }
+
+    static func randomRequestId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return hex(high) + hex(low)
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        return "\(micros / 1000).\(String(repeating: "0", count: 3 - String(micros % 1000).count))\(micros % 1000)"
+    }
+}
+
+// MARK: - Process environment
+
+/// The process environment, read without Foundation.
+public enum ProcessEnvironment {
+    /// Every variable of the running process.
+    public static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+
+    /// Sets up process-wide behaviour every function wants: JSON logs on stderr and no death by SIGPIPE.
+    public static func bootstrap(environment: [String: String]) {
+        signal(SIGPIPE, SIG_IGN)
+        let level = environment["WXAUTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+    }
+
+    /// The invocation timeout the runner passes in `WXAUTH_FUNCTION_TIMEOUT` (seconds), default 10 s.
+    public static func timeout(environment: [String: String]) -> Duration {
+        guard let text = environment["WXAUTH_FUNCTION_TIMEOUT"], let seconds = Double(text), seconds > 0 else {
+            return .seconds(10)
+        }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+}
+
+extension FunctionHarness {
+    /// The whole life of a function process: bootstrap, one event, exit. This is what a `main.swift` calls.
+    public static func main(name: String, handler: @escaping @Sendable ([String: String]) -> FunctionHandler) async -> Never {
+        let environment = ProcessEnvironment.current()
+        ProcessEnvironment.bootstrap(environment: environment)
+        var logger = Logger(label: name)
+        logger[metadataKey: "function"] = .string(name)
+        let harness = FunctionHarness(
+            functionName: name,
+            timeout: ProcessEnvironment.timeout(environment: environment),
+            logger: logger
+        )
+        await harness.runProcess(handler: handler(environment))
+    }
+}

@@ -1,0 +1,55 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One HTTP request as a FaaS platform hands it to a function, whatever the event version it came in.
+public struct FunctionRequest: Sendable, Equatable {
+    /// Upper-case HTTP method, e.g. `GET`.
+    public var method: String
+    /// The request path, e.g. `/login`.
+    public var path: String
+    /// Query parameters, percent-decoded; a repeated name keeps its first value.
+    public var query: [String: String]
+    /// Headers with lower-case names; repeated headers are comma-joined as API Gateway does.
+    public var headers: [String: String]
+    /// Cookies sent by the client, by name.
+    public var cookies: [String: String]
+    /// The decoded body bytes (empty when there is none).
+    public var body: [UInt8]
+    /// The platform's request id, or one made up when the event carried none.
+    public var requestId: String
+
+    public init(
+        method: String,
+        path: String,
+        query: [String: String] = [:],
+        headers: [String: String] = [:],
+        cookies: [String: String] = [:],
+        body: [UInt8] = [],
+        requestId: String = "local"
+    ) {
+        self.method = method.uppercased()
+        self.path = path
+        self.query = query
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in "\(a),\(b)" })
+        self.cookies = cookies
+        self.body = body
+        self.requestId = requestId
+    }
+
+    /// The value of a header, by case-insensitive name.
+    public func header(_ name: String) -> String? {
+        headers[name.lowercased()]
+    }
+
+    /// The bearer token of the `Authorization` header, if it carries one.
+    public var bearerToken: String? {
+        guard let value = header("authorization") else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+}

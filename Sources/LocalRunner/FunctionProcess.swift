@@ -1,0 +1,401 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One run of a function executable: event bytes on stdin, response bytes from stdout, logs from stderr.
+///
+/// The child gets its own process group so that a timeout, a cancellation or its own exit kills
+/// everything it started (SIGKILL to the group), as a FaaS platform ends an invocation. It is spawned
+/// with `posix_spawn` rather than Foundation's `Process` because only `wait4` reports the child's peak
+/// memory, which the `REPORT` line needs.
+public struct FunctionProcess: Sendable {
+    /// Absolute path of the executable.
+    public var executable: String
+    /// Arguments after the executable's name.
+    public var arguments: [String]
+    /// The complete environment of the child; nothing is inherited.
+    public var environment: [String: String]
+    /// Time from spawn after which the process group is killed.
+    public var timeout: Duration
+
+    /// Describes a run; nothing starts until `run`.
+    public init(executable: String, arguments: [String] = [], environment: [String: String], timeout: Duration) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.timeout = timeout
+    }
+
+    /// How the process ended.
+    public enum Termination: Sendable, Equatable {
+        /// It exited by itself with this status.
+        case exited(Int32)
+        /// A signal other than ours ended it (a crash, or someone else's kill).
+        case signaled(Int32)
+        /// It was still running at the timeout and was killed.
+        case timedOut
+        /// The calling task was cancelled and the process killed.
+        case cancelled
+    }
+
+    /// What a finished run produced.
+    public struct Outcome: Sendable {
+        /// Everything the process wrote to stdout.
+        public var stdout: [UInt8]
+        /// How it ended.
+        public var termination: Termination
+        /// From just before spawn until the process was seen to end.
+        public var duration: Duration
+        /// Peak resident memory of the process (`ru_maxrss`), in bytes.
+        public var maxResidentBytes: Int
+    }
+
+    /// The executable could not be started.
+    public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The path that was tried.
+        public var executable: String
+        /// The `errno` posix_spawn reported.
+        public var code: Int32
+
+        /// E.g. `cannot run /x/login: No such file or directory`.
+        public var description: String {
+            "cannot run \(executable): \(String(cString: strerror(code)))"
+        }
+    }
+
+    /// Runs the process to its end; `stderr` receives the child's stderr chunks as they arrive.
+    ///
+    /// The work happens on dedicated threads, never on the concurrency pool, because it blocks in
+    /// `poll` and `waitid`. Cancelling the calling task kills the process group.
+    public func run(
+        input: [UInt8],
+        stderr: @escaping @Sendable ([UInt8]) -> Void
+    ) async throws(SpawnError) -> Outcome {
+        let control = ProcessControl()
+        let result: Result<Outcome, SpawnError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread {
+                    continuation.resume(returning: Result { () throws(SpawnError) in
+                        try runBlocking(input: input, control: control, stderr: stderr)
+                    })
+                }
+                thread.start()
+            }
+        } onCancel: {
+            control.cancel()
+        }
+        return try result.get()
+    }
+
+    // MARK: - Blocking core
+
+    private func runBlocking(
+        input: [UInt8],
+        control: ProcessControl,
+        stderr: @Sendable ([UInt8]) -> Void
+    ) throws(SpawnError) -> Outcome {
+        // A child that exits without reading its stdin must not kill the runner with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        let stdinPipe = try makePipe()
+        let stdoutPipe = try makePipe()
+        let stderrPipe = try makePipe()
+        let start = ContinuousClock.now
+        let pid: pid_t
+        do {
+            pid = try spawn(stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write)
+        } catch {
+            for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] {
+                close(fd)
+            }
+            throw error
+        }
+        close(stdinPipe.read)
+        close(stdoutPipe.write)
+        close(stderrPipe.write)
+        _ = fcntl(stdinPipe.write, F_SETFL, fcntl(stdinPipe.write, F_GETFL) | O_NONBLOCK)
+
+        control.started(pid: pid)
+        let exited = DispatchSemaphore(value: 0)
+        Thread {
+            // Wait for the exit without reaping, so the pid (and its group id) cannot be reused while
+            // we still kill the group's leftovers or the poll loop still may time it out.
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
+            control.markExited()
+            kill(-pid, SIGKILL)
+            exited.signal()
+        }.start()
+
+        let deadline = start + timeout
+        var killedAtDeadline = false
+        var io = PipeIO(stdin: stdinPipe.write, input: input, stdout: stdoutPipe.read, stderr: stderrPipe.read)
+        while !io.finished {
+            let wait = killedAtDeadline ? -1 : Self.milliseconds(until: deadline)
+            if !io.pollOnce(timeoutMilliseconds: wait, stderr: stderr), !killedAtDeadline, ContinuousClock.now >= deadline {
+                killedAtDeadline = control.kill()
+            }
+        }
+        io.closeAll()
+        let grace = DispatchTime.now() + .milliseconds(Int(Self.milliseconds(until: deadline)))
+        if !killedAtDeadline, exited.wait(timeout: grace) == .timedOut {
+            killedAtDeadline = control.kill()
+            exited.wait()
+        } else if killedAtDeadline {
+            exited.wait()
+        }
+
+        let (status, usage) = control.reap()
+        let end = control.exitTime ?? .now
+        let termination: Termination
+        if Self.signal(of: status) == SIGKILL, killedAtDeadline {
+            termination = .timedOut
+        } else if Self.signal(of: status) == SIGKILL, control.wasCancelled {
+            termination = .cancelled
+        } else if let signal = Self.signal(of: status) {
+            termination = .signaled(signal)
+        } else {
+            termination = .exited((status >> 8) & 0xff)
+        }
+        #if canImport(Darwin)
+        let maxResidentBytes = Int(usage.ru_maxrss)
+        #else
+        let maxResidentBytes = Int(usage.ru_maxrss) * 1024
+        #endif
+        return Outcome(stdout: io.stdoutBytes, termination: termination, duration: end - start, maxResidentBytes: maxResidentBytes)
+    }
+
+    private func spawn(stdin: Int32, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Own process group (so the whole tree can be killed), and the signal state of a fresh process:
+        // the runner ignores SIGPIPE and may block signals, and a child would inherit both.
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2] {
+            sigaddset(&defaultSignals, signal)
+        }
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        )
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid = pid_t()
+        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard code == 0 else { throw SpawnError(executable: executable, code: code) }
+        return pid
+    }
+
+    private func makePipe() throws(SpawnError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        // Close-on-exec, so concurrent spawns (as `serve` will do) never leak each other's pipe ends.
+        #if canImport(Darwin)
+        let failed = pipe(&fds) != 0
+        if !failed {
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        #else
+        let failed = pipe2(&fds, Int32(O_CLOEXEC)) != 0
+        #endif
+        guard !failed else { throw SpawnError(executable: executable, code: errno) }
+        return (fds[0], fds[1])
+    }
+
+    private static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
+        let remaining = deadline - .now
+        guard remaining > .zero else { return 0 }
+        let (seconds, attoseconds) = remaining.components
+        // Round up, so the poll never wakes just before the deadline and spins.
+        return Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+
+    private static func signal(of status: Int32) -> Int32? {
+        let signal = status & 0x7f
+        return signal != 0 && signal != 0x7f ? signal : nil
+    }
+}
+
+// MARK: - Process control
+
+/// The child's pid, shared between the I/O thread and a cancelling task, so nobody signals a pid
+/// after it was reaped (when the number may already belong to another process).
+private final class ProcessControl: Sendable {
+    private enum State {
+        case notStarted
+        case running(pid_t)
+        case reaped
+    }
+
+    private let state = Mutex<(state: State, cancelled: Bool)>((.notStarted, false))
+    private let exit = Mutex<ContinuousClock.Instant?>(nil)
+
+    var wasCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// When the process was seen to end, for the duration.
+    var exitTime: ContinuousClock.Instant? { exit.withLock { $0 } }
+
+    func markExited() {
+        exit.withLock { $0 = .now }
+    }
+
+    func started(pid: pid_t) {
+        let cancelledEarly = state.withLock { value in
+            value.state = .running(pid)
+            return value.cancelled
+        }
+        if cancelledEarly { kill() }
+    }
+
+    /// Kills the process group; false when there is no running process to kill.
+    @discardableResult
+    func kill() -> Bool {
+        state.withLock { value in
+            guard case .running(let pid) = value.state else { return false }
+            #if canImport(Glibc)
+            Glibc.kill(-pid, SIGKILL)
+            #elseif canImport(Musl)
+            Musl.kill(-pid, SIGKILL)
+            #else
+            Darwin.kill(-pid, SIGKILL)
+            #endif
+            return true
+        }
+    }
+
+    func cancel() {
+        let running = state.withLock { value in
+            value.cancelled = true
+            if case .running = value.state { return true }
+            return false
+        }
+        if running { kill() }
+    }
+
+    /// Reaps the exited child: its wait status and resource usage.
+    func reap() -> (status: Int32, usage: rusage) {
+        let pid: pid_t? = state.withLock { value in
+            guard case .running(let pid) = value.state else { return nil }
+            value.state = .reaped
+            return pid
+        }
+        var status: Int32 = 0
+        var usage = rusage()
+        if let pid {
+            while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
+        }
+        return (status, usage)
+    }
+}
+
+// MARK: - Pipe I/O
+
+/// The parent's ends of the three pipes, driven by `poll` from one thread.
+private struct PipeIO {
+    private var stdin: Int32
+    private var input: [UInt8]
+    private var written = 0
+    private var stdout: Int32
+    private var stderr: Int32
+    private(set) var stdoutBytes: [UInt8] = []
+    private var buffer = [UInt8](repeating: 0, count: 65_536)
+
+    init(stdin: Int32, input: [UInt8], stdout: Int32, stderr: Int32) {
+        self.stdin = stdin
+        self.input = input
+        self.stdout = stdout
+        self.stderr = stderr
+        if input.isEmpty { closeStdin() }
+    }
+
+    /// Output is finished when both stdout and stderr reached end of file.
+    var finished: Bool { stdout < 0 && stderr < 0 }
+
+    /// Waits up to `timeoutMilliseconds` (-1: forever) and moves what is ready; false if nothing was.
+    mutating func pollOnce(timeoutMilliseconds: Int32, stderr relay: ([UInt8]) -> Void) -> Bool {
+        var fds: [pollfd] = []
+        if stdin >= 0 { fds.append(pollfd(fd: stdin, events: Int16(POLLOUT), revents: 0)) }
+        if stdout >= 0 { fds.append(pollfd(fd: stdout, events: Int16(POLLIN), revents: 0)) }
+        if stderr >= 0 { fds.append(pollfd(fd: stderr, events: Int16(POLLIN), revents: 0)) }
+        let ready = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
+        guard ready > 0 else { return false }
+        for entry in fds where entry.revents != 0 {
+            if entry.fd == stdin {
+                writeInput()
+            } else if entry.fd == stdout {
+                if let chunk = readChunk(from: stdout) { stdoutBytes += chunk } else { Self.closeOutput(&stdout) }
+            } else if entry.fd == stderr {
+                if let chunk = readChunk(from: stderr) { relay(chunk) } else { Self.closeOutput(&stderr) }
+            }
+        }
+        return true
+    }
+
+    mutating func closeAll() {
+        closeStdin()
+        Self.closeOutput(&stdout)
+        Self.closeOutput(&stderr)
+    }
+
+    private mutating func writeInput() {
+        let count = input.withUnsafeBytes { bytes in
+            write(stdin, bytes.baseAddress! + written, bytes.count - written)
+        }
+        if count > 0 {
+            written += count
+            if written == input.count { closeStdin() }
+        } else if count == -1 && errno != EAGAIN && errno != EINTR {
+            // EPIPE: the child closed its stdin or exited; it does not want the rest.
+            closeStdin()
+        }
+    }
+
+    /// A chunk, or nil at end of file (or on an error, which ends the stream the same way).
+    private mutating func readChunk(from fd: Int32) -> [UInt8]? {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count > 0 { return Array(buffer[..<count]) }
+            if count == -1 && errno == EINTR { continue }
+            return nil
+        }
+    }
+
+    private mutating func closeStdin() {
+        if stdin >= 0 {
+            close(stdin)
+            stdin = -1
+        }
+    }
+
+    private static func closeOutput(_ fd: inout Int32) {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Yams
+
+/// The functions of `functions.yaml`: what to run for each route, with which limits and environment.
+public struct Manifest: Sendable, Equatable {
+    /// The functions, in the order the file lists them.
+    public var functions: [FunctionSpec]
+
+    /// Creates a manifest from already validated functions.
+    public init(functions: [FunctionSpec]) {
+        self.functions = functions
+    }
+
+    /// The function called `name`, if the manifest has one.
+    public func function(named name: String) -> FunctionSpec? {
+        functions.first { $0.name == name }
+    }
+
+    /// The names of every function, in file order.
+    public var functionNames: [String] { functions.map(\.name) }
+}
+
+/// One function of the manifest, with the defaults already applied and its environment resolved.
+public struct FunctionSpec: Sendable, Equatable {
+    /// The manifest key, e.g. `login`.
+    public var name: String
+    /// The executable's file name in the binaries directory.
+    public var handler: String
+    /// The HTTP path the function answers, e.g. `/login`.
+    public var route: String
+    /// Upper-case HTTP methods, e.g. `["POST", "GET"]`.
+    public var methods: [String]
+    /// Seconds after which the process is killed.
+    public var timeout: Double
+    /// Memory size in MB, as Lambda reports it.
+    public var memory: Int
+    /// Variables after `${…}` substitution; variables whose value came out empty are left out (unset).
+    public var environment: [String: String]
+
+    /// Creates a function description.
+    public init(
+        name: String,
+        handler: String,
+        route: String,
+        methods: [String],
+        timeout: Double = Manifest.defaultTimeout,
+        memory: Int = Manifest.defaultMemory,
+        environment: [String: String] = [:]
+    ) {
+        self.name = name
+        self.handler = handler
+        self.route = route
+        self.methods = methods
+        self.timeout = timeout
+        self.memory = memory
+        self.environment = environment
+    }
+}
+
+// MARK: - Defaults
+
+extension Manifest {
+    /// Seconds, when neither `defaults` nor the function sets `timeout`.
+    public static let defaultTimeout: Double = 10
+    /// MB, when neither `defaults` nor the function sets `memory`.
+    public static let defaultMemory = 128
+    /// The methods `method` accepts (`ANY` as in API Gateway).
+    public static let httpMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
+
+    /// The four functions with default limits and no environment: what `demo` runs without a `functions.yaml`.
+    public static let builtIn = Manifest(functions: [
+        FunctionSpec(name: "login", handler: "login", route: "/login", methods: ["POST", "GET"]),
+        FunctionSpec(name: "callback", handler: "callback", route: "/callback", methods: ["GET"]),
+        FunctionSpec(name: "refresh", handler: "refresh", route: "/refresh", methods: ["POST"]),
+        FunctionSpec(name: "userinfo", handler: "userinfo", route: "/userinfo", methods: ["GET"]),
+    ])
+}
+
+// MARK: - Loading
+
+extension Manifest {
+    /// Reads and validates a manifest file; `environment` feeds the `${VAR}` substitutions.
+    public static func load(
+        from url: URL,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ManifestError) -> Manifest {
+        let file = url.path
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ManifestError(file: file, key: nil, line: nil, message: "cannot be read (\(Self.reason(error)))")
+        }
+        return try parse(text, file: file, environment: environment)
+    }
+
+    /// Validates manifest text; `file` only names the source in errors.
+    public static func parse(
+        _ text: String,
+        file: String = "functions.yaml",
+        environment: [String: String] = [:]
+    ) throws(ManifestError) -> Manifest {
+        let raw: RawManifest
+        do {
+            guard try Yams.compose(yaml: text) != nil else {
+                throw ManifestIssue(path: [], line: nil, message: "empty: it needs a 'functions' mapping")
+            }
+            raw = try YAMLDecoder().decode(RawManifest.self, from: text)
+        } catch let issue as ManifestIssue {
+            throw ManifestError(file: file, issue: issue)
+        } catch let error as YamlError {
+            throw ManifestError(file: file, yamlError: error)
+        } catch {
+            throw ManifestError(file: file, key: nil, line: nil, message: "not valid YAML (\(error))")
+        }
+        do {
+            return try raw.resolve(environment: environment)
+        } catch {
+            throw ManifestError(file: file, issue: error)
+        }
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+    }
+}
+
+// MARK: - Errors
+
+/// A manifest that cannot be used, naming the file, the key and, where known, the line.
+public struct ManifestError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The manifest's path as given.
+    public var file: String
+    /// The dotted key path, e.g. `functions.login.method`; nil for whole-file problems.
+    public var key: String?
+    /// 1-based line, where the YAML parser knows it.
+    public var line: Int?
+    /// What is wrong, without the file, key and line.
+    public var message: String
+
+    /// Creates an error; normally thrown by `Manifest.load`.
+    public init(file: String, key: String?, line: Int?, message: String) {
+        self.file = file
+        self.key = key
+        self.line = line
+        self.message = message
+    }
+
+    init(file: String, issue: ManifestIssue) {
+        self.init(file: file, key: issue.key, line: issue.line, message: issue.message)
+    }
+
+    init(file: String, yamlError: YamlError) {
+        switch yamlError {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            self.init(file: file, key: nil, line: mark.line, message: "not valid YAML: \(problem)")
+        default:
+            self.init(file: file, key: nil, line: nil, message: "not valid YAML: \(yamlError)")
+        }
+    }
+
+    /// `FILE:LINE: KEY: MESSAGE`, leaving out what is unknown.
+    public var description: String {
+        var text = file
+        if let line { text += ":\(line)" }
+        if let key { text += ": \(key)" }
+        return text + ": " + message
+    }
+}
+
+/// A problem found while decoding, before the file name is known.
+struct ManifestIssue: Error {
+    var key: String?
+    var line: Int?
+    var message: String
+
+    init(path: [any CodingKey], line: Int?, message: String) {
+        self.key = path.isEmpty ? nil : path.map(\.stringValue).joined(separator: ".")
+        self.line = line
+        self.message = message
+    }
+
+    init(key: String, line: Int?, message: String) {
+        self.key = key
+        self.line = line
+        self.message = message
+    }
+}

@@ -1,0 +1,138 @@
+import WeChat
+import WXAuthStore
+
+/// A WeChat app's id and secret.
+public struct AppCredentials: Sendable, Equatable {
+    public var appid: String
+    public var secret: Secret
+
+    public init(appid: String, secret: Secret) {
+        self.appid = appid
+        self.secret = secret
+    }
+}
+
+/// wxauth's settings (CONTRACT §6). Built from the environment by ``Config/init(environment:)``.
+public struct Config: Sendable {
+    /// The mini-program app (`WECHAT_APPID`, `WECHAT_SECRET`), for `POST /login`.
+    public var miniProgram: AppCredentials?
+    /// The official-account app, for web sign-in inside WeChat.
+    public var officialAccount: AppCredentials?
+    /// The open-platform website app, for QR sign-in.
+    public var website: AppCredentials?
+    public var wechatAPIBase: String = "https://api.weixin.qq.com"
+    public var wechatOpenBase: String = "https://open.weixin.qq.com"
+    /// The HS256 key for access tokens (its UTF-8 bytes); also the root of the at-rest encryption key.
+    public var jwtSecret: Secret
+    public var issuer: String = "wxauth"
+    public var audience: String = "wxauth"
+    /// Access-token lifetime, seconds.
+    public var accessTTL: Int64 = 900
+    /// Refresh-token lifetime, seconds.
+    public var refreshTTL: Int64 = 604_800
+    public var databaseURL: DatabaseURL = .sqlite(path: ".wxauth/wxauth.sqlite")
+    public var publicURL: String?
+    public var returnTo: [String] = ["/"]
+
+    /// The shortest JWT key accepted: HS256 wants at least as many key bytes as its output.
+    public static let minimumSecretBytes = 32
+
+    public init(jwtSecret: Secret) {
+        self.jwtSecret = jwtSecret
+    }
+
+    /// The mini-program app, or the error that names what is missing.
+    public func requireMiniProgram() throws(AuthError) -> AppCredentials {
+        guard let miniProgram else { throw .misconfigured("WECHAT_APPID and WECHAT_SECRET must be set") }
+        return miniProgram
+    }
+}
+
+/// Why the environment does not make a valid ``Config``. The text names the variable, never its value.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+extension Config {
+    /// Reads CONTRACT §6's variables; `NAME_FILE` reads a value from a file. Empty values count as unset.
+    public init(environment: [String: String]) throws(ConfigError) {
+        let reader = EnvironmentReader(environment: environment)
+        guard let secret = try reader.value("WXAUTH_JWT_SECRET") else {
+            throw ConfigError(description: "WXAUTH_JWT_SECRET is not set")
+        }
+        guard secret.utf8.count >= Self.minimumSecretBytes else {
+            throw ConfigError(description: "WXAUTH_JWT_SECRET must be at least \(Self.minimumSecretBytes) bytes")
+        }
+        self.init(jwtSecret: Secret(secret))
+        miniProgram = try reader.credentials("WECHAT_APPID", "WECHAT_SECRET")
+        officialAccount = try reader.credentials("WECHAT_OA_APPID", "WECHAT_OA_SECRET")
+        website = try reader.credentials("WECHAT_WEB_APPID", "WECHAT_WEB_SECRET")
+        if let value = try reader.value("WECHAT_API_BASE") { wechatAPIBase = try reader.origin(value, "WECHAT_API_BASE") }
+        if let value = try reader.value("WECHAT_OPEN_BASE") { wechatOpenBase = try reader.origin(value, "WECHAT_OPEN_BASE") }
+        if let value = try reader.value("WXAUTH_ISSUER") { issuer = value }
+        if let value = try reader.value("WXAUTH_AUDIENCE") { audience = value }
+        if let value = try reader.value("WXAUTH_ACCESS_TTL") { accessTTL = try reader.seconds(value, "WXAUTH_ACCESS_TTL") }
+        if let value = try reader.value("WXAUTH_REFRESH_TTL") { refreshTTL = try reader.seconds(value, "WXAUTH_REFRESH_TTL") }
+        if let value = try reader.value("WXAUTH_DATABASE_URL") {
+            guard let url = DatabaseURL(value) else {
+                throw ConfigError(description: "WXAUTH_DATABASE_URL must be sqlite:PATH or postgres://user:pass@host:port/db")
+            }
+            databaseURL = url
+        }
+        publicURL = try reader.value("WXAUTH_PUBLIC_URL")
+        if let value = try reader.value("WXAUTH_RETURN_TO") {
+            returnTo = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+        }
+    }
+}
+
+/// Reads variables and their `_FILE` twins.
+struct EnvironmentReader {
+    var environment: [String: String]
+
+    func value(_ name: String) throws(ConfigError) -> String? {
+        if let direct = environment[name], !direct.isEmpty { return direct }
+        guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
+        guard let contents = FileText.read(path) else {
+            throw ConfigError(description: "\(name)_FILE names a file that cannot be read")
+        }
+        let trimmed = contents.trimmingSpaces()
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    func credentials(_ appidName: String, _ secretName: String) throws(ConfigError) -> AppCredentials? {
+        let appid = try value(appidName)
+        let secret = try value(secretName)
+        switch (appid, secret) {
+        case (nil, nil): return nil
+        case (let appid?, let secret?): return AppCredentials(appid: appid, secret: Secret(secret))
+        case (nil, _): throw ConfigError(description: "\(secretName) is set but \(appidName) is not")
+        case (_, nil): throw ConfigError(description: "\(appidName) is set but \(secretName) is not")
+        }
+    }
+
+    func seconds(_ text: String, _ name: String) throws(ConfigError) -> Int64 {
+        guard let value = Int64(text), value > 0 else {
+            throw ConfigError(description: "\(name) must be a positive number of seconds")
+        }
+        return value
+    }
+
+    func origin(_ text: String, _ name: String) throws(ConfigError) -> String {
+        guard text.hasPrefix("http://") || text.hasPrefix("https://") else {
+            throw ConfigError(description: "\(name) must be an http:// or https:// URL")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces, tabs and newlines.
+    func trimmingSpaces() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return String(self[first...last])
+    }
+}

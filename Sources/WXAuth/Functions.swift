@@ -1,0 +1,73 @@
+import FunctionRuntime
+
+/// The HTTP face of each function: method check, body parsing, flow, response. `main.swift` files call these.
+public enum Functions {
+    /// `login`: `POST /login` (mini-program) and `GET /login` (web sign-in start).
+    public static func login(_ provider: ServiceProvider) -> FunctionHandler {
+        { request, context in
+            do throws(AuthError) {
+                switch request.method {
+                case "POST":
+                    let code = try RequestFields(request).required("code")
+                    let services = try await provider.services(logger: context.logger)
+                    return try await MiniProgramLogin.run(
+                        code: code, services: services, deadline: context.deadline, logger: context.logger
+                    ).response
+                case "GET":
+                    throw .notImplemented("web sign-in (GET /login) is not implemented yet")
+                default:
+                    throw .methodNotAllowed(request.method, allowed: ["GET", "POST"])
+                }
+            } catch {
+                return error.response
+            }
+        }
+    }
+
+    /// `callback`: `GET /callback` of web OAuth sign-in.
+    public static func callback(_ provider: ServiceProvider) -> FunctionHandler {
+        { request, _ in
+            guard request.method == "GET" else {
+                return AuthError.methodNotAllowed(request.method, allowed: ["GET"]).response
+            }
+            return AuthError.notImplemented("web sign-in (GET /callback) is not implemented yet").response
+        }
+    }
+
+    /// `refresh`: `POST /refresh` with `refresh_token` in the body or the refresh cookie.
+    public static func refresh(_ provider: ServiceProvider) -> FunctionHandler {
+        { request, context in
+            do throws(AuthError) {
+                guard request.method == "POST" else { throw .methodNotAllowed(request.method, allowed: ["POST"]) }
+                let fields = try RequestFields(request)
+                guard let token = try fields.optional("refresh_token") ?? request.cookies[RefreshFlow.cookieName] else {
+                    throw .invalidRequest("refresh_token is required")
+                }
+                let services = try await provider.services(logger: context.logger)
+                return try await RefreshFlow.run(refreshToken: token, services: services, logger: context.logger).response
+            } catch {
+                return error.response
+            }
+        }
+    }
+
+    /// `userinfo`: `GET /userinfo` with `Authorization: Bearer`.
+    public static func userinfo(_ provider: ServiceProvider) -> FunctionHandler {
+        { request, context in
+            do throws(AuthError) {
+                guard request.method == "GET" else { throw .methodNotAllowed(request.method, allowed: ["GET"]) }
+                guard let bearer = request.bearerToken else {
+                    throw .invalidToken(
+                        request.header("authorization") == nil
+                            ? "a Bearer access token is required" : "the Authorization header must be 'Bearer <access_token>'"
+                    )
+                }
+                let services = try await provider.services(logger: context.logger)
+                let info = try await UserInfoFlow.run(bearer: bearer, services: services, logger: context.logger)
+                return .json(200, info, headers: ["cache-control": "no-store"])
+            } catch {
+                return error.response
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Logging
+
+/// Builds ``Services`` on first use and keeps them for later invocations of a warm process.
+///
+/// Nothing is built at start-up: a request refused for its method or body never opens the database.
+public actor ServiceProvider {
+    private enum Source {
+        case environment([String: String], needsWeChat: Bool)
+        case fixed(Services)
+    }
+
+    private let source: Source
+    private var built: Services?
+
+    /// Services from the process environment (CONTRACT §6).
+    public init(environment: [String: String], needsWeChat: Bool) {
+        source = .environment(environment, needsWeChat: needsWeChat)
+    }
+
+    /// Ready-made services (tests).
+    public init(_ services: Services) {
+        source = .fixed(services)
+    }
+
+    public func services(logger: Logger) async throws(AuthError) -> Services {
+        if let built { return built }
+        switch source {
+        case .fixed(let services):
+            built = services
+            return services
+        case .environment(let environment, let needsWeChat):
+            let config: Config
+            do {
+                config = try Config(environment: environment)
+            } catch {
+                logger.error("configuration error", metadata: ["setting": "\(error.description)"])
+                throw .misconfigured(error.description)
+            }
+            let services = try await Services.live(config: config, needsWeChat: needsWeChat, logger: logger)
+            built = services
+            return services
+        }
+    }
+}

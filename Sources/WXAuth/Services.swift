@@ -1,0 +1,53 @@
+import Logging
+import WeChat
+import WXAuthStore
+
+/// Everything a flow uses, injected: configuration, storage, WeChat, time and randomness.
+public struct Services: Sendable {
+    public var config: Config
+    public var store: any Store
+    public var tokens: AccessTokens
+    public var secretBox: SecretBox
+    /// nil for functions that never call WeChat, so they pay nothing for an HTTP client.
+    public var wechat: WeChatClient?
+    public var clock: any AuthClock
+    public var random: any RandomSource
+
+    public init(
+        config: Config,
+        store: any Store,
+        tokens: AccessTokens,
+        wechat: WeChatClient?,
+        clock: any AuthClock = SystemAuthClock(),
+        random: any RandomSource = SystemRandomSource()
+    ) {
+        self.config = config
+        self.store = store
+        self.tokens = tokens
+        self.secretBox = SecretBox(rootSecret: config.jwtSecret)
+        self.wechat = wechat
+        self.clock = clock
+        self.random = random
+    }
+
+    /// The production wiring for one function process.
+    public static func live(config: Config, needsWeChat: Bool, logger: Logger) async throws(AuthError) -> Services {
+        let store: any Store
+        switch config.databaseURL {
+        case .sqlite(let path):
+            do {
+                store = try SQLiteStore(path: path)
+            } catch {
+                logger.error("cannot open the database", metadata: ["error": "\(error)"])
+                throw .misconfigured("the database of WXAUTH_DATABASE_URL cannot be opened")
+            }
+        case .postgres:
+            throw .misconfigured("WXAUTH_DATABASE_URL names PostgreSQL, which this build does not include yet")
+        }
+        let tokens = await AccessTokens(
+            secret: config.jwtSecret, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL
+        )
+        let wechat = needsWeChat ? WeChatClient(apiBase: config.wechatAPIBase, logger: logger) : nil
+        return Services(config: config, store: store, tokens: tokens, wechat: wechat)
+    }
+}

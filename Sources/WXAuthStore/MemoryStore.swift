@@ -1,0 +1,97 @@
+/// An in-memory store with the same semantics as ``SQLiteStore``: for unit tests and throw-away runs.
+public actor MemoryStore: Store {
+    private struct Identity {
+        var userId: String
+        var sessionKey: [UInt8]?
+    }
+
+    private struct Family {
+        var userId: String
+        var appid: String
+        var openid: String
+        var revoked: Bool
+    }
+
+    private struct Token {
+        var familyId: String
+        var expiresAt: Int64
+        var spent: Bool
+    }
+
+    private struct IdentityKey: Hashable {
+        var appid: String
+        var openid: String
+    }
+
+    private var users: [String: UserRecord] = [:]
+    private var identities: [IdentityKey: Identity] = [:]
+    private var families: [String: Family] = [:]
+    private var tokens: [[UInt8]: Token] = [:]
+
+    public init() {}
+
+    public func signIn(_ record: SignInRecord) async throws -> UserRecord {
+        let key = IdentityKey(appid: record.appid, openid: record.openid)
+        let userId: String
+        if var identity = identities[key] {
+            userId = identity.userId
+            identity.sessionKey = record.sealedSessionKey
+            identities[key] = identity
+            if let unionid = record.unionid, users[userId]?.unionid == nil,
+                !users.values.contains(where: { $0.unionid == unionid })
+            {
+                users[userId]?.unionid = unionid
+            }
+        } else if let unionid = record.unionid, let linked = users.values.first(where: { $0.unionid == unionid }) {
+            userId = linked.id
+            identities[key] = Identity(userId: userId, sessionKey: record.sealedSessionKey)
+        } else {
+            userId = record.newUserId
+            users[userId] = UserRecord(id: userId, unionid: record.unionid, createdAt: record.now, updatedAt: record.now)
+            identities[key] = Identity(userId: userId, sessionKey: record.sealedSessionKey)
+        }
+        users[userId]?.updatedAt = record.now
+        families[record.familyId] = Family(userId: userId, appid: record.appid, openid: record.openid, revoked: false)
+        tokens[record.refreshTokenHash] = Token(familyId: record.familyId, expiresAt: record.refreshExpiresAt, spent: false)
+        guard let user = users[userId] else { throw StoreError("sign-in lost its user") }
+        return user
+    }
+
+    public func rotateRefreshToken(presentedHash: [UInt8], newHash: [UInt8], newExpiresAt: Int64, now: Int64) async throws
+        -> RotationOutcome
+    {
+        guard var token = tokens[presentedHash], let family = families[token.familyId] else { return .unknown }
+        if family.revoked { return .revoked }
+        if token.spent {
+            families[token.familyId]?.revoked = true
+            return .reused
+        }
+        if token.expiresAt <= now { return .expired }
+        token.spent = true
+        tokens[presentedHash] = token
+        tokens[newHash] = Token(familyId: token.familyId, expiresAt: newExpiresAt, spent: false)
+        guard let session = sessionRecord(familyId: token.familyId) else { return .unknown }
+        return .rotated(session)
+    }
+
+    public func session(familyId: String) async throws -> SessionRecord? {
+        sessionRecord(familyId: familyId)
+    }
+
+    public func familyId(forRefreshTokenHash hash: [UInt8]) async throws -> String? {
+        tokens[hash]?.familyId
+    }
+
+    public func revokeFamily(id: String, now: Int64) async throws {
+        families[id]?.revoked = true
+    }
+
+    public func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]? {
+        identities[IdentityKey(appid: appid, openid: openid)]?.sessionKey
+    }
+
+    private func sessionRecord(familyId: String) -> SessionRecord? {
+        guard let family = families[familyId], let user = users[family.userId] else { return nil }
+        return SessionRecord(familyId: familyId, user: user, appid: family.appid, openid: family.openid, revoked: family.revoked)
+    }
+}

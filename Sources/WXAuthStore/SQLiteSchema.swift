@@ -1,0 +1,42 @@
+/// The SQLite schema as numbered migrations; `PRAGMA user_version` records how many have run.
+enum SQLiteSchema {
+    static let migrations: [String] = [
+        // 1: users, their WeChat identities, refresh-token families and hashed tokens.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            unionid TEXT UNIQUE,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE identities (
+            appid TEXT NOT NULL,
+            openid TEXT NOT NULL,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            session_key BLOB,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (appid, openid)
+        );
+        CREATE INDEX identities_user ON identities(user_id);
+        CREATE TABLE refresh_families (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            appid TEXT NOT NULL,
+            openid TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            revoke_reason TEXT
+        );
+        CREATE TABLE refresh_tokens (
+            hash BLOB PRIMARY KEY,
+            family_id TEXT NOT NULL REFERENCES refresh_families(id),
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER
+        );
+        CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+        CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
+        """
+    ]
+}

@@ -1,0 +1,212 @@
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode, safe for many processes writing at once.
+///
+/// Every write is one `BEGIN IMMEDIATE` transaction; waiting writers block in SQLite's busy handler
+/// (`busyTimeout`) rather than failing.
+public final class SQLiteStore: Store {
+    private let connection: Mutex<SQLiteConnectionBox>
+
+    /// Opens the database at `path` (`:memory:` for a private in-memory one) and brings its schema up to date.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 10_000) throws {
+        let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        // WAL lets readers run beside the writer; NORMAL skips the fsync per commit that WAL makes safe to skip.
+        try connection.query("PRAGMA journal_mode=WAL")
+        try connection.execute("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+        try Self.migrate(connection)
+        self.connection = Mutex(SQLiteConnectionBox(connection))
+    }
+
+    /// Applies the migrations this database has not seen, under the write lock so racing cold starts
+    /// apply each exactly once.
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let latest = SQLiteSchema.migrations.count
+        guard try userVersion(connection) < latest else { return }
+        try connection.writeTransaction {
+            let current = try userVersion(connection)
+            guard current < latest else { return }
+            for migration in SQLiteSchema.migrations[current...] {
+                try connection.execute(migration)
+            }
+            try connection.execute("PRAGMA user_version = \(latest)")
+        }
+    }
+
+    private static func userVersion(_ connection: SQLiteConnection) throws -> Int {
+        Int(try connection.query("PRAGMA user_version").first?.first?.integer ?? 0)
+    }
+
+    private func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try connection.withLock { try body($0.connection) }
+    }
+
+    // MARK: - Store
+
+    public func signIn(_ record: SignInRecord) async throws -> UserRecord {
+        try withConnection { db in
+            try db.writeTransaction {
+                let user = try Self.upsertIdentity(db, record)
+                try db.query(
+                    "INSERT INTO refresh_families (id, user_id, appid, openid, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [.text(record.familyId), .text(user.id), .text(record.appid), .text(record.openid), .integer(record.now)]
+                )
+                try db.query(
+                    "INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+                    [.blob(record.refreshTokenHash), .text(record.familyId), .integer(record.now), .integer(record.refreshExpiresAt)]
+                )
+                try Self.sweepExpired(db, now: record.now)
+                return user
+            }
+        }
+    }
+
+    private static func upsertIdentity(_ db: SQLiteConnection, _ record: SignInRecord) throws -> UserRecord {
+        let existing = try db.query(
+            "SELECT user_id FROM identities WHERE appid = ? AND openid = ?",
+            [.text(record.appid), .text(record.openid)]
+        ).first?.first?.text
+        let userId: String
+        if let existing {
+            userId = existing
+            try db.query(
+                "UPDATE identities SET session_key = ?, updated_at = ? WHERE appid = ? AND openid = ?",
+                [record.sealedSessionKey.map(SQLValue.blob) ?? .null, .integer(record.now), .text(record.appid), .text(record.openid)]
+            )
+            if let unionid = record.unionid {
+                // An identity first seen without unionid gains it once the app is bound to the open platform.
+                try db.query(
+                    "UPDATE users SET unionid = ? WHERE id = ? AND unionid IS NULL AND NOT EXISTS (SELECT 1 FROM users WHERE unionid = ?)",
+                    [.text(unionid), .text(userId), .text(unionid)]
+                )
+            }
+            try db.query("UPDATE users SET updated_at = ? WHERE id = ?", [.integer(record.now), .text(userId)])
+        } else {
+            let linked = try record.unionid.flatMap {
+                try db.query("SELECT id FROM users WHERE unionid = ?", [.text($0)]).first?.first?.text
+            }
+            if let linked {
+                userId = linked
+                try db.query("UPDATE users SET updated_at = ? WHERE id = ?", [.integer(record.now), .text(userId)])
+            } else {
+                userId = record.newUserId
+                try db.query(
+                    "INSERT INTO users (id, unionid, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    [.text(userId), record.unionid.map(SQLValue.text) ?? .null, .integer(record.now), .integer(record.now)]
+                )
+            }
+            try db.query(
+                "INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    .text(record.appid), .text(record.openid), .text(userId),
+                    record.sealedSessionKey.map(SQLValue.blob) ?? .null, .integer(record.now), .integer(record.now),
+                ]
+            )
+        }
+        guard let user = try loadUser(db, id: userId) else { throw StoreError("sign-in lost its user") }
+        return user
+    }
+
+    /// Deletes a bounded batch of long-expired refresh tokens, so the table does not grow without a cron job.
+    private static func sweepExpired(_ db: SQLiteConnection, now: Int64) throws {
+        try db.query(
+            "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ? LIMIT 20)",
+            [.integer(now - 86_400)]
+        )
+    }
+
+    private static func loadUser(_ db: SQLiteConnection, id: String) throws -> UserRecord? {
+        guard let row = try db.query("SELECT id, unionid, created_at, updated_at FROM users WHERE id = ?", [.text(id)]).first
+        else { return nil }
+        return UserRecord(
+            id: row[0].text ?? id, unionid: row[1].text, createdAt: row[2].integer ?? 0, updatedAt: row[3].integer ?? 0
+        )
+    }
+
+    private static func loadSession(_ db: SQLiteConnection, familyId: String) throws -> SessionRecord? {
+        let sql = """
+            SELECT f.appid, f.openid, f.revoked_at, u.id, u.unionid, u.created_at, u.updated_at
+            FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?
+            """
+        guard let row = try db.query(sql, [.text(familyId)]).first else { return nil }
+        let user = UserRecord(
+            id: row[3].text ?? "", unionid: row[4].text, createdAt: row[5].integer ?? 0, updatedAt: row[6].integer ?? 0
+        )
+        return SessionRecord(
+            familyId: familyId, user: user, appid: row[0].text ?? "", openid: row[1].text ?? "", revoked: row[2] != .null
+        )
+    }
+
+    public func rotateRefreshToken(presentedHash: [UInt8], newHash: [UInt8], newExpiresAt: Int64, now: Int64) async throws
+        -> RotationOutcome
+    {
+        try withConnection { db in
+            try db.writeTransaction {
+                // The one conditional update: only a live, unspent token of a live family is spent.
+                let spent = try db.query(
+                    """
+                    UPDATE refresh_tokens SET spent_at = ?
+                    WHERE hash = ? AND spent_at IS NULL AND expires_at > ?
+                      AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)
+                    RETURNING family_id
+                    """,
+                    [.integer(now), .blob(presentedHash), .integer(now)]
+                )
+                if let familyId = spent.first?.first?.text {
+                    try db.query(
+                        "INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+                        [.blob(newHash), .text(familyId), .integer(now), .integer(newExpiresAt)]
+                    )
+                    guard let session = try Self.loadSession(db, familyId: familyId) else { return .unknown }
+                    return .rotated(session)
+                }
+                let sql = """
+                    SELECT t.family_id, t.spent_at, t.expires_at, f.revoked_at
+                    FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?
+                    """
+                guard let row = try db.query(sql, [.blob(presentedHash)]).first else { return .unknown }
+                if row[3] != .null { return .revoked }
+                if row[1] != .null {
+                    try db.query(
+                        "UPDATE refresh_families SET revoked_at = ?, revoke_reason = 'reuse' WHERE id = ? AND revoked_at IS NULL",
+                        [.integer(now), row[0]]
+                    )
+                    return .reused
+                }
+                return .expired
+            }
+        }
+    }
+
+    public func session(familyId: String) async throws -> SessionRecord? {
+        try withConnection { try Self.loadSession($0, familyId: familyId) }
+    }
+
+    public func familyId(forRefreshTokenHash hash: [UInt8]) async throws -> String? {
+        try withConnection { db in
+            try db.query("SELECT family_id FROM refresh_tokens WHERE hash = ?", [.blob(hash)]).first?.first?.text
+        }
+    }
+
+    public func revokeFamily(id: String, now: Int64) async throws {
+        try withConnection { db in
+            try db.query(
+                "UPDATE refresh_families SET revoked_at = ?, revoke_reason = 'logout' WHERE id = ? AND revoked_at IS NULL",
+                [.integer(now), .text(id)]
+            )
+        }
+    }
+
+    public func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]? {
+        try withConnection { db in
+            try db.query(
+                "SELECT session_key FROM identities WHERE appid = ? AND openid = ?", [.text(appid), .text(openid)]
+            ).first?.first?.blob
+        }
+    }
+}
+
+/// Lets the non-Sendable connection live inside a `Mutex`, which is what makes using it safe.
+struct SQLiteConnectionBox: @unchecked Sendable {
+    let connection: SQLiteConnection
+    init(_ connection: SQLiteConnection) { self.connection = connection }
+}

@@ -1,0 +1,222 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+
+/// The result of `jscode2session`: who signed in, and the session_key for their encrypted data.
+public struct CodeSession: Sendable {
+    public var openid: String
+    public var unionid: String?
+    public var sessionKey: Secret
+
+    public init(openid: String, unionid: String?, sessionKey: Secret) {
+        self.openid = openid
+        self.unionid = unionid
+        self.sessionKey = sessionKey
+    }
+}
+
+/// WeChat's server API: one method per endpoint, typed results, ``WeChatError`` on every failure.
+public struct WeChatClient: Sendable {
+    public var apiBase: String
+    public var transport: any WeChatTransport
+    public var clock: any WeChatClock
+    public var retryPolicy: RetryPolicy
+    public var logger: Logger
+
+    public init(
+        apiBase: String = "https://api.weixin.qq.com",
+        transport: any WeChatTransport = AsyncHTTPClientTransport(),
+        clock: any WeChatClock = SystemWeChatClock(),
+        retryPolicy: RetryPolicy = RetryPolicy(),
+        logger: Logger
+    ) {
+        self.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
+        self.transport = transport
+        self.clock = clock
+        self.retryPolicy = retryPolicy
+        self.logger = logger
+    }
+
+    // MARK: - Endpoints
+
+    /// Exchanges a mini-program `wx.login` code (`GET /sns/jscode2session`).
+    ///
+    /// Codes are single-use, so this call is not idempotent: it is retried only when WeChat answered busy
+    /// (-1) or when the request surely never left; see ``send(_:endpoint:idempotent:deadline:)``.
+    public func codeToSession(
+        appid: String,
+        secret: Secret,
+        code: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(WeChatError) -> CodeSession {
+        let endpoint = "/sns/jscode2session"
+        let url = apiBase + endpoint + "?" + Self.query([
+            ("appid", appid), ("secret", secret.revealed), ("js_code", code), ("grant_type", "authorization_code"),
+        ])
+        let object = try await send(WeChatHTTPRequest(url: url), endpoint: endpoint, idempotent: false, deadline: deadline)
+        guard let openid = object.string("openid"), !openid.isEmpty,
+            let sessionKey = object.string("session_key"), !sessionKey.isEmpty
+        else {
+            throw WeChatError(.invalidResponse("no openid or session_key"), endpoint: endpoint)
+        }
+        let unionid = object.string("unionid").flatMap { $0.isEmpty ? nil : $0 }
+        return CodeSession(openid: openid, unionid: unionid, sessionKey: Secret(sessionKey))
+    }
+
+    // MARK: - Sending with retries
+
+    /// Sends a request and decodes WeChat's JSON answer, retrying what is safe to retry.
+    ///
+    /// The rule: retry when WeChat said busy (-1) — it did not act on the request — and when the request
+    /// surely never left (connection refused, connect timeout). When a request may have reached WeChat
+    /// (a timeout after sending, a dropped connection, an HTTP 5xx) it is retried only if `idempotent`:
+    /// re-sending a single-use code that WeChat may already have consumed would turn a slow answer into
+    /// a certain 40163, so the caller gets a 503 and the client retries with a fresh code instead.
+    func send(
+        _ request: WeChatHTTPRequest,
+        endpoint: String,
+        idempotent: Bool,
+        deadline: ContinuousClock.Instant
+    ) async throws(WeChatError) -> JSONObject {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let remaining = deadline - clock.now
+            guard remaining >= retryPolicy.minimumAttemptTime else {
+                throw WeChatError(.deadlineExceeded, endpoint: endpoint)
+            }
+            let error: WeChatError
+            do {
+                return try await attemptOnce(request, endpoint: endpoint, timeout: min(remaining, retryPolicy.attemptTimeout))
+            } catch let failure {
+                error = failure
+            }
+            let retryable = Self.isRetryable(error, idempotent: idempotent)
+            logger.warning(
+                "WeChat call failed",
+                metadata: [
+                    "endpoint": "\(endpoint)", "attempt": "\(attempt)", "error": "\(error)",
+                    "will_retry": "\(retryable && attempt < retryPolicy.maxAttempts)",
+                ]
+            )
+            guard retryable, attempt < retryPolicy.maxAttempts else { throw error }
+            let delay = retryPolicy.jitter(retryPolicy.delayBound(beforeRetry: attempt))
+            guard clock.now + delay + retryPolicy.minimumAttemptTime <= deadline else { throw error }
+            do {
+                try await clock.sleep(for: delay)
+            } catch {
+                throw WeChatError(.deadlineExceeded, endpoint: endpoint)
+            }
+        }
+    }
+
+    static func isRetryable(_ error: WeChatError, idempotent: Bool) -> Bool {
+        if error.category == .busy { return true }
+        if error.category == .unavailable {
+            return idempotent || !error.mayHaveReachedWeChat
+        }
+        return false
+    }
+
+    private func attemptOnce(_ request: WeChatHTTPRequest, endpoint: String, timeout: Duration) async throws(WeChatError)
+        -> JSONObject
+    {
+        let response: WeChatHTTPResponse
+        do {
+            response = try await transport.send(request, timeout: timeout)
+        } catch let failure as TransportFailure {
+            throw WeChatError(
+                .transport(reason: failure.reason, mayHaveReachedWeChat: failure.mayHaveReachedServer, isTimeout: failure.isTimeout),
+                endpoint: endpoint
+            )
+        } catch {
+            throw WeChatError(.transport(reason: "network error", mayHaveReachedWeChat: true, isTimeout: false), endpoint: endpoint)
+        }
+        guard (200..<300).contains(response.status) else {
+            throw WeChatError(.httpStatus(response.status), endpoint: endpoint)
+        }
+        // WeChat sends JSON as text/plain on success, so the content type is not trusted either way.
+        guard let object = JSONObject(bytes: response.body) else {
+            throw WeChatError(.invalidResponse("not a JSON object"), endpoint: endpoint)
+        }
+        if let errcode = object.int("errcode"), errcode != 0 {
+            throw WeChatError(.api(errcode: errcode, errmsg: object.string("errmsg") ?? ""), endpoint: endpoint)
+        }
+        return object
+    }
+
+    /// `name=value&…` with RFC 3986 percent-encoding.
+    static func query(_ items: [(String, String)]) -> String {
+        items.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
+    }
+
+    private static func encode(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
+            {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+}
+
+/// A decoded JSON object with lenient typed accessors (WeChat mixes numbers and strings).
+struct JSONObject: Sendable {
+    let values: [String: JSONValue]
+
+    init?(bytes: [UInt8]) {
+        guard let values = try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes)) else { return nil }
+        self.values = values
+    }
+
+    func string(_ key: String) -> String? {
+        switch values[key] {
+        case .string(let text): text
+        case .number(let number): number.rounded() == number ? String(Int(number)) : String(number)
+        default: nil
+        }
+    }
+
+    func int(_ key: String) -> Int? {
+        switch values[key] {
+        case .number(let number): Int(exactly: number.rounded()) 
+        case .string(let text): Int(text)
+        default: nil
+        }
+    }
+}
+
+/// Any JSON value.
+enum JSONValue: Decodable, Sendable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case object([String: JSONValue])
+    case array([JSONValue])
+    case null
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+}

@@ -1,0 +1,6 @@
+import FunctionRuntime
+import WXAuth
+
+await FunctionHarness.main(name: "userinfo") { environment in
+    Functions.userinfo(ServiceProvider(environment: environment, needsWeChat: false))
+}
