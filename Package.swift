@@ -94,11 +94,23 @@ let package = Package(
         .testTarget(name: "WeChatTests", dependencies: ["WeChat"], swiftSettings: swiftSettings),
         .testTarget(name: "WXAuthStoreTests", dependencies: ["WXAuthStore"], swiftSettings: swiftSettings),
         .testTarget(name: "WXAuthTests", dependencies: ["WXAuth"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeChatSandboxTests", dependencies: ["WeChatSandbox"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WeChatSandboxTests",
+            dependencies: [
+                "WeChatSandbox",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LocalRunnerTests", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["WeChatSandbox", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: [
+                "WeChatSandbox",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

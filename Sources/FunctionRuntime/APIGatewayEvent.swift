@@ -94,9 +94,9 @@ struct APIGatewayEvent: Decodable {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { continue }
-                let name = parts[0].trimmingCharacters(in: .whitespaces)
+                let name = parts[0].trimmingSpaces()
                 if cookies[name] == nil {
-                    cookies[name] = parts[1].trimmingCharacters(in: .whitespaces)
+                    cookies[name] = parts[1].trimmingSpaces()
                 }
             }
         }

@@ -13,8 +13,8 @@ import Darwin
 /// One run of a function executable: event bytes on stdin, response bytes from stdout, logs from stderr.
 ///
 /// The child gets its own process group so that a timeout, a cancellation or its own exit kills
-/// everything it started (SIGKILL to the group), as a FaaS platform ends an invocation. It is spawned
-/// with `posix_spawn` rather than Foundation's `Process` because only `wait4` reports the child's peak
+/// everything it started (SIGKILL to the group), as a FaaS platform ends an invocation. It is started
+/// with `fork`/`execve` rather than Foundation's `Process` because only `wait4` reports the child's peak
 /// memory, which the `REPORT` line needs.
 public struct FunctionProcess: Sendable {
     /// Absolute path of the executable.
@@ -62,7 +62,7 @@ public struct FunctionProcess: Sendable {
     public struct SpawnError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The path that was tried.
         public var executable: String
-        /// The `errno` posix_spawn reported.
+        /// The `errno` of the failed `fork` or `execve`.
         public var code: Int32
 
         /// E.g. `cannot run /x/login: No such file or directory`.
@@ -104,18 +104,21 @@ public struct FunctionProcess: Sendable {
     ) throws(SpawnError) -> Outcome {
         // A child that exits without reading its stdin must not kill the runner with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        let stdinPipe = try makePipe()
-        let stdoutPipe = try makePipe()
-        let stderrPipe = try makePipe()
-        let start = ContinuousClock.now
-        let pid: pid_t
-        do {
-            pid = try spawn(stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write)
-        } catch {
-            for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] {
-                close(fd)
+        let (pid, start, stdinPipe, stdoutPipe, stderrPipe) = try Self.spawnLock.withLock { _ throws(SpawnError) in
+            let stdinPipe = try makePipe()
+            let stdoutPipe = try makePipe()
+            let stderrPipe = try makePipe()
+            let start = ContinuousClock.now
+            do throws(SpawnError) {
+                let pid = try spawn(stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write)
+                return (pid, start, stdinPipe, stdoutPipe, stderrPipe)
+            } catch {
+                for pipe in [stdinPipe, stdoutPipe, stderrPipe] {
+                    close(pipe.read)
+                    close(pipe.write)
+                }
+                throw error
             }
-            throw error
         }
         close(stdinPipe.read)
         close(stdoutPipe.write)
@@ -155,11 +158,11 @@ public struct FunctionProcess: Sendable {
         let (status, usage) = control.reap()
         let end = control.exitTime ?? .now
         let termination: Termination
-        if Self.signal(of: status) == SIGKILL, killedAtDeadline {
+        if Self.terminatingSignal(of: status) == SIGKILL, killedAtDeadline {
             termination = .timedOut
-        } else if Self.signal(of: status) == SIGKILL, control.wasCancelled {
+        } else if Self.terminatingSignal(of: status) == SIGKILL, control.wasCancelled {
             termination = .cancelled
-        } else if let signal = Self.signal(of: status) {
+        } else if let signal = Self.terminatingSignal(of: status) {
             termination = .signaled(signal)
         } else {
             termination = .exited((status >> 8) & 0xff)
@@ -172,58 +175,74 @@ public struct FunctionProcess: Sendable {
         return Outcome(stdout: io.stdoutBytes, termination: termination, duration: end - start, maxResidentBytes: maxResidentBytes)
     }
 
+    /// Starts the child with `fork` and `execve`.
+    ///
+    /// Not `posix_spawn`: glibc implements it with `vfork`, and Linux charges the peak memory of the
+    /// address space a process leaves at `exec` to that process's `ru_maxrss`, so every child would
+    /// report the runner's own peak. A forked copy counts only the runner's anonymous pages (a few MB),
+    /// which keeps `Max Memory Used` about the function. Between `fork` and `execve` the child calls
+    /// only async-signal-safe functions on memory prepared here, since other threads' locks are frozen.
     private func spawn(stdin: Int32, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Own process group (so the whole tree can be killed), and the signal state of a fresh process:
-        // the runner ignores SIGPIPE and may block signals, and a child would inherit both.
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaultSignals = sigset_t()
-        sigemptyset(&defaultSignals)
-        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2] {
-            sigaddset(&defaultSignals, signal)
-        }
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes,
-            Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-        )
-
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
-        var pid = pid_t()
-        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard code == 0 else { throw SpawnError(executable: executable, code: code) }
-        return pid
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        // Reports an exec failure's errno; close-on-exec, so a successful exec reads as end of file.
+        let failure = try makePipe()
+        // A function gets stdin, stdout and stderr only, as on a FaaS platform: whatever else the runner
+        // has open without close-on-exec (a file another thread is writing, say) is closed in the child.
+        let inherited = Self.openDescriptors().filter { $0 > 2 && $0 != failure.write }
+        let pid = argv.withUnsafeBufferPointer { argvPointer in
+            envp.withUnsafeBufferPointer { envpPointer in
+                inherited.withUnsafeBufferPointer { inheritedPointer in
+                    forkAndExec(
+                        path: argvPointer[0]!, argv: argvPointer.baseAddress!, envp: envpPointer.baseAddress!,
+                        stdio: (stdin, stdout, stderr), closing: inheritedPointer, signalMask: &noSignals,
+                        failure: failure.write
+                    )
+                }
+            }
+        }
+        let forkError = errno
+        close(failure.write)
+        defer { close(failure.read) }
+        guard pid > 0 else { throw SpawnError(executable: executable, code: forkError) }
+        // Also set here, so the group exists even before the child gets to run.
+        setpgid(pid, pid)
+        var code: Int32 = 0
+        let count = withUnsafeMutableBytes(of: &code) { read(failure.read, $0.baseAddress!, $0.count) }
+        guard count == MemoryLayout<Int32>.size else { return pid }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        throw SpawnError(executable: executable, code: code)
     }
+
+    /// The runner's open file descriptors, from `/proc/self/fd` (none where there is no such directory).
+    private static func openDescriptors() -> [Int32] {
+        guard let directory = opendir("/proc/self/fd") else { return [] }
+        let own = dirfd(directory)
+        var result: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd != own { result.append(fd) }
+        }
+        closedir(directory)
+        return result
+    }
+
+    /// Held while pipes are made and a child spawned. Swift's Glibc has no `pipe2`, so a pipe is
+    /// close-on-exec only a moment after it exists; without the lock a concurrent spawn (as `serve`
+    /// makes) could inherit another child's pipe end and keep that child's output open.
+    private static let spawnLock = Mutex(())
 
     private func makePipe() throws(SpawnError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
-        // Close-on-exec, so concurrent spawns (as `serve` will do) never leak each other's pipe ends.
-        #if canImport(Darwin)
-        let failed = pipe(&fds) != 0
-        if !failed {
-            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        #else
-        let failed = pipe2(&fds, Int32(O_CLOEXEC)) != 0
-        #endif
-        guard !failed else { throw SpawnError(executable: executable, code: errno) }
+        guard pipe(&fds) == 0 else { throw SpawnError(executable: executable, code: errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         return (fds[0], fds[1])
     }
 
@@ -235,9 +254,59 @@ public struct FunctionProcess: Sendable {
         return Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
-    private static func signal(of status: Int32) -> Int32? {
+    private static func terminatingSignal(of status: Int32) -> Int32? {
         let signal = status & 0x7f
         return signal != 0 && signal != 0x7f ? signal : nil
+    }
+}
+
+// MARK: - Child side of fork
+
+/// Fork, then in the child: own process group, default signals, pipes on 0/1/2, nothing else open, `execve`.
+/// Returns the child's pid (or -1) in the parent; never returns in the child.
+private func forkAndExec(
+    path: UnsafeMutablePointer<CChar>,
+    argv: UnsafePointer<UnsafeMutablePointer<CChar>?>,
+    envp: UnsafePointer<UnsafeMutablePointer<CChar>?>,
+    stdio: (Int32, Int32, Int32),
+    closing inherited: UnsafeBufferPointer<Int32>,
+    signalMask: UnsafePointer<sigset_t>,
+    failure: Int32
+) -> pid_t {
+    let pid = fork()
+    guard pid == 0 else { return pid }
+    setpgid(0, 0)
+    // The runner ignores SIGPIPE and SIGINT/SIGTERM and may block signals; a new process must not inherit that.
+    sigprocmask(SIG_SETMASK, signalMask, nil)
+    // Written out rather than looped over an array: an array literal may allocate, and malloc is not
+    // safe between fork and exec.
+    signal(SIGPIPE, SIG_DFL)
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+    signal(SIGHUP, SIG_DFL)
+    signal(SIGQUIT, SIG_DFL)
+    signal(SIGCHLD, SIG_DFL)
+    signal(SIGALRM, SIG_DFL)
+    signal(SIGUSR1, SIG_DFL)
+    signal(SIGUSR2, SIG_DFL)
+    moveDescriptor(stdio.0, to: 0)
+    moveDescriptor(stdio.1, to: 1)
+    moveDescriptor(stdio.2, to: 2)
+    for fd in inherited {
+        close(fd)
+    }
+    execve(path, argv, envp)
+    var code = errno
+    _ = withUnsafeBytes(of: &code) { write(failure, $0.baseAddress!, $0.count) }
+    _exit(127)
+}
+
+/// `dup2`, or for a descriptor already in place, clearing its close-on-exec flag.
+private func moveDescriptor(_ source: Int32, to target: Int32) {
+    if source == target {
+        _ = fcntl(source, F_SETFD, 0)
+    } else {
+        dup2(source, target)
     }
 }
 

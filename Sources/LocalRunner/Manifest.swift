@@ -108,6 +108,9 @@ extension Manifest {
             raw = try YAMLDecoder().decode(RawManifest.self, from: text)
         } catch let issue as ManifestIssue {
             throw ManifestError(file: file, issue: issue)
+        } catch DecodingError.dataCorrupted(let context) where context.underlyingError is ManifestIssue {
+            // Yams wraps what `init(from:)` throws.
+            throw ManifestError(file: file, issue: context.underlyingError as! ManifestIssue)
         } catch let error as YamlError {
             throw ManifestError(file: file, yamlError: error)
         } catch {
@@ -155,6 +158,9 @@ public struct ManifestError: Error, Sendable, Equatable, CustomStringConvertible
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             self.init(file: file, key: nil, line: mark.line, message: "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            self.init(file: file, key: nil, line: context.mark.line, message: "duplicate key \(keys) in one mapping")
         default:
             self.init(file: file, key: nil, line: nil, message: "not valid YAML: \(yamlError)")
         }

@@ -197,8 +197,8 @@ extension Decoder {
         ManifestIssue(path: codingPath, line: mark?.line, message: message)
     }
 
-    /// This value as a mapping, rejecting duplicate keys and any key outside `allowed` (nil: any key).
-    /// Nil for a null value (`defaults:` with nothing under it), which callers treat as empty.
+    /// This value as a mapping, rejecting any key outside `allowed` (nil: any key; Yams itself rejects
+    /// duplicates). Nil for a null value (`defaults:` with nothing under it), which callers treat as empty.
     func mapping(allowing allowed: Set<String>?) throws -> KeyedDecodingContainer<AnyKey>? {
         let container: KeyedDecodingContainer<AnyKey>
         do {
@@ -207,14 +207,10 @@ extension Decoder {
             if (try? singleValueContainer().decodeNil()) == true { return nil }
             throw issue("must be a mapping")
         }
-        var seen: Set<String> = []
-        for key in container.allKeys {
-            let valueDecoder = try container.superDecoder(forKey: key)
-            guard seen.insert(key.stringValue).inserted else {
-                throw valueDecoder.issue("appears twice")
-            }
-            if let allowed, !allowed.contains(key.stringValue) {
-                throw valueDecoder.issue("unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+        if let allowed {
+            for key in container.allKeys where !allowed.contains(key.stringValue) {
+                throw try container.superDecoder(forKey: key)
+                    .issue("unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
             }
         }
         return container

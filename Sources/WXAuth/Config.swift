@@ -1,3 +1,4 @@
+import FunctionRuntime
 import WeChat
 import WXAuthStore
 
@@ -123,16 +124,5 @@ struct EnvironmentReader {
             throw ConfigError(description: "\(name) must be an http:// or https:// URL")
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
-    }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing spaces, tabs and newlines.
-    func trimmingSpaces() -> String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
-            return ""
-        }
-        return String(self[first...last])
     }
 }

@@ -1,6 +1,12 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// One HTTP request to WeChat. `url` may carry secrets: it is never logged or put in an error.
 public struct WeChatHTTPRequest: Sendable {
@@ -87,24 +93,25 @@ public struct AsyncHTTPClientTransport: WeChatTransport {
     /// Sorts AsyncHTTPClient and NIO errors into "surely not sent" and "may have reached WeChat".
     static func failure(from error: any Error) -> TransportFailure {
         if let failure = error as? TransportFailure { return failure }
+        let notSent = TransportFailure(reason: "could not connect", mayHaveReachedServer: false)
         if let clientError = error as? HTTPClientError {
-            switch clientError {
-            case .connectTimeout, .invalidURL, .emptyHost, .emptyScheme, .unsupportedScheme, .socksHandshakeTimeout,
-                .httpProxyHandshakeTimeout, .tlsHandshakeTimeout:
-                return TransportFailure(reason: "could not connect", mayHaveReachedServer: false)
-            case .deadlineExceeded, .readTimeout, .writeTimeout:
+            let beforeSending: [HTTPClientError] = [
+                .connectTimeout, .invalidURL, .emptyHost, .emptyScheme, .socksHandshakeTimeout,
+                .httpProxyHandshakeTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout,
+            ]
+            if beforeSending.contains(clientError) { return notSent }
+            if [.deadlineExceeded, .readTimeout, .writeTimeout].contains(clientError) {
                 return TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)
-            case .remoteConnectionClosed:
-                return TransportFailure(reason: "connection closed before a response", mayHaveReachedServer: true)
-            default:
-                return TransportFailure(reason: "HTTP client error", mayHaveReachedServer: true)
             }
+            if clientError == .remoteConnectionClosed {
+                return TransportFailure(reason: "connection closed before a response", mayHaveReachedServer: true)
+            }
+            return TransportFailure(reason: "HTTP client error", mayHaveReachedServer: true)
         }
-        if error is NIOConnectionError {
-            return TransportFailure(reason: "could not connect", mayHaveReachedServer: false)
-        }
-        if case .connectTimeout = error as? ChannelError {
-            return TransportFailure(reason: "could not connect", mayHaveReachedServer: false)
+        if error is NIOConnectionError { return notSent }
+        if case .connectTimeout = error as? ChannelError { return notSent }
+        if let ioError = error as? IOError, [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(ioError.errnoCode) {
+            return notSent
         }
         return TransportFailure(reason: "network error", mayHaveReachedServer: true)
     }

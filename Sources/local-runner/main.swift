@@ -1,1 +1,3 @@
-print("x")
+import LocalRunner
+
+await RunnerCommand.runFromCommandLine()

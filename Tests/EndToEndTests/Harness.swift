@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+import WeChatSandbox
+
+/// What one function process did.
+struct Invocation {
+    var exitStatus: Int32
+    var stdout: String
+    var stderr: String
+    var elapsed: Duration
+
+    /// The response object on stdout.
+    var response: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    var status: Int { response["statusCode"] as? Int ?? -1 }
+    var headers: [String: String] { response["headers"] as? [String: String] ?? [:] }
+
+    /// The response body, parsed as JSON.
+    var body: [String: Any] {
+        guard let text = response["body"] as? String else { return [:] }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+    }
+}
+
+/// Runs the built function executables as a FaaS platform would, against a WeChat sandbox on a loopback port.
+final class EndToEnd: Sendable {
+    static let appid = "wxe2eminiapp0001"
+    static let appSecret = "e2e-app-secret-do-not-leak-7f3a"
+    static let jwtSecret = "e2e-jwt-secret-do-not-leak-0123456789abcdef"
+
+    let sandbox: SandboxServer
+    let databasePath: String
+    let binDirectory: URL
+
+    init() async throws {
+        sandbox = try await SandboxServer.start(apps: [SandboxApp(appid: Self.appid, secret: Self.appSecret)])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        databasePath = directory.appendingPathComponent("wxauth.sqlite").path
+        binDirectory = Self.locateExecutables()
+    }
+
+    deinit {
+        let sandbox = self.sandbox
+        Task { await sandbox.stop() }
+    }
+
+    /// The executables sit beside the test bundle (`.build/<triple>/debug`), unless `WXAUTH_BIN_DIR` says otherwise.
+    static func locateExecutables() -> URL {
+        if let dir = ProcessInfo.processInfo.environment["WXAUTH_BIN_DIR"], !dir.isEmpty {
+            return URL(fileURLWithPath: dir)
+        }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("login").path) { return url }
+        }
+        return URL(fileURLWithPath: ".build/debug")
+    }
+
+    var environment: [String: String] {
+        [
+            "PATH": "/usr/bin:/bin",
+            "WECHAT_APPID": Self.appid, "WECHAT_SECRET": Self.appSecret,
+            "WECHAT_API_BASE": sandbox.baseURL, "WXAUTH_JWT_SECRET": Self.jwtSecret,
+            "WXAUTH_DATABASE_URL": "sqlite:" + databasePath, "WXAUTH_FUNCTION_TIMEOUT": "3",
+        ]
+    }
+
+    /// Runs one function with `stdin` bytes and waits for it.
+    func invoke(_ function: String, stdin: [UInt8], extraEnvironment: [String: String] = [:]) async throws -> Invocation {
+        let process = Process()
+        process.executableURL = binDirectory.appendingPathComponent(function)
+        process.environment = environment.merging(extraEnvironment) { _, new in new }
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        let started = ContinuousClock.now
+        try process.run()
+        let writer = Task.detached {
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
+            try? input.fileHandleForWriting.close()
+        }
+        async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
+        let (stdout, stderr) = await (out, err)
+        _ = await writer.value
+        process.waitUntilExit()
+        return Invocation(
+            exitStatus: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self), elapsed: ContinuousClock.now - started
+        )
+    }
+
+    /// Runs one function with an API Gateway v2.0 event.
+    func invoke(
+        _ function: String, method: String, path: String, body: String? = nil, headers: [String: String] = [:],
+        extraEnvironment: [String: String] = [:]
+    ) async throws -> Invocation {
+        var allHeaders = headers
+        if body != nil { allHeaders["content-type"] = "application/json" }
+        var event: [String: Any] = [
+            "version": "2.0", "routeKey": "\(method) \(path)", "rawPath": path, "rawQueryString": "",
+            "headers": allHeaders, "isBase64Encoded": false,
+            "requestContext": ["http": ["method": method, "path": path], "requestId": UUID().uuidString],
+        ]
+        if let body { event["body"] = body }
+        let bytes = try JSONSerialization.data(withJSONObject: event)
+        return try await invoke(function, stdin: Array(bytes), extraEnvironment: extraEnvironment)
+    }
+
+    // MARK: Sandbox control
+
+    /// A fresh wx.login code for a test user.
+    func mintCode(user: String = "alice") async throws -> String {
+        let answer = try await control("POST", "/sandbox/codes", #"{"appid":"\#(Self.appid)","user":"\#(user)"}"#)
+        return try #require(answer["code"] as? String)
+    }
+
+    /// Queues a fault for the next `times` calls of jscode2session.
+    func injectFault(_ fault: String) async throws {
+        _ = try await control("POST", "/sandbox/faults", fault)
+    }
+
+    func calls() async throws -> Int {
+        try await control("GET", "/sandbox/calls", nil)["/sns/jscode2session"] as? Int ?? 0
+    }
+
+    func sessionKey(user: String) async throws -> String? {
+        let codeAnswer = try await control("POST", "/sandbox/codes", #"{"appid":"\#(Self.appid)","user":"\#(user)"}"#)
+        let openid = try #require(codeAnswer["openid"] as? String)
+        return try await control("GET", "/sandbox/sessions?appid=\(Self.appid)&openid=\(openid)", nil)["session_key"] as? String
+    }
+
+    func control(_ method: String, _ path: String, _ body: String?) async throws -> [String: Any] {
+        var request = HTTPClientRequest(url: sandbox.baseURL + path)
+        request.method = .init(rawValue: method)
+        if let body {
+            request.body = .bytes(ByteBuffer(string: body))
+            request.headers.add(name: "content-type", value: "application/json")
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return (try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any]) ?? [:]
+    }
+}

@@ -1,0 +1,159 @@
+import FunctionRuntime
+import Foundation
+import Testing
+
+@Suite struct EventDecodingTests {
+    let harness = FunctionHarness(functionName: "test", maxEventBytes: 1024 * 1024, maxBodyBytes: 1024)
+
+    /// Echoes what the handler saw, so tests can check the decoded request.
+    let echo: FunctionHandler = { request, _ in
+        struct Seen: Encodable {
+            var method: String
+            var path: String
+            var query: [String: String]
+            var headers: [String: String]
+            var cookies: [String: String]
+            var body: String
+            var requestId: String
+        }
+        return .json(
+            200,
+            Seen(
+                method: request.method, path: request.path, query: request.query, headers: request.headers,
+                cookies: request.cookies, body: String(decoding: request.body, as: UTF8.self), requestId: request.requestId
+            )
+        )
+    }
+
+    func run(_ event: String) async throws -> (FunctionResponse, [String: Any]) {
+        let bytes = await harness.respond(to: Array(event.utf8), handler: echo)
+        let response = try JSONDecoder().decode(FunctionResponse.self, from: Data(bytes))
+        let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+        return (response, body)
+    }
+
+    @Test func decodesPayloadV2() async throws {
+        let event = """
+            {"version":"2.0","routeKey":"POST /login","rawPath":"/login","rawQueryString":"a=1&b=x%20y&a=2",
+             "cookies":["wxauth_refresh=abc","theme=dark"],"headers":{"content-type":"application/json","x-multi":"1,2"},
+             "queryStringParameters":{"a":"1,2","b":"x y"},
+             "requestContext":{"http":{"method":"POST","path":"/login"},"requestId":"req-123"},
+             "body":"eyJjb2RlIjoiYWJjIn0=","isBase64Encoded":true}
+            """
+        let (response, seen) = try await run(event)
+        #expect(response.statusCode == 200)
+        #expect(seen["method"] as? String == "POST")
+        #expect(seen["path"] as? String == "/login")
+        #expect(seen["query"] as? [String: String] == ["a": "1", "b": "x y"])
+        #expect(seen["cookies"] as? [String: String] == ["wxauth_refresh": "abc", "theme": "dark"])
+        #expect(seen["body"] as? String == #"{"code":"abc"}"#)
+        #expect(seen["requestId"] as? String == "req-123")
+        #expect((seen["headers"] as? [String: String])?["content-type"] == "application/json")
+    }
+
+    @Test func decodesPayloadV1AndSCF() async throws {
+        let v1 = """
+            {"version":"1.0","httpMethod":"get","path":"/userinfo","headers":{"Authorization":"Bearer t","Cookie":"a=b"},
+             "queryStringParameters":null,"multiValueHeaders":null,"requestContext":{"requestId":"v1-id"},"body":null,
+             "isBase64Encoded":false}
+            """
+        let (_, seen) = try await run(v1)
+        #expect(seen["method"] as? String == "GET")
+        #expect(seen["path"] as? String == "/userinfo")
+        #expect((seen["headers"] as? [String: String])?["authorization"] == "Bearer t")
+        #expect(seen["cookies"] as? [String: String] == ["a": "b"])
+
+        let scf = """
+            {"requestContext":{"serviceId":"s","path":"/login","httpMethod":"POST","requestId":"scf-1","stage":"release"},
+             "headers":{"content-type":"application/json"},"body":"{\\"code\\":\\"x\\"}","pathParameters":{},
+             "queryStringParameters":{"q":"1"},"headerParameters":{},"path":"/login","queryString":{"q":"1"},"httpMethod":"POST"}
+            """
+        let (response, scfSeen) = try await run(scf)
+        #expect(response.statusCode == 200)
+        #expect(scfSeen["body"] as? String == #"{"code":"x"}"#)
+        #expect(scfSeen["query"] as? [String: String] == ["q": "1"])
+        #expect(scfSeen["requestId"] as? String == "scf-1")
+    }
+
+    @Test(arguments: [
+        ("", 400), ("   \n", 400), ("not json", 400), ("[]", 400), ("\"str\"", 400), ("{", 400),
+        (#"{"headers":5,"httpMethod":"GET"}"#, 400), (#"{"httpMethod":"GET","body":7}"#, 400),
+        (#"{"requestContext":{"http":{"method":"POST"}},"body":"%%%","isBase64Encoded":true}"#, 400),
+        (#"{"requestContext":{"http":{"method":"POST"}},"body":"abc","isBase64Encoded":true}"#, 400),
+        (#"{"version":"2.0","rawPath":"/x"}"#, 400),
+        (#"{"httpMethod":"GET","isBase64Encoded":"yes"}"#, 400),
+    ])
+    func refusesMalformedEvents(event: String, status: Int) async throws {
+        let (response, body) = try await run(event)
+        #expect(response.statusCode == status)
+        #expect(body["error"] as? String == "invalid_request")
+        #expect(response.headers["content-type"] == "application/json")
+    }
+
+    @Test func refusesInvalidUTF8() async throws {
+        var bytes = Array(#"{"httpMethod":"GET","path":"/"#.utf8)
+        bytes += [0xFF, 0xFE, 0x22, 0x7D]
+        let out = await harness.respond(to: bytes, handler: echo)
+        let response = try JSONDecoder().decode(FunctionResponse.self, from: Data(out))
+        #expect(response.statusCode == 400)
+    }
+
+    @Test func refusesDeepNesting() async throws {
+        let deep = #"{"httpMethod":"GET","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        let (response, _) = try await run(deep)
+        #expect(response.statusCode == 400)
+    }
+
+    @Test func refusesLargeBodiesAndEvents() async throws {
+        let big = String(repeating: "a", count: 2048)
+        let (response, body) = try await run(#"{"httpMethod":"POST","body":"\#(big)"}"#)
+        #expect(response.statusCode == 413)
+        #expect(body["error"] as? String == "invalid_request")
+        let tooBig = await harness.response(to: nil, handler: echo)
+        #expect(tooBig.statusCode == 413)
+    }
+
+    @Test func handlerErrorsBecomeServerErrors() async throws {
+        struct Boom: Error {}
+        let out = await harness.respond(to: Array(#"{"httpMethod":"GET"}"#.utf8)) { _, _ in throw Boom() }
+        let response = try JSONDecoder().decode(FunctionResponse.self, from: Data(out))
+        #expect(response.statusCode == 500)
+        #expect(response.body.contains("server_error"))
+    }
+
+    /// Seeded fuzzing: random bytes and mutated valid events always get exactly one JSON response.
+    @Test func fuzzedEventsAlwaysGetAResponse() async throws {
+        var generator = SeededGenerator(seed: 0x5EED)
+        let valid = Array(
+            #"{"version":"2.0","rawPath":"/login","headers":{"a":"b"},"requestContext":{"http":{"method":"POST"}},"body":"{}"}"#.utf8
+        )
+        for round in 0..<400 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                bytes = (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            } else {
+                bytes = valid
+                for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                    let index = Int.random(in: 0..<bytes.count, using: &generator)
+                    bytes[index] = UInt8.random(in: 0...255, using: &generator)
+                }
+            }
+            let out = await harness.respond(to: bytes, handler: echo)
+            let response = try JSONDecoder().decode(FunctionResponse.self, from: Data(out))
+            #expect([200, 400, 413].contains(response.statusCode))
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for seeded fuzzing.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import WXAuthStore
+
+/// One suite, run against every Store implementation: they must behave the same.
+@Suite struct StoreContractTests {
+    enum Kind: String, CaseIterable, CustomStringConvertible {
+        case memory, sqlite
+        var description: String { rawValue }
+    }
+
+    static func makeStore(_ kind: Kind) throws -> any Store {
+        switch kind {
+        case .memory: MemoryStore()
+        case .sqlite: try SQLiteStore(path: TemporaryDirectory.make() + "/db/wxauth.sqlite")
+        }
+    }
+
+    static func signIn(
+        appid: String = "wxapp", openid: String, unionid: String? = nil, family: String, token: [UInt8],
+        expires: Int64 = 2000, now: Int64 = 1000
+    ) -> SignInRecord {
+        SignInRecord(
+            appid: appid, openid: openid, unionid: unionid, sealedSessionKey: [1, 2, 3], newUserId: "u-" + family,
+            familyId: family, refreshTokenHash: token, refreshExpiresAt: expires, now: now
+        )
+    }
+
+    @Test(arguments: Kind.allCases) func signInCreatesAndReusesUsers(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        let first = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1]))
+        #expect(first.id == "u-f1")
+        let again = try await store.signIn(Self.signIn(openid: "o1", family: "f2", token: [2], now: 1500))
+        #expect(again.id == first.id)
+        #expect(again.updatedAt == 1500)
+        let other = try await store.signIn(Self.signIn(openid: "o2", family: "f3", token: [3]))
+        #expect(other.id != first.id)
+        #expect(try await store.sealedSessionKey(appid: "wxapp", openid: "o1") == [1, 2, 3])
+        let session = try #require(try await store.session(familyId: "f2"))
+        #expect(session.openid == "o1" && session.appid == "wxapp" && !session.revoked && session.user.id == first.id)
+    }
+
+    @Test(arguments: Kind.allCases) func unionidLinksIdentitiesAcrossApps(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        let mini = try await store.signIn(Self.signIn(appid: "wxmini", openid: "oA", unionid: "uX", family: "f1", token: [1]))
+        let web = try await store.signIn(Self.signIn(appid: "wxweb", openid: "oB", unionid: "uX", family: "f2", token: [2]))
+        #expect(web.id == mini.id)
+        #expect(web.unionid == "uX")
+        let later = try await store.signIn(Self.signIn(appid: "wxmini", openid: "oC", family: "f3", token: [3]))
+        let gained = try await store.signIn(Self.signIn(appid: "wxmini", openid: "oC", unionid: "uY", family: "f4", token: [4]))
+        #expect(gained.id == later.id)
+        #expect(gained.unionid == "uY")
+    }
+
+    @Test(arguments: Kind.allCases) func rotationSpendsOnceAndReuseRevokesTheFamily(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        _ = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1]))
+        let first = try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1100)
+        guard case .rotated(let session) = first else {
+            Issue.record("expected rotation, got \(first)")
+            return
+        }
+        #expect(session.familyId == "f1")
+        #expect(try await store.familyId(forRefreshTokenHash: [2]) == "f1")
+        #expect(try await store.rotateRefreshToken(presentedHash: [1], newHash: [3], newExpiresAt: 3000, now: 1200) == .reused)
+        #expect(try await store.session(familyId: "f1")?.revoked == true)
+        #expect(try await store.rotateRefreshToken(presentedHash: [2], newHash: [4], newExpiresAt: 3000, now: 1300) == .revoked)
+        #expect(try await store.rotateRefreshToken(presentedHash: [9], newHash: [5], newExpiresAt: 3000, now: 1300) == .unknown)
+    }
+
+    @Test(arguments: Kind.allCases) func expiredAndRevokedTokensAreRefused(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        _ = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1], expires: 1500))
+        #expect(try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1500) == .expired)
+        _ = try await store.signIn(Self.signIn(openid: "o1", family: "f2", token: [3]))
+        try await store.revokeFamily(id: "f2", now: 1100)
+        #expect(try await store.session(familyId: "f2")?.revoked == true)
+        #expect(try await store.rotateRefreshToken(presentedHash: [3], newHash: [4], newExpiresAt: 3000, now: 1200) == .revoked)
+        #expect(try await store.session(familyId: "nope") == nil)
+    }
+
+    @Test(arguments: Kind.allCases) func concurrentRotationsHaveExactlyOneWinner(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        _ = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1]))
+        let outcomes = try await withThrowingTaskGroup(of: RotationOutcome.self) { group in
+            for index in 0..<16 {
+                group.addTask {
+                    try await store.rotateRefreshToken(presentedHash: [1], newHash: [UInt8(100 + index)], newExpiresAt: 3000, now: 1100)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { if case .rotated = $0 { true } else { false } }.count == 1)
+    }
+
+    @Test func sqliteConnectionsOnOneFileAgree() async throws {
+        let path = TemporaryDirectory.make() + "/shared.sqlite"
+        let stores = try (0..<6).map { _ in try SQLiteStore(path: path) }
+        _ = try await stores[0].signIn(Self.signIn(openid: "o1", family: "f1", token: [1]))
+        let outcomes = try await withThrowingTaskGroup(of: RotationOutcome.self) { group in
+            for (index, store) in stores.enumerated() {
+                group.addTask {
+                    try await store.rotateRefreshToken(presentedHash: [1], newHash: [UInt8(50 + index)], newExpiresAt: 3000, now: 1100)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { if case .rotated = $0 { true } else { false } }.count == 1)
+        // Reopening runs the migration check again without harm.
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.session(familyId: "f1") != nil)
+    }
+
+    @Test func parsesDatabaseURLs() {
+        #expect(DatabaseURL("sqlite:.wxauth/wxauth.sqlite") == .sqlite(path: ".wxauth/wxauth.sqlite"))
+        #expect(DatabaseURL("sqlite:///tmp/x.db") == .sqlite(path: "/tmp/x.db"))
+        #expect(DatabaseURL("postgres://u:p@h:5432/d") == .postgres(url: "postgres://u:p@h:5432/d"))
+        #expect(DatabaseURL("mysql://x") == nil)
+        #expect(DatabaseURL("sqlite:") == nil)
+    }
+}
+
+enum TemporaryDirectory {
+    static func make() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import Synchronization
+import WeChat
+import WXAuth
+import WXAuthStore
+
+/// WeChat's jscode2session played in memory: answers in order, then repeats the last answer.
+final class FakeWeChat: WeChatTransport {
+    private let answers: Mutex<[String]>
+    private let sent = Mutex<[String]>([])
+
+    init(_ answers: String...) { self.answers = Mutex(answers) }
+
+    var calls: Int { sent.withLock { $0.count } }
+
+    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
+        sent.withLock { $0.append(request.url) }
+        let body = answers.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] }
+        return WeChatHTTPResponse(status: 200, contentType: "text/plain", body: Array(body.utf8))
+    }
+}
+
+/// A clock the test moves by hand.
+final class ManualClock: AuthClock {
+    private let value: Mutex<Int64>
+    init(_ start: Int64 = 1_700_000_000) { value = Mutex(start) }
+    var nowSeconds: Int64 { value.withLock { $0 } }
+    func advance(_ seconds: Int64) { value.withLock { $0 += seconds } }
+}
+
+/// A WeChat clock whose sleeps return at once.
+struct InstantWeChatClock: WeChatClock {
+    var now: ContinuousClock.Instant { .now }
+    func sleep(for duration: Duration) async throws {}
+}
+
+enum Fixture {
+    static let jwtSecret = "test-jwt-secret-that-is-long-enough-0123456789"
+    static let appSecret = "mini-app-secret-value"
+
+    static func config() -> Config {
+        var config = Config(jwtSecret: Secret(jwtSecret))
+        config.miniProgram = AppCredentials(appid: "wxmini", secret: Secret(appSecret))
+        return config
+    }
+
+    static func services(
+        _ wechat: FakeWeChat, clock: ManualClock = ManualClock(), store: any Store = MemoryStore(), config: Config = config()
+    ) async -> Services {
+        let tokens = await AccessTokens(secret: config.jwtSecret, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL)
+        let client = WeChatClient(
+            apiBase: "http://wechat.test", transport: wechat, clock: InstantWeChatClock(),
+            retryPolicy: RetryPolicy(jitter: { _ in .zero }), logger: Logger(label: "test")
+        )
+        return Services(config: config, store: store, tokens: tokens, wechat: client, clock: clock)
+    }
+
+    static let session = #"{"session_key":"tiihtNczf5v6AKRyjwEUhQ==","openid":"oAlice","unionid":"uAlice"}"#
+}

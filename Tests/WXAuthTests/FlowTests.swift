@@ -1,0 +1,185 @@
+import Foundation
+import FunctionRuntime
+import Logging
+import Testing
+import WeChat
+import WXAuth
+import WXAuthStore
+
+@Suite struct FlowTests {
+    let logger = Logger(label: "test")
+
+    func context() -> FunctionContext {
+        FunctionContext(functionName: "test", logger: logger, deadline: .now + .seconds(10))
+    }
+
+    func post(_ body: String, contentType: String = "application/json") -> FunctionRequest {
+        FunctionRequest(method: "POST", path: "/", headers: ["content-type": contentType], body: Array(body.utf8))
+    }
+
+    func json(_ response: FunctionResponse) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+    }
+
+    @Test func signInRefreshAndUserinfo() async throws {
+        let wechat = FakeWeChat(Fixture.session)
+        let clock = ManualClock()
+        let services = await Fixture.services(wechat, clock: clock)
+        let provider = ServiceProvider(services)
+
+        let login = try await Functions.login(provider)(post(#"{"code":"0a1b2c"}"#), context())
+        #expect(login.statusCode == 200)
+        #expect(login.headers["cache-control"] == "no-store")
+        let tokens = try json(login)
+        #expect(tokens["token_type"] as? String == "Bearer")
+        #expect(tokens["expires_in"] as? Int == 900)
+        #expect(tokens["refresh_expires_in"] as? Int == 604_800)
+        let user = try #require(tokens["user"] as? [String: Any])
+        #expect(user["openid"] as? String == "oAlice" && user["unionid"] as? String == "uAlice")
+        #expect(!login.body.contains("tiihtNczf5v6AKRyjwEUhQ"))
+        let access = try #require(tokens["access_token"] as? String)
+        let refresh = try #require(tokens["refresh_token"] as? String)
+        #expect(RefreshToken.isWellFormed(refresh))
+
+        let info = try await Functions.userinfo(provider)(
+            FunctionRequest(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"]), context()
+        )
+        #expect(info.statusCode == 200)
+        let claims = try json(info)
+        #expect(claims["sub"] as? String == user["id"] as? String)
+        #expect(claims["openid"] as? String == "oAlice")
+        #expect(claims["updated_at"] as? Int == Int(clock.nowSeconds))
+
+        clock.advance(60)
+        let rotated = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(refresh)"}"#), context())
+        #expect(rotated.statusCode == 200)
+        let next = try json(rotated)
+        #expect(next["refresh_token"] as? String != refresh)
+
+        let replay = try await Functions.refresh(provider)(post("refresh_token=\(refresh)", contentType: "application/x-www-form-urlencoded"), context())
+        #expect(replay.statusCode == 400)
+        #expect(try json(replay)["error"] as? String == "invalid_grant")
+        let afterReuse = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(next["refresh_token"] as? String ?? "")"}"#), context())
+        #expect(afterReuse.statusCode == 400)
+        let revokedInfo = try await Functions.userinfo(provider)(
+            FunctionRequest(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"]), context()
+        )
+        #expect(revokedInfo.statusCode == 401)
+        #expect(revokedInfo.headers["www-authenticate"]?.contains(#"error="invalid_token""#) == true)
+    }
+
+    @Test func sessionKeyIsStoredEncrypted() async throws {
+        let store = MemoryStore()
+        let services = await Fixture.services(FakeWeChat(Fixture.session), store: store)
+        _ = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        let sealed = try #require(try await store.sealedSessionKey(appid: "wxmini", openid: "oAlice"))
+        #expect(!String(decoding: sealed, as: UTF8.self).contains("tiihtNczf5v6AKRyjwEUhQ"))
+        #expect(try services.secretBox.open(sealed).revealed == "tiihtNczf5v6AKRyjwEUhQ==")
+    }
+
+    @Test(arguments: [
+        (#"{"errcode":40029,"errmsg":"invalid code"}"#, 400, "invalid_grant", 40029),
+        (#"{"errcode":40163,"errmsg":"code been used"}"#, 400, "invalid_grant", 40163),
+        (#"{"errcode":40226,"errmsg":"high risk"}"#, 403, "access_denied", 40226),
+        (#"{"errcode":40125,"errmsg":"invalid appsecret"}"#, 500, "server_error", 40125),
+        (#"{"errcode":-1,"errmsg":"busy"}"#, 503, "temporarily_unavailable", -1),
+        (#"{"errcode":45011,"errmsg":"freq limit"}"#, 503, "temporarily_unavailable", 45011),
+    ])
+    func weChatRefusalsMapToContractErrors(answer: String, status: Int, code: String, errcode: Int) async throws {
+        let services = await Fixture.services(FakeWeChat(answer))
+        let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
+        #expect(response.statusCode == status)
+        let body = try json(response)
+        #expect(body["error"] as? String == code)
+        #expect(body["wechat_errcode"] as? Int == errcode)
+        if status == 503 { #expect(response.headers["retry-after"] != nil) }
+        #expect(!response.body.contains(Fixture.appSecret))
+    }
+
+    @Test(arguments: [
+        ("", "code is required"), ("{}", "code is required"), (#"{"code":5}"#, "code must be a string"),
+        (#"{"code":""}"#, "code is required"), ("[1]", "the body must be a JSON object"), ("{", "the body must be a JSON object"),
+        (#"{"code":"a b"}"#, "code must be the printable code from wx.login"),
+    ])
+    func badLoginBodiesAreInvalidRequests(body: String, message: String) async throws {
+        let services = await Fixture.services(FakeWeChat(Fixture.session))
+        let response = try await Functions.login(ServiceProvider(services))(post(body), context())
+        #expect(response.statusCode == 400)
+        let json = try json(response)
+        #expect(json["error"] as? String == "invalid_request")
+        #expect(json["error_description"] as? String == message)
+    }
+
+    @Test func wrongMethodsGet405WithAllow() async throws {
+        let provider = ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session)))
+        let cases: [(FunctionHandler, String, String)] = [
+            (Functions.login(provider), "DELETE", "GET, POST"), (Functions.refresh(provider), "GET", "POST"),
+            (Functions.userinfo(provider), "PUT", "GET"), (Functions.callback(provider), "POST", "GET"),
+        ]
+        for (handler, method, allow) in cases {
+            let response = try await handler(FunctionRequest(method: method, path: "/"), context())
+            #expect(response.statusCode == 405)
+            #expect(response.headers["allow"] == allow)
+            #expect(try json(response)["error"] as? String == "method_not_allowed")
+        }
+    }
+
+    @Test func refreshErrors() async throws {
+        let clock = ManualClock()
+        let services = await Fixture.services(FakeWeChat(Fixture.session), clock: clock)
+        let provider = ServiceProvider(services)
+        let missing = try await Functions.refresh(provider)(post("{}"), context())
+        #expect(missing.statusCode == 400)
+        #expect(try json(missing)["error"] as? String == "invalid_request")
+        let unknown = try await Functions.refresh(provider)(post(#"{"refresh_token":"nope"}"#), context())
+        #expect(unknown.statusCode == 400)
+        #expect(try json(unknown)["error"] as? String == "invalid_grant")
+
+        let tokens = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        clock.advance(604_800)
+        let expired = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(tokens.refreshToken)"}"#), context())
+        #expect(expired.statusCode == 400)
+        #expect(try json(expired)["error_description"] as? String == "the refresh token has expired")
+    }
+
+    @Test func refreshAcceptsTheCookie() async throws {
+        let services = await Fixture.services(FakeWeChat(Fixture.session))
+        let tokens = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        var request = FunctionRequest(method: "POST", path: "/refresh")
+        request.cookies = [RefreshFlow.cookieName: tokens.refreshToken]
+        let response = try await Functions.refresh(ServiceProvider(services))(request, context())
+        #expect(response.statusCode == 200)
+    }
+
+    @Test func userinfoRefusesMissingAndMalformedBearers() async throws {
+        let clock = ManualClock()
+        let services = await Fixture.services(FakeWeChat(Fixture.session), clock: clock)
+        let provider = ServiceProvider(services)
+        for headers in [[:], ["authorization": "Basic xyz"], ["authorization": "Bearer not-a-jwt"]] {
+            let response = try await Functions.userinfo(provider)(FunctionRequest(method: "GET", path: "/", headers: headers), context())
+            #expect(response.statusCode == 401)
+            #expect(response.headers["www-authenticate"] == #"Bearer realm="wxauth", error="invalid_token""#)
+        }
+        let tokens = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        clock.advance(900 + 30)
+        let expired = try await Functions.userinfo(provider)(
+            FunctionRequest(method: "GET", path: "/", headers: ["authorization": "Bearer \(tokens.accessToken)"]), context()
+        )
+        #expect(expired.statusCode == 401)
+    }
+
+    @Test func missingConfigurationNamesTheSetting() async throws {
+        let handler = Functions.login(ServiceProvider(environment: [:], needsWeChat: true))
+        let response = try await handler(post(#"{"code":"abc"}"#), context())
+        #expect(response.statusCode == 500)
+        #expect(try json(response)["error_description"] as? String == "WXAUTH_JWT_SECRET is not set")
+
+        var config = Fixture.config()
+        config.miniProgram = nil
+        let noApp = try await Functions.login(ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session), config: config)))(
+            post(#"{"code":"abc"}"#), context()
+        )
+        #expect(noApp.statusCode == 500)
+        #expect(try json(noApp)["error_description"] as? String == "WECHAT_APPID and WECHAT_SECRET must be set")
+    }
+}
