@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The sandbox's own API under `/sandbox/`: register apps, mint codes as `wx.login` would,
@@ -66,7 +67,11 @@ enum ControlAPI {
         var unionid: String?
     }
 
-    static func mintCode(_ request: Request, context: SandboxRequestContext, state: SandboxState) async throws -> Response {
+    static func mintCode(
+        _ request: Request,
+        context: SandboxRequestContext,
+        state: SandboxState
+    ) async throws -> Response {
         let mint: MintCodeRequest
         switch await decode(MintCodeRequest.self, from: request) {
         case .success(let decoded): mint = decoded
@@ -79,9 +84,18 @@ enum ControlAPI {
         guard let issued = await state.mintCode(appid: mint.appid, user: user, withUnionid: mint.unionid ?? true) else {
             return try Reply.controlError("unknown appid \(mint.appid); register it with POST /sandbox/apps")
         }
-        context.logger.debug("Minted a sandbox code", metadata: ["wechat.appid": "\(issued.appid)", "sandbox.user": "\(user)"])
+        context.logger.debug(
+            "Minted a sandbox code",
+            metadata: ["wechat.appid": "\(issued.appid)", "sandbox.user": "\(user)"]
+        )
         return try Reply.json(
-            MintedCode(code: issued.code, appid: issued.appid, user: issued.user, openid: issued.openid, unionid: issued.unionid),
+            MintedCode(
+                code: issued.code,
+                appid: issued.appid,
+                user: issued.user,
+                openid: issued.openid,
+                unionid: issued.unionid
+            ),
             status: .created
         )
     }

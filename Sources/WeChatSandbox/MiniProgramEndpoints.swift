@@ -5,8 +5,14 @@ extension WeChatEndpoint {
     /// `GET /sns/jscode2session`: a mini-program backend trades a `wx.login` code for the
     /// user's openid, session_key and (when bound to the open platform) unionid.
     static let jscode2session = WeChatEndpoint(path: "/sns/jscode2session", methods: [.get, .post]) {
-        request, context, state in
-        try await MiniProgramEndpoints.jscode2session(query: request.uri.queryParameters, state: state, logger: context.logger)
+        request,
+        context,
+        state in
+        try await MiniProgramEndpoints.jscode2session(
+            query: request.uri.queryParameters,
+            state: state,
+            logger: context.logger
+        )
     }
 }
 
@@ -44,7 +50,10 @@ enum MiniProgramEndpoints {
         case .redeemed(let issued):
             let sessionKey = TestUsers.randomSessionKey()
             await state.setSessionKey(sessionKey, appid: appid, openid: issued.openid)
-            logger.debug("jscode2session issued a session", metadata: ["wechat.appid": "\(appid)", "wechat.openid": "\(issued.openid)"])
+            logger.debug(
+                "jscode2session issued a session",
+                metadata: ["wechat.appid": "\(appid)", "wechat.openid": "\(issued.openid)"]
+            )
             return try Reply.json(
                 SessionBody(session_key: sessionKey, openid: issued.openid, unionid: issued.unionid),
                 contentType: "text/plain"

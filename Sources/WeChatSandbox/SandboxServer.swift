@@ -21,7 +21,13 @@ public final class SandboxServer: Sendable {
     private let running: Task<Void, any Error>
     private let logger: Logger
 
-    private init(port: Int, baseURL: String, serviceGroup: ServiceGroup, running: Task<Void, any Error>, logger: Logger) {
+    private init(
+        port: Int,
+        baseURL: String,
+        serviceGroup: ServiceGroup,
+        running: Task<Void, any Error>,
+        logger: Logger
+    ) {
         self.port = port
         self.baseURL = baseURL
         self.serviceGroup = serviceGroup
@@ -123,7 +129,9 @@ public struct SandboxServerError: Error, CustomStringConvertible {
     private let message: String
 
     /// The server stopped before it reported a listening socket.
-    public static let stoppedBeforeListening = SandboxServerError(message: "the sandbox stopped before it was listening")
+    public static let stoppedBeforeListening = SandboxServerError(
+        message: "the sandbox stopped before it was listening"
+    )
 
     public var description: String { self.message }
 }

@@ -37,7 +37,10 @@ enum TestUsers {
     static func rid() -> String {
         var generator = SystemRandomNumberGenerator()
         let seconds = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
-        let parts = [seconds, UInt32.random(in: .min ... .max, using: &generator), UInt32.random(in: .min ... .max, using: &generator)]
+        let parts = [
+            seconds, UInt32.random(in: .min ... .max, using: &generator),
+            UInt32.random(in: .min ... .max, using: &generator),
+        ]
         return parts.map { hex8($0) }.joined(separator: "-")
     }
 
@@ -83,7 +86,9 @@ enum TestUsers {
 
     private static func randomAlphanumeric(count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return String((0..<count).map { _ in alphanumerics[Int.random(in: 0..<alphanumerics.count, using: &generator)] })
+        return String(
+            (0..<count).map { _ in alphanumerics[Int.random(in: 0..<alphanumerics.count, using: &generator)] }
+        )
     }
 
     private static func hex8(_ value: UInt32) -> String {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Testing
 import WeChatSandbox
 
@@ -84,19 +85,28 @@ final class EndToEnd: Sendable {
         process.standardError = errors
         let started = ContinuousClock.now
         try process.run()
-        let writer = Task.detached {
+        // Pipes and waiting block a thread, so they get threads of their own: the sandbox in this process
+        // serves on Swift's small cooperative pool, which blocking reads would starve.
+        async let stdout = Self.onThread { output.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = Self.onThread { errors.fileHandleForReading.readDataToEndOfFile() }
+        _ = await Self.onThread {
             try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
             try? input.fileHandleForWriting.close()
         }
-        async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
-        let (stdout, stderr) = await (out, err)
-        _ = await writer.value
-        process.waitUntilExit()
+        let (out, err) = await (stdout, stderr)
+        await Self.onThread { process.waitUntilExit() }
         return Invocation(
-            exitStatus: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self), elapsed: ContinuousClock.now - started
+            exitStatus: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self), elapsed: ContinuousClock.now - started
         )
+    }
+
+    /// Runs blocking work on a thread of its own and waits for it without holding a cooperative thread.
+    static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: work()) }
+            thread.start()
+        }
     }
 
     /// Runs one function with an API Gateway v2.0 event.
@@ -148,6 +158,6 @@ final class EndToEnd: Sendable {
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any]) ?? [:]
+        return (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
     }
 }

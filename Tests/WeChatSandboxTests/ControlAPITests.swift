@@ -7,7 +7,7 @@ struct ControlAPITests {
     @Test("health answers ok")
     func health() async throws {
         try await Sandbox.with { sandbox in
-            let result = try await sandbox.send(.GET, "/sandbox/health")
+            let result = try await sandbox.get("/sandbox/health")
             #expect(result.status == 200)
             #expect(result.json["ok"] as? Bool == true)
         }
@@ -17,9 +17,12 @@ struct ControlAPITests {
     func registerApp() async throws {
         try await Sandbox.with(apps: []) { sandbox in
             let app = SandboxApp(appid: "wxlate", secret: "late-secret")
-            #expect(try await sandbox.send(.POST, "/sandbox/codes", json: #"{"appid": "wxlate"}"#).status == 400)
+            #expect(try await sandbox.post("/sandbox/codes", json: #"{"appid": "wxlate"}"#).status == 400)
 
-            let registered = try await sandbox.send(.POST, "/sandbox/apps", json: #"{"appid": "wxlate", "secret": "late-secret"}"#)
+            let registered = try await sandbox.post(
+                "/sandbox/apps",
+                json: #"{"appid": "wxlate", "secret": "late-secret"}"#
+            )
             #expect(registered.status == 201)
             let code = try #require(try await sandbox.mintCode(app: app)["code"] as? String)
             #expect(try await sandbox.exchange(code: code, appid: app.appid, secret: app.secret).errcode == nil)
@@ -50,17 +53,20 @@ struct ControlAPITests {
         }
     }
 
-    @Test("bad control requests are refused with 400", arguments: [
-        ("/sandbox/codes", #"{"appid": "wxnope"}"#),
-        ("/sandbox/codes", #"{"user": "alice"}"#),
-        ("/sandbox/codes", #"{"appid": "wx00000000000000a1", "user": ""}"#),
-        ("/sandbox/apps", #"{"appid": "wxonly"}"#),
-        ("/sandbox/apps", #"{"appid": "", "secret": "s"}"#),
-        ("/sandbox/apps", "[]"),
-    ])
+    @Test(
+        "bad control requests are refused with 400",
+        arguments: [
+            ("/sandbox/codes", #"{"appid": "wxnope"}"#),
+            ("/sandbox/codes", #"{"user": "alice"}"#),
+            ("/sandbox/codes", #"{"appid": "wx00000000000000a1", "user": ""}"#),
+            ("/sandbox/apps", #"{"appid": "wxonly"}"#),
+            ("/sandbox/apps", #"{"appid": "", "secret": "s"}"#),
+            ("/sandbox/apps", "[]"),
+        ]
+    )
     func badRequests(_ path: String, _ body: String) async throws {
         try await Sandbox.with { sandbox in
-            let result = try await sandbox.send(.POST, path, json: body)
+            let result = try await sandbox.post(path, json: body)
             #expect(result.status == 400)
             #expect(result.contentType.hasPrefix("application/json"))
             #expect(result.json["error"] is String)

@@ -61,9 +61,9 @@ struct FaultTests {
     @Test("a delay longer than the client's timeout makes the client give up")
     func delayPastTimeout() async throws {
         try await Sandbox.with { sandbox in
-            try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "delay_ms": 2000}"#)
+            try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "delay_ms": 500}"#)
             await #expect(throws: HTTPClientError.self) {
-                _ = try await sandbox.exchange(code: "x", timeout: .milliseconds(200))
+                _ = try await sandbox.exchange(code: "x", timeout: .milliseconds(100))
             }
         }
     }
@@ -97,22 +97,25 @@ struct FaultTests {
     func clear() async throws {
         try await Sandbox.with { sandbox in
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "errcode": -1, "times": 5}"#)
-            #expect(try await sandbox.send(.DELETE, "/sandbox/faults").status == 204)
+            #expect(try await sandbox.delete("/sandbox/faults").status == 204)
             #expect(try await sandbox.exchange(code: "x").errcode == 40029)
         }
     }
 
-    @Test("malformed faults are refused with 400", arguments: [
-        #"{"times": 1}"#,
-        #"{"endpoint": "sns/jscode2session"}"#,
-        #"{"endpoint": "/sns/jscode2session", "times": 0}"#,
-        #"{"endpoint": "/sns/jscode2session", "status": 42}"#,
-        #"{"endpoint": "/sns/jscode2session", "times": "two"}"#,
-        "not json",
-    ])
+    @Test(
+        "malformed faults are refused with 400",
+        arguments: [
+            #"{"times": 1}"#,
+            #"{"endpoint": "sns/jscode2session"}"#,
+            #"{"endpoint": "/sns/jscode2session", "times": 0}"#,
+            #"{"endpoint": "/sns/jscode2session", "status": 42}"#,
+            #"{"endpoint": "/sns/jscode2session", "times": "two"}"#,
+            "not json",
+        ]
+    )
     func malformed(_ body: String) async throws {
         try await Sandbox.with { sandbox in
-            let result = try await sandbox.send(.POST, "/sandbox/faults", json: body)
+            let result = try await sandbox.post("/sandbox/faults", json: body)
             #expect(result.status == 400)
             #expect(result.json["error"] is String)
         }
@@ -121,15 +124,15 @@ struct FaultTests {
     @Test("calls are counted per endpoint, faulted ones included, and can be reset")
     func callCounts() async throws {
         try await Sandbox.with { sandbox in
-            #expect(try await sandbox.send(.GET, "/sandbox/calls").json["/sns/jscode2session"] as? Int == 0)
+            #expect(try await sandbox.get("/sandbox/calls").json["/sns/jscode2session"] as? Int == 0)
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "errcode": -1}"#)
             _ = try await sandbox.exchange(code: "x")
             _ = try await sandbox.exchange(code: "y", appid: nil)
             _ = try await sandbox.exchange(code: "z", path: "/sns/jsCode2Session")
-            #expect(try await sandbox.send(.GET, "/sandbox/calls").json["/sns/jscode2session"] as? Int == 2)
+            #expect(try await sandbox.get("/sandbox/calls").json["/sns/jscode2session"] as? Int == 2)
 
-            #expect(try await sandbox.send(.DELETE, "/sandbox/calls").status == 204)
-            #expect(try await sandbox.send(.GET, "/sandbox/calls").json["/sns/jscode2session"] as? Int == 0)
+            #expect(try await sandbox.delete("/sandbox/calls").status == 204)
+            #expect(try await sandbox.get("/sandbox/calls").json["/sns/jscode2session"] as? Int == 0)
         }
     }
 }

@@ -46,15 +46,78 @@ struct JSCode2SessionTests {
     }
 
     static let errorCases: [ErrorCase] = [
-        .init(name: "missing appid", appid: nil, secret: Sandbox.appA.secret, code: "x", grantType: "authorization_code", errcode: 41002),
-        .init(name: "empty appid", appid: "", secret: Sandbox.appA.secret, code: "x", grantType: "authorization_code", errcode: 41002),
-        .init(name: "missing secret", appid: Sandbox.appA.appid, secret: nil, code: "x", grantType: "authorization_code", errcode: 41004),
-        .init(name: "missing js_code", appid: Sandbox.appA.appid, secret: Sandbox.appA.secret, code: nil, grantType: "authorization_code", errcode: 41008),
-        .init(name: "unknown appid", appid: "wxunknown", secret: Sandbox.appA.secret, code: "x", grantType: "authorization_code", errcode: 40013),
-        .init(name: "wrong secret", appid: Sandbox.appA.appid, secret: Sandbox.appB.secret, code: "x", grantType: "authorization_code", errcode: 40125),
-        .init(name: "wrong grant_type", appid: Sandbox.appA.appid, secret: Sandbox.appA.secret, code: "x", grantType: "client_credential", errcode: 40002),
-        .init(name: "missing grant_type", appid: Sandbox.appA.appid, secret: Sandbox.appA.secret, code: "x", grantType: nil, errcode: 40002),
-        .init(name: "unknown code", appid: Sandbox.appA.appid, secret: Sandbox.appA.secret, code: "x", grantType: "authorization_code", errcode: 40029),
+        .init(
+            name: "missing appid",
+            appid: nil,
+            secret: Sandbox.appA.secret,
+            code: "x",
+            grantType: "authorization_code",
+            errcode: 41002
+        ),
+        .init(
+            name: "empty appid",
+            appid: "",
+            secret: Sandbox.appA.secret,
+            code: "x",
+            grantType: "authorization_code",
+            errcode: 41002
+        ),
+        .init(
+            name: "missing secret",
+            appid: Sandbox.appA.appid,
+            secret: nil,
+            code: "x",
+            grantType: "authorization_code",
+            errcode: 41004
+        ),
+        .init(
+            name: "missing js_code",
+            appid: Sandbox.appA.appid,
+            secret: Sandbox.appA.secret,
+            code: nil,
+            grantType: "authorization_code",
+            errcode: 41008
+        ),
+        .init(
+            name: "unknown appid",
+            appid: "wxunknown",
+            secret: Sandbox.appA.secret,
+            code: "x",
+            grantType: "authorization_code",
+            errcode: 40013
+        ),
+        .init(
+            name: "wrong secret",
+            appid: Sandbox.appA.appid,
+            secret: Sandbox.appB.secret,
+            code: "x",
+            grantType: "authorization_code",
+            errcode: 40125
+        ),
+        .init(
+            name: "wrong grant_type",
+            appid: Sandbox.appA.appid,
+            secret: Sandbox.appA.secret,
+            code: "x",
+            grantType: "client_credential",
+            errcode: 40002
+        ),
+        .init(
+            name: "missing grant_type",
+            appid: Sandbox.appA.appid,
+            secret: Sandbox.appA.secret,
+            code: "x",
+            grantType: nil,
+            errcode: 40002
+        ),
+        .init(
+            name: "unknown code",
+            appid: Sandbox.appA.appid,
+            secret: Sandbox.appA.secret,
+            code: "x",
+            grantType: "authorization_code",
+            errcode: 40029
+        ),
     ]
 
     @Test("each malformed request gets WeChat's errcode, HTTP 200, JSON", arguments: errorCases)
@@ -125,7 +188,8 @@ struct JSCode2SessionTests {
             let codeA = try #require(try await sandbox.mintCode(app: Sandbox.appA, user: "bob")["code"] as? String)
             let codeB = try #require(try await sandbox.mintCode(app: Sandbox.appB, user: "bob")["code"] as? String)
             let inA = try await sandbox.exchange(code: codeA).json
-            let inB = try await sandbox.exchange(code: codeB, appid: Sandbox.appB.appid, secret: Sandbox.appB.secret).json
+            let inB = try await sandbox.exchange(code: codeB, appid: Sandbox.appB.appid, secret: Sandbox.appB.secret)
+                .json
 
             let unionid = try #require(inA["unionid"] as? String)
             #expect(unionid.count == 28 && unionid.hasPrefix("o"))
@@ -171,21 +235,24 @@ struct JSCode2SessionTests {
                 openid = try #require(json["openid"] as? String)
             }
             #expect(keys[0] != keys[1])
-            let session = try await sandbox.send(.GET, "/sandbox/sessions?appid=\(Sandbox.appA.appid)&openid=\(openid)")
+            let session = try await sandbox.get("/sandbox/sessions?appid=\(Sandbox.appA.appid)&openid=\(openid)")
             #expect(session.status == 200)
             #expect(session.json["session_key"] as? String == keys[1])
 
-            let unknown = try await sandbox.send(.GET, "/sandbox/sessions?appid=\(Sandbox.appA.appid)&openid=nobody")
+            let unknown = try await sandbox.get("/sandbox/sessions?appid=\(Sandbox.appA.appid)&openid=nobody")
             #expect(unknown.status == 404)
         }
     }
 
-    @Test("paths are case-sensitive; unknown paths answer 40066 with HTTP 200", arguments: [
-        "/sns/jsCode2Session", "/sns/nothing", "/", "/sandbox/unknown",
-    ])
+    @Test(
+        "paths are case-sensitive; unknown paths answer 40066 with HTTP 200",
+        arguments: [
+            "/sns/jsCode2Session", "/sns/nothing", "/", "/sandbox/unknown",
+        ]
+    )
     func invalidURL(_ path: String) async throws {
         try await Sandbox.with { sandbox in
-            let result = try await sandbox.send(.GET, path + "?appid=\(Sandbox.appA.appid)")
+            let result = try await sandbox.get(path + "?appid=\(Sandbox.appA.appid)")
             #expect(result.status == 200)
             #expect(result.errcode == 40066)
             #expect((result.json["errmsg"] as? String)?.hasPrefix("invalid url") == true)

@@ -46,11 +46,23 @@ struct Sandbox {
         await server.stop()
     }
 
-    func send(
+    func get(_ pathAndQuery: String, timeout: Duration = .seconds(10)) async throws -> HTTPResult {
+        try await self.send(.GET, pathAndQuery, timeout: timeout)
+    }
+
+    func post(_ path: String, json: String) async throws -> HTTPResult {
+        try await self.send(.POST, path, json: json)
+    }
+
+    func delete(_ path: String) async throws -> HTTPResult {
+        try await self.send(.DELETE, path)
+    }
+
+    private func send(
         _ method: HTTPMethod,
         _ pathAndQuery: String,
         json: String? = nil,
-        timeout: TimeAmount = .seconds(10)
+        timeout: Duration = .seconds(10)
     ) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: self.server.baseURL + pathAndQuery)
         request.method = method
@@ -58,9 +70,15 @@ struct Sandbox {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let (seconds, attoseconds) = timeout.components
+        let deadline = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let response = try await HTTPClient.shared.execute(request, timeout: deadline)
         let buffer = try await response.body.collect(upTo: 1 << 20)
-        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Data(buffer.readableBytesView))
+        return HTTPResult(
+            status: Int(response.status.code),
+            headers: response.headers,
+            body: Data(buffer.readableBytesView)
+        )
     }
 
     /// Mints a code through the control API and returns its JSON.
@@ -68,7 +86,7 @@ struct Sandbox {
         var fields = ["\"appid\": \"\(app.appid)\""]
         if let user { fields.append("\"user\": \"\(user)\"") }
         if let unionid { fields.append("\"unionid\": \(unionid)") }
-        let result = try await self.send(.POST, "/sandbox/codes", json: "{\(fields.joined(separator: ","))}")
+        let result = try await self.post("/sandbox/codes", json: "{\(fields.joined(separator: ","))}")
         guard result.status == 201 else { throw UnexpectedAnswer(result: result) }
         return result.json
     }
@@ -80,18 +98,18 @@ struct Sandbox {
         secret: String? = appA.secret,
         grantType: String? = "authorization_code",
         path: String = "/sns/jscode2session",
-        timeout: TimeAmount = .seconds(10)
+        timeout: Duration = .seconds(10)
     ) async throws -> HTTPResult {
         var query: [String] = []
         if let appid { query.append("appid=\(appid)") }
         if let secret { query.append("secret=\(secret)") }
         if let code { query.append("js_code=\(code)") }
         if let grantType { query.append("grant_type=\(grantType)") }
-        return try await self.send(.GET, path + "?" + query.joined(separator: "&"), timeout: timeout)
+        return try await self.get(path + "?" + query.joined(separator: "&"), timeout: timeout)
     }
 
     func addFault(_ json: String) async throws {
-        let result = try await self.send(.POST, "/sandbox/faults", json: json)
+        let result = try await self.post("/sandbox/faults", json: json)
         guard result.status == 201 else { throw UnexpectedAnswer(result: result) }
     }
 }

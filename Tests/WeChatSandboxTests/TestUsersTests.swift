@@ -29,7 +29,8 @@ struct TestUsersTests {
 
     @Test("derivation is pinned: ids must not change between versions")
     func pinned() {
-        #expect(TestUsers.derive("alice", count: 12) == PINNED_DERIVE)
+        #expect(TestUsers.openid(appid: "wx4f4bc4dec97d474b", user: "alice") == "oitq7hOlGzi2EG9zhF5LC_PTAbZM")
+        #expect(TestUsers.unionid(user: "alice") == "oHnADv92vXk1qxyU7deJetUpqgTJ")
     }
 
     @Test("session keys are 16 random bytes in base64")

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+/// The `local-runner` built beside the test bundle, if the build made it.
+let builtLocalRunner: URL? = {
+    let directory = (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
+        .resolvingSymlinksInPath().deletingLastPathComponent()
+    let candidate = directory.appendingPathComponent("local-runner")
+    return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
+}()
+
+/// The built `local-runner` executable, run as a user runs it: exit status, stdout and stderr.
+@Suite("local-runner CLI", .enabled(if: builtLocalRunner != nil, "local-runner is not built"))
+struct CommandLineTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs local-runner with a manifest of small shell-script functions in a temporary directory.
+    func localRunner(_ arguments: [String], stdin: String = "") throws -> Run {
+        let bin = try InvocationTests.BinDirectory([
+            "echo": #"printf '{"statusCode":200,"body":"%s"}' "$(cat | tr -d '"')"; echo "log" >&2"#,
+            "crash": "exit 4",
+        ])
+        let manifest = bin.file("functions.yaml")
+        try Data("""
+            defaults: {timeout: 5, memory: 64}
+            functions:
+              echo: {handler: echo, route: /echo, method: POST}
+              crash: {handler: crash, route: /crash, method: GET}
+            """.utf8).write(to: manifest)
+        let process = Process()
+        process.executableURL = try #require(builtLocalRunner)
+        process.arguments = arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }
+        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
+    }
+
+    @Test func invokePrintsTheResponseAndAReport() throws {
+        let run = try localRunner(["invoke", "echo", "--manifest", "MANIFEST"])
+        #expect(run.status == 0)
+        #expect(run.stdout == "{\"statusCode\":200,\"body\":\"{}\"}\n")
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.first == "log")
+        #expect(lines.last?.hasPrefix("REPORT RequestId: ") == true, "\(run.stderr)")
+        #expect(lines.last?.contains("\tMemory Size: 64 MB\t") == true)
+    }
+
+    @Test func invokeReadsTheEventFromStdin() throws {
+        let run = try localRunner(["invoke", "echo", "--event", "-", "--manifest", "MANIFEST"], stdin: #"{"a":"b"}"#)
+        #expect(run.status == 0)
+        #expect(run.stdout == "{\"statusCode\":200,\"body\":\"{a:b}\"}\n")
+    }
+
+    @Test func crashExitsOneWithLambdasErrorBody() throws {
+        let run = try localRunner(["invoke", "crash", "--manifest", "MANIFEST"])
+        #expect(run.status == 1)
+        #expect(run.stdout.contains(#""errorType":"Runtime.ExitError""#))
+        #expect(run.stderr.contains("exit status 4"))
+        #expect(run.stderr.split(separator: "\n").last?.hasPrefix("REPORT RequestId: ") == true)
+    }
+
+    @Test func unknownFunctionExitsTwoListingTheKnownOnes() throws {
+        let run = try localRunner(["invoke", "nope", "--manifest", "MANIFEST"])
+        #expect(run.status == 2)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains("no function 'nope'") && run.stderr.contains("known: echo, crash"))
+    }
+
+    @Test func badManifestExitsTwoNamingFileAndLine() throws {
+        let run = try localRunner(["invoke", "echo", "--manifest", "/nonexistent/functions.yaml"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("/nonexistent/functions.yaml: cannot be read"))
+    }
+
+    @Test(arguments: ["serve", "dev", "package"])
+    func laterCommandsSayNotImplemented(command: String) throws {
+        let run = try localRunner([command, "--port", "8787"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("not implemented yet (issue 3)"))
+    }
+}
