@@ -4,14 +4,7 @@ import Logging
 import Synchronization
 import WeChatSandbox
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
 /// `local-runner demo`: a whole mini-program sign-in against the sandbox, with nothing to configure.
-///
-/// The control-API call that mints a code uses URLSession: it is one request in a developer tool,
-/// and the runner is never part of a deployed function, so its start-up cost does not matter here.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -32,7 +25,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let runnerEnvironment = ProcessInfo.processInfo.environment
         let binDirectory = Invocation.binDirectory(environment: runnerEnvironment)
-        let missing = Manifest.builtIn.functions.map(\.handler).filter {
+        let missing = ["login", "userinfo", "refresh"].filter {
             !FileManager.default.isExecutableFile(atPath: binDirectory.appendingPathComponent($0).path)
         }
         guard missing.isEmpty else {
@@ -53,6 +46,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
         let demo = Demo(
             sandboxURL: sandbox.baseURL,
+            sandboxPort: sandbox.port,
             binDirectory: binDirectory,
             runnerEnvironment: runnerEnvironment,
             functionEnvironment: [
@@ -91,6 +85,7 @@ struct DemoCommand: AsyncParsableCommand {
 /// The demo's steps, each printing what it sends and what came back.
 private struct Demo: Sendable {
     var sandboxURL: String
+    var sandboxPort: Int
     var binDirectory: URL
     var runnerEnvironment: [String: String]
     var functionEnvironment: [String: String]
@@ -99,48 +94,48 @@ private struct Demo: Sendable {
     /// Runs every step; false (after printing why) at the first that fails.
     func signIn() async throws -> Bool {
         Console.out("\n1. The mini-program calls wx.login(); the sandbox mints a code for user \"alice\"")
-        let minted = try await mintCode(user: "alice")
+        let minted = try mintCode(user: "alice")
         guard let code = minted["code"] as? String else { return false }
 
         Console.out("\n2. The mini-program sends the code to the login function")
-        guard let login = try await call("login", HTTPEvent(
-            method: "POST", path: "/login",
+        let loginEvent = HTTPEvent(
+            method: "POST",
+            path: "/login",
             headers: ["content-type": "application/json"],
             body: json(["code": code])
-        )),
+        )
+        guard let login = try await call("login", loginEvent),
             let accessToken = login["access_token"] as? String,
             let refreshToken = login["refresh_token"] as? String
         else { return false }
 
         Console.out("\n3. The app reads the signed-in user's profile")
-        guard try await call("userinfo", HTTPEvent(
-            method: "GET", path: "/userinfo",
+        let userinfoEvent = HTTPEvent(
+            method: "GET",
+            path: "/userinfo",
             headers: ["authorization": "Bearer \(accessToken)"]
-        )) != nil else { return false }
+        )
+        guard try await call("userinfo", userinfoEvent) != nil else { return false }
 
         Console.out("\n4. Later, the app trades its refresh token for new tokens")
-        guard try await call("refresh", HTTPEvent(
-            method: "POST", path: "/refresh",
+        let refreshEvent = HTTPEvent(
+            method: "POST",
+            path: "/refresh",
             headers: ["content-type": "application/json"],
             body: json(["refresh_token": refreshToken])
-        )) != nil else { return false }
+        )
+        guard try await call("refresh", refreshEvent) != nil else { return false }
         return true
     }
 
     /// `POST /sandbox/codes` on the control API.
-    private func mintCode(user: String) async throws -> [String: Any] {
+    private func mintCode(user: String) throws -> [String: Any] {
         let body = json(["appid": DevelopmentApp.appID, "user": user])
         Console.out("   → POST \(sandboxURL)/sandbox/codes \(body)")
-        guard let url = URL(string: "\(sandboxURL)/sandbox/codes") else { return [:] }
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body.utf8)
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        Console.out("   ← \(status) \(display(object))")
-        guard status == 201, object["code"] is String else {
+        let response = try LoopbackHTTP.postJSON(port: sandboxPort, path: "/sandbox/codes", body: body)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        Console.out("   ← \(response.status) \(display(object))")
+        guard response.status == 201, object["code"] is String else {
             Console.error("local-runner demo: the sandbox did not mint a code")
             return [:]
         }
@@ -170,7 +165,8 @@ private struct Demo: Sendable {
         let response = (try? JSONSerialization.jsonObject(with: Data(result.outcome.stdout))) as? [String: Any]
         let bodyText = response?["body"] as? String ?? ""
         let body = (try? JSONSerialization.jsonObject(with: Data(bodyText.utf8))) as? [String: Any]
-        let milliseconds = Double(result.outcome.duration.components.attoseconds) / 1e15
+        let milliseconds =
+            Double(result.outcome.duration.components.attoseconds) / 1e15
             + Double(result.outcome.duration.components.seconds) * 1000
         let status = result.statusCode.map(String.init) ?? result.failure?.type ?? "?"
         Console.out("   ← \(status) in \(String(format: "%.1f", milliseconds)) ms  \(body.map(display) ?? bodyText)")
@@ -191,7 +187,11 @@ private struct Demo: Sendable {
     /// Compact JSON with every token cut to its first 12 characters.
     private func display(_ object: Any) -> String {
         let shortened = Self.shortenTokens(object)
-        guard let data = try? JSONSerialization.data(withJSONObject: shortened, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: shortened,
+                options: [.sortedKeys, .withoutEscapingSlashes]
+            )
         else { return "\(shortened)" }
         return String(decoding: data, as: UTF8.self)
     }

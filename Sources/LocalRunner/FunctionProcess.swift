@@ -83,9 +83,11 @@ public struct FunctionProcess: Sendable {
         let result: Result<Outcome, SpawnError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let thread = Thread {
-                    continuation.resume(returning: Result { () throws(SpawnError) in
-                        try runBlocking(input: input, control: control, stderr: stderr)
-                    })
+                    continuation.resume(
+                        returning: Result { () throws(SpawnError) in
+                            try runBlocking(input: input, control: control, stderr: stderr)
+                        }
+                    )
                 }
                 thread.start()
             }
@@ -142,7 +144,9 @@ public struct FunctionProcess: Sendable {
         var io = PipeIO(stdin: stdinPipe.write, input: input, stdout: stdoutPipe.read, stderr: stderrPipe.read)
         while !io.finished {
             let wait = killedAtDeadline ? -1 : Self.milliseconds(until: deadline)
-            if !io.pollOnce(timeoutMilliseconds: wait, stderr: stderr), !killedAtDeadline, ContinuousClock.now >= deadline {
+            if !io.pollOnce(timeoutMilliseconds: wait, stderr: stderr), !killedAtDeadline,
+                ContinuousClock.now >= deadline
+            {
                 killedAtDeadline = control.kill()
             }
         }
@@ -172,7 +176,12 @@ public struct FunctionProcess: Sendable {
         #else
         let maxResidentBytes = Int(usage.ru_maxrss) * 1024
         #endif
-        return Outcome(stdout: io.stdoutBytes, termination: termination, duration: end - start, maxResidentBytes: maxResidentBytes)
+        return Outcome(
+            stdout: io.stdoutBytes,
+            termination: termination,
+            duration: end - start,
+            maxResidentBytes: maxResidentBytes
+        )
     }
 
     /// Starts the child with `fork` and `execve`.
@@ -200,8 +209,12 @@ public struct FunctionProcess: Sendable {
             envp.withUnsafeBufferPointer { envpPointer in
                 inherited.withUnsafeBufferPointer { inheritedPointer in
                     forkAndExec(
-                        path: argvPointer[0]!, argv: argvPointer.baseAddress!, envp: envpPointer.baseAddress!,
-                        stdio: (stdin, stdout, stderr), closing: inheritedPointer, signalMask: &noSignals,
+                        path: argvPointer[0]!,
+                        argv: argvPointer.baseAddress!,
+                        envp: envpPointer.baseAddress!,
+                        stdio: (stdin, stdout, stderr),
+                        closing: inheritedPointer,
+                        signalMask: &noSignals,
                         failure: failure.write
                     )
                 }
@@ -227,7 +240,9 @@ public struct FunctionProcess: Sendable {
         let own = dirfd(directory)
         var result: [Int32] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if let fd = Int32(name), fd != own { result.append(fd) }
         }
         closedir(directory)

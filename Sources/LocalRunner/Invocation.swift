@@ -25,7 +25,10 @@ public struct Invocation: Sendable {
         self.binDirectory = binDirectory
         self.requestID = requestID
         self.environment = Self.environment(
-            for: function, runnerEnvironment: runnerEnvironment, overrides: overrides, envFile: envFile
+            for: function,
+            runnerEnvironment: runnerEnvironment,
+            overrides: overrides,
+            envFile: envFile
         )
     }
 
@@ -127,7 +130,8 @@ public struct InvocationResult: Sendable {
 
     /// `REPORT RequestId: …\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB`.
     public var reportLine: String {
-        let milliseconds = Double(outcome.duration.components.seconds) * 1000
+        let milliseconds =
+            Double(outcome.duration.components.seconds) * 1000
             + Double(outcome.duration.components.attoseconds) / 1e15
         let usedMegabytes = (outcome.maxResidentBytes + 1_048_575) / 1_048_576
         return "REPORT RequestId: \(requestID)\tDuration: \(String(format: "%.2f", milliseconds)) ms"

@@ -70,7 +70,12 @@ struct RawSettings {
                 // An empty `NAME:` is YAML null; it means "unset", like an empty string.
                 let value = try valueDecoder.optionalScalar() ?? ""
                 environment.append(
-                    RawVariable(name: key.stringValue, value: value, key: valueDecoder.keyPath, line: valueDecoder.mark?.line)
+                    RawVariable(
+                        name: key.stringValue,
+                        value: value,
+                        key: valueDecoder.keyPath,
+                        line: valueDecoder.mark?.line
+                    )
                 )
             }
         }
@@ -142,7 +147,8 @@ extension RawManifest {
                 let route = "\(method) \(function.route)"
                 if let owner = claimed[route] {
                     throw ManifestIssue(
-                        key: function.key + ".route", line: function.line,
+                        key: function.key + ".route",
+                        line: function.line,
                         message: "\(route) is already the route of '\(owner)'"
                     )
                 }
@@ -249,9 +255,8 @@ extension Decoder {
         for name in names {
             let method = name.uppercased()
             guard Manifest.httpMethods.contains(method) else {
-                throw issue(
-                    "'\(name)' is not an HTTP method (expected \(Manifest.httpMethods.sorted().joined(separator: ", ")))"
-                )
+                let expected = Manifest.httpMethods.sorted().joined(separator: ", ")
+                throw issue("'\(name)' is not an HTTP method (expected \(expected))")
             }
             if !methods.contains(method) { methods.append(method) }
         }

@@ -51,8 +51,10 @@ struct SandboxCommand: AsyncParsableCommand {
             Console.out("export WECHAT_SECRET=\(registered[0].secret)")
         }
         Console.out("")
-        Console.out("Mint a code: curl -s -X POST \(server.baseURL)/sandbox/codes "
-            + "-d '{\"appid\": \"\(registered[0].appid)\", \"user\": \"alice\"}'")
+        Console.out(
+            "Mint a code: curl -s -X POST \(server.baseURL)/sandbox/codes "
+                + "-d '{\"appid\": \"\(registered[0].appid)\", \"user\": \"alice\"}'"
+        )
         Console.out("Stop with Ctrl-C.")
         _ = await Signals.waitForTermination()
         await server.stop()
@@ -60,7 +62,8 @@ struct SandboxCommand: AsyncParsableCommand {
 
     private func parsedApps() throws -> [(appid: String, secret: String)] {
         try apps.map { text in
-            guard let colon = text.firstIndex(of: ":"), colon != text.startIndex, colon != text.index(before: text.endIndex)
+            guard let colon = text.firstIndex(of: ":"), colon != text.startIndex,
+                colon != text.index(before: text.endIndex)
             else {
                 throw ValidationError("--app takes APPID:SECRET, e.g. --app wxbench:benchsecret")
             }

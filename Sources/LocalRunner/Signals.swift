@@ -41,8 +41,11 @@ private final class SignalWatch: @unchecked Sendable {
 
     func start(_ handler: @escaping @Sendable (Int32) -> Void) {
         for signalNumber in [SIGINT, SIGTERM] {
-            // The default action would end the process before the handler runs.
+            #if canImport(Darwin)
+            // Darwin delivers to dispatch through kqueue, below the default action, which would end
+            // the process first. On Linux dispatch installs its own handler; ignoring would drop the signal.
             signal(signalNumber, SIG_IGN)
+            #endif
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [self] in
                 let first = lock.withLock {

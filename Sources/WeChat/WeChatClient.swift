@@ -180,7 +180,8 @@ struct JSONObject: Sendable {
     func string(_ key: String) -> String? {
         switch values[key] {
         case .string(let text): text
-        case .number(let number): number.rounded() == number ? String(Int(number)) : String(number)
+        // Int(exactly:) and not Int(_:), which traps on a number beyond Int's range.
+        case .number(let number): Int(exactly: number).map { String($0) } ?? String(number)
         default: nil
         }
     }

@@ -22,6 +22,7 @@ enum ControlAPI {
         router.get("/sandbox/sessions") { request, _ in
             try await sessionKey(request, state: state)
         }
+        registerUserData(on: router, state: state)
         router.post("/sandbox/faults") { request, _ in
             try await addFault(request, state: state)
         }

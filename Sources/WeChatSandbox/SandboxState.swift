@@ -34,6 +34,11 @@ actor SandboxState {
     private var sessionKeys: [SessionKeyID: String] = [:]
     private var faults = FaultQueue()
     private var calls: [String: Int] = [:]
+    // App tokens, phone codes and users: see SandboxState+AppToken.swift.
+    var stableTokens: [String: StableTokenLedger] = [:]
+    var phoneCodes: [String: IssuedPhoneCode] = [:]
+    /// Who each openid belongs to, so generated profiles can be the test user's.
+    var knownUsers: [String: KnownUser] = [:]
 
     private struct SessionKeyID: Hashable {
         var appid: String
@@ -77,6 +82,7 @@ actor SandboxState {
             issuedAt: now
         )
         self.codes[code] = issued
+        self.knownUsers[issued.openid] = KnownUser(user: user, unionid: issued.unionid)
         return issued
     }
 

@@ -25,7 +25,7 @@ struct WeChatEndpoint: Sendable {
     var handler: Handler
 
     /// Every WeChat API the sandbox serves.
-    static let all: [WeChatEndpoint] = [.jscode2session]
+    static let all: [WeChatEndpoint] = [.jscode2session, .stableToken, .getUserPhoneNumber]
 
     /// Answers a call: counts it, applies the next queued fault, otherwise runs the real handler.
     func respond(to request: Request, context: SandboxRequestContext, state: SandboxState) async throws -> Response {

@@ -25,12 +25,14 @@ struct CommandLineTests {
             "crash": "exit 4",
         ])
         let manifest = bin.file("functions.yaml")
-        try Data("""
+        try Data(
+            """
             defaults: {timeout: 5, memory: 64}
             functions:
               echo: {handler: echo, route: /echo, method: POST}
               crash: {handler: crash, route: /crash, method: GET}
-            """.utf8).write(to: manifest)
+            """.utf8
+        ).write(to: manifest)
         let process = Process()
         process.executableURL = try #require(builtLocalRunner)
         process.arguments = arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }

@@ -20,7 +20,11 @@ struct EnvironmentFileTests {
             """
         let file = try EnvironmentFile(parsing: text, file: "dev.env")
         #expect(file.entries.map(\.key) == ["A", "B", "C", "D", "E", "F", "G", "WINDOWS"])
-        #expect(file.entries.map(\.value) == ["1", "two words", "quoted # not a comment", "single", "x=y", "", "\"", "crlf"])
+        #expect(
+            file.entries.map(\.value) == [
+                "1", "two words", "quoted # not a comment", "single", "x=y", "", "\"", "crlf",
+            ]
+        )
     }
 
     @Test func appliedOverridesAndEmptyUnsets() throws {
@@ -39,7 +43,8 @@ struct EnvironmentFileTests {
             try EnvironmentFile(parsing: text, file: "dev.env")
         } throws: { error in
             guard let error = error as? EnvironmentFile.ParseError else { return false }
-            return error.line == line && error.message.contains(message) && error.description.hasPrefix("dev.env:\(line): ")
+            return error.line == line && error.message.contains(message)
+                && error.description.hasPrefix("dev.env:\(line): ")
         }
     }
 

@@ -12,7 +12,9 @@ struct InvocationTests {
         let url: URL
 
         init(_ scripts: [String: String]) throws {
-            url = FileManager.default.temporaryDirectory.appendingPathComponent("local-runner-tests-\(UUID().uuidString)")
+            url = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "local-runner-tests-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             for (name, body) in scripts {
                 // Close-on-exec, so a process another test spawns meanwhile cannot hold the script open
@@ -54,11 +56,19 @@ struct InvocationTests {
     ) async throws -> (InvocationResult, stderr: String, bin: BinDirectory) {
         let bin = try BinDirectory(["handler": script])
         let function = FunctionSpec(
-            name: "fn", handler: "handler", route: "/fn", methods: ["GET"],
-            timeout: timeout, memory: 128, environment: manifestEnvironment
+            name: "fn",
+            handler: "handler",
+            route: "/fn",
+            methods: ["GET"],
+            timeout: timeout,
+            memory: 128,
+            environment: manifestEnvironment
         )
         let invocation = Invocation(
-            function: function, binDirectory: bin.url, runnerEnvironment: runnerEnvironment, envFile: envFile
+            function: function,
+            binDirectory: bin.url,
+            runnerEnvironment: runnerEnvironment,
+            envFile: envFile
         )
         let collector = Collector()
         let result = try await invocation.run(event: Array(event.utf8)) { collector.append($0) }
@@ -71,7 +81,9 @@ struct InvocationTests {
             Self.echo,
             event: #"{"version":"2.0"}"#,
             manifestEnvironment: ["MANIFEST": "m", "OVERRIDDEN": "manifest", "DROPPED": "d"],
-            runnerEnvironment: ["PATH": "/usr/bin:/bin", "HOME": "/root", "SECRET_IN_SHELL": "x", "AWS_LAMBDA_RUNTIME_API": "h"],
+            runnerEnvironment: [
+                "PATH": "/usr/bin:/bin", "HOME": "/root", "SECRET_IN_SHELL": "x", "AWS_LAMBDA_RUNTIME_API": "h",
+            ],
             envFile: envFile
         )
         #expect(result.outcome.termination == .exited(0))
@@ -139,7 +151,13 @@ struct InvocationTests {
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(stderr == "waiting\n")
         #expect(result.errorJSON == #"{"errorMessage":"Task timed out after 1.00 seconds","errorType":"Timeout"}"#)
-        let sleeper = try #require(Int32(try String(contentsOf: bin.file("sleeper.pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let sleeper = try #require(
+            Int32(
+                try String(contentsOf: bin.file("sleeper.pid"), encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                )
+            )
+        )
         #expect(Self.isGone(sleeper), "the background sleep survived the timeout")
     }
 
@@ -154,7 +172,13 @@ struct InvocationTests {
         )
         #expect(result.outcome.termination == .exited(0))
         #expect(result.outcome.duration < .seconds(5))
-        let sleeper = try #require(Int32(try String(contentsOf: bin.file("sleeper.pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let sleeper = try #require(
+            Int32(
+                try String(contentsOf: bin.file("sleeper.pid"), encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                )
+            )
+        )
         #expect(Self.isGone(sleeper), "the background sleep survived its function")
     }
 
@@ -171,7 +195,10 @@ struct InvocationTests {
         #expect(result.outcome.termination == .exited(3))
         #expect(!result.succeeded)
         #expect(stderr == "boom\n")
-        #expect(result.errorJSON == #"{"errorMessage":"Runtime exited with error: exit status 3","errorType":"Runtime.ExitError"}"#)
+        #expect(
+            result.errorJSON
+                == #"{"errorMessage":"Runtime exited with error: exit status 3","errorType":"Runtime.ExitError"}"#
+        )
     }
 
     @Test func crashBySignalIsAnError() async throws {

@@ -62,7 +62,10 @@ struct ManifestTests {
             .appendingPathComponent("functions.yaml")
         let environment = ["WXAUTH_JWT_SECRET": "k", "WECHAT_APPID": "wx1", "UNRELATED": "x"]
         let manifest = try Manifest.load(from: url, environment: environment)
-        #expect(manifest.functions.map { [$0.name, $0.handler, $0.route] } == Manifest.builtIn.functions.map { [$0.name, $0.handler, $0.route] })
+        #expect(
+            manifest.functions.map { [$0.name, $0.handler, $0.route] }
+                == Manifest.builtIn.functions.map { [$0.name, $0.handler, $0.route] }
+        )
         #expect(manifest.functions.map(\.methods) == Manifest.builtIn.functions.map(\.methods))
         let login = try #require(manifest.function(named: "login"))
         #expect(login.environment == ["WXAUTH_JWT_SECRET": "k", "WECHAT_APPID": "wx1"])
@@ -102,26 +105,41 @@ struct ManifestTests {
         ("functions:\n  f: {handler: f, route: /f}\n", "functions.f", 2, "missing 'method'"),
         ("functions:\n  f: {handler: bin/f, route: /f, method: GET}\n", "functions.f.handler", 2, "file name"),
         ("functions:\n  f: {handler: f, route: f, method: GET}\n", "functions.f.route", 2, "starting with '/'"),
-        ("functions:\n  f: {handler: f, route: /f, method: FETCH}\n", "functions.f.method", 2, "'FETCH' is not an HTTP method"),
-        ("functions:\n  f: {handler: f, route: /f, method: [GET, 7x]}\n", "functions.f.method", 2, "not an HTTP method"),
+        (
+            "functions:\n  f: {handler: f, route: /f, method: FETCH}\n", "functions.f.method", 2,
+            "'FETCH' is not an HTTP method"
+        ),
+        (
+            "functions:\n  f: {handler: f, route: /f, method: [GET, 7x]}\n", "functions.f.method", 2,
+            "not an HTTP method"
+        ),
         ("functions:\n  f: {handler: f, route: /f, method: []}\n", "functions.f.method", 2, "at least one method"),
         ("functions:\n  f: {handler: f, route: /f, method: {GET: 1}}\n", "functions.f.method", 2, "method"),
         ("defaults: {timeout: 0}\n" + function, "defaults.timeout", 1, "positive number of seconds"),
         ("defaults: {timeout: -3}\n" + function, "defaults.timeout", 1, "positive number of seconds"),
         ("defaults: {timeout: soon}\n" + function, "defaults.timeout", 1, "positive number of seconds"),
-        ("functions:\n  f: {handler: f, route: /f, method: GET, memory: 0}\n", "functions.f.memory", 2, "positive whole number"),
+        (
+            "functions:\n  f: {handler: f, route: /f, method: GET, memory: 0}\n", "functions.f.memory", 2,
+            "positive whole number"
+        ),
         ("defaults: {memory: 1.5}\n" + function, "defaults.memory", 1, "positive whole number"),
         ("defaults: {environment: [A]}\n" + function, "defaults.environment", 1, "must be a mapping"),
         ("defaults:\n  environment:\n    1BAD: x\n" + function, "defaults.environment.1BAD", 3, "variable name"),
         ("defaults:\n  environment:\n    A: ${B\n" + function, "defaults.environment.A", 3, "unterminated"),
-        ("defaults:\n  environment:\n    A: ${B:=x}\n" + function, "defaults.environment.A", 3, "not a variable reference"),
+        (
+            "defaults:\n  environment:\n    A: ${B:=x}\n" + function, "defaults.environment.A", 3,
+            "not a variable reference"
+        ),
         ("defaults:\n  environment:\n    A: {b: c}\n" + function, "defaults.environment.A", 3, "must be a string"),
         ("functions:\n  bad name: {handler: f, route: /f, method: GET}\n", "functions.bad name", 2, "function name"),
         (
             "functions:\n  f: {handler: f, route: /f, method: GET}\n  g: {handler: g, route: /f, method: [POST, GET]}\n",
             "functions.g.route", 3, "GET /f is already the route of 'f'"
         ),
-        ("functions:\n  f: {handler: f, route: /f, method: GET}\n  f: {handler: g, route: /g, method: GET}\n", nil, 2, "duplicate key 'f'"),
+        (
+            "functions:\n  f: {handler: f, route: /f, method: GET}\n  f: {handler: g, route: /g, method: GET}\n", nil,
+            2, "duplicate key 'f'"
+        ),
     ]
 
     @Test(arguments: 0..<invalid.count)

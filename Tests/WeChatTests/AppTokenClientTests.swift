@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import WeChat
+
+/// A transport that answers from a script and keeps every request whole (method, URL, headers, body).
+final class RecordingTransport: WeChatTransport {
+    private let state: Mutex<(outcomes: [ScriptedTransport.Outcome], requests: [WeChatHTTPRequest])>
+
+    init(_ outcomes: [ScriptedTransport.Outcome]) {
+        state = Mutex((outcomes, []))
+    }
+
+    var requests: [WeChatHTTPRequest] { state.withLock { $0.requests } }
+
+    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
+        let outcome: ScriptedTransport.Outcome = state.withLock { state in
+            state.requests.append(request)
+            return state.outcomes.count > 1 ? state.outcomes.removeFirst() : state.outcomes[0]
+        }
+        switch outcome {
+        case .answer(let status, let body, let contentType):
+            return WeChatHTTPResponse(status: status, contentType: contentType, body: Array(body.utf8))
+        case .failure(let failure):
+            throw failure
+        }
+    }
+}
+
+/// Keeps every log line, message and metadata, to prove no secret is written.
+final class LogRecorder: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+
+    func logger() -> Logger {
+        Logger(label: "test") { _ in Handler(recorder: self) }
+    }
+
+    struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            recorder.lines.withLock { $0.append("\(event.message) \(merged)") }
+        }
+    }
+}
+
+@Suite struct AppTokenClientTests {
+    let secret = Secret("app-secret-\"quoted\"\\")
+    let appToken = Secret("90_APPTOKENvalueTHATmustNEVERbeLOGGED")
+
+    func client(_ transport: RecordingTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
+        WeChatClient(
+            apiBase: "http://wechat.test", transport: transport, clock: VirtualClock(),
+            retryPolicy: RetryPolicy(jitter: { $0 }), logger: logs.logger()
+        )
+    }
+
+    func bodyJSON(_ request: WeChatHTTPRequest?) -> [String: Any] {
+        guard let body = request?.body else { return [:] }
+        return ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:]
+    }
+
+    // MARK: stable_token
+
+    @Test func stableTokenPostsJSONAndReadsTheToken() async throws {
+        let transport = RecordingTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7180}"#, "application/json")])
+        let token = try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
+        #expect(token.token.revealed == "90_tok")
+        #expect(token.expiresIn == 7180)
+
+        let request = try #require(transport.requests.first)
+        #expect(request.method == "POST")
+        #expect(request.url == "http://wechat.test/cgi-bin/stable_token")
+        #expect(request.headers.contains { $0.0.lowercased() == "content-type" && $0.1 == "application/json" })
+        let body = bodyJSON(request)
+        #expect(body["grant_type"] as? String == "client_credential")
+        #expect(body["appid"] as? String == "wxapp")
+        #expect(body["secret"] as? String == secret.revealed)
+        #expect(body["force_refresh"] as? Bool == false)
+        #expect(Set(body.keys) == ["grant_type", "appid", "secret", "force_refresh"])
+    }
+
+    @Test func forceRefreshIsSent() async throws {
+        let transport = RecordingTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil)])
+        _ = try await client(transport).stableAccessToken(
+            appid: "wxapp", secret: secret, forceRefresh: true, deadline: .now + .seconds(10)
+        )
+        #expect(bodyJSON(transport.requests.first)["force_refresh"] as? Bool == true)
+    }
+
+    @Test(arguments: [
+        (40013, WeChatError.Category.configuration), (40125, .configuration), (40164, .configuration),
+        (40002, .configuration), (45011, .rateLimited), (45009, .unknown),
+    ])
+    func stableTokenRefusalsAreClassifiedAndNotRetried(errcode: Int, category: WeChatError.Category) async throws {
+        let logs = LogRecorder()
+        let transport = RecordingTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"no, rid: 1"}"#, nil)])
+        let error = await #expect(throws: WeChatError.self) {
+            try await client(transport, logs: logs).stableAccessToken(
+                appid: "wxapp", secret: secret, deadline: .now + .seconds(10)
+            )
+        }
+        #expect(error?.errcode == errcode)
+        #expect(error?.category == category)
+        #expect(error?.endpoint == "/cgi-bin/stable_token")
+        #expect(transport.requests.count == 1)
+        #expect(!"\(String(describing: error))".contains("app-secret"))
+        #expect(!logs.all.joined().contains("app-secret"))
+    }
+
+    @Test func stableTokenIsRetriedEvenAfterItMayHaveReachedWeChat() async throws {
+        let transport = RecordingTransport([
+            .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
+            .answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, nil),
+            .answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil),
+        ])
+        let token = try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
+        #expect(token.token.revealed == "90_tok")
+        #expect(transport.requests.count == 3)
+    }
+
+    @Test(arguments: [#"{"expires_in":7200}"#, #"{"access_token":"","expires_in":7200}"#, #"{"access_token":"t"}"#,
+        #"{"access_token":"t","expires_in":0}"#, #"{"access_token":"t","expires_in":1e300}"#])
+    func stableTokenAnswersWithoutATokenAreUnavailable(body: String) async throws {
+        let transport = RecordingTransport([.answer(200, body, nil)])
+        let error = await #expect(throws: WeChatError.self) {
+            try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
+        }
+        #expect(error?.category == .unavailable)
+    }
+
+    // MARK: getuserphonenumber
+
+    static let phoneAnswers = [
+        #"{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86,"watermark":{"timestamp":1700000000,"appid":"wxapp"}}}"#,
+        #"{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"timestamp":1700000000,"appid":"wxapp"}}}"#,
+    ]
+
+    @Test(arguments: phoneAnswers)
+    func phoneNumberReadsCountryCodeAsNumberOrString(answer: String) async throws {
+        let logs = LogRecorder()
+        let transport = RecordingTransport([.answer(200, answer, "application/json")])
+        let phone = try await client(transport, logs: logs).userPhoneNumber(
+            appAccessToken: appToken, code: "phone-code-1", deadline: .now + .seconds(10)
+        )
+        #expect(phone == PhoneInfo(
+            phoneNumber: "13800138000", purePhoneNumber: "13800138000", countryCode: "86",
+            watermarkAppid: "wxapp", watermarkTimestamp: 1_700_000_000
+        ))
+        let request = try #require(transport.requests.first)
+        #expect(request.method == "POST")
+        #expect(request.url == "http://wechat.test/wxa/business/getuserphonenumber?access_token=\(appToken.revealed)")
+        #expect(bodyJSON(request) as? [String: String] == ["code": "phone-code-1"])
+        #expect(request.headers.contains { $0.0.lowercased() == "content-type" && $0.1 == "application/json" })
+        #expect(!logs.all.joined().contains(appToken.revealed))
+    }
+
+    @Test func anInvalidAppTokenIsClassifiedAndNeverShown() async throws {
+        for errcode in [40001, 40014, 42001] {
+            let logs = LogRecorder()
+            let transport = RecordingTransport([
+                .answer(200, #"{"errcode":\#(errcode),"errmsg":"invalid credential, access_token is invalid or not latest"}"#, nil)
+            ])
+            let error = await #expect(throws: WeChatError.self) {
+                try await client(transport, logs: logs).userPhoneNumber(
+                    appAccessToken: appToken, code: "c", deadline: .now + .seconds(10)
+                )
+            }
+            #expect(error?.category == .appTokenInvalid)
+            #expect(error?.endpoint == "/wxa/business/getuserphonenumber")
+            #expect(transport.requests.count == 1)
+            #expect(!"\(String(describing: error))".contains(appToken.revealed))
+            #expect(!logs.all.isEmpty)
+            #expect(!logs.all.joined().contains(appToken.revealed))
+        }
+    }
+
+    @Test func aUsedPhoneCodeIsAnInvalidCode() async throws {
+        let transport = RecordingTransport([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
+        let error = await #expect(throws: WeChatError.self) {
+            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+        }
+        #expect(error?.category == .invalidCode)
+    }
+
+    @Test func aPhoneCallThatMayHaveReachedWeChatIsNotResent() async throws {
+        let transport = RecordingTransport([
+            .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
+            .answer(200, Self.phoneAnswers[0], nil),
+        ])
+        let error = await #expect(throws: WeChatError.self) {
+            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+        }
+        #expect(error?.category == .unavailable)
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test(arguments: [#"{"errcode":0,"errmsg":"ok"}"#, #"{"phone_info":{"purePhoneNumber":"1"}}"#, #"{"phone_info":"13800138000"}"#])
+    func phoneAnswersWithoutANumberAreUnavailable(body: String) async throws {
+        let transport = RecordingTransport([.answer(200, body, nil)])
+        let error = await #expect(throws: WeChatError.self) {
+            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+        }
+        #expect(error?.category == .unavailable)
+    }
+
+    @Test func aPhoneAnswerWithoutExtrasFallsBack() async throws {
+        let transport = RecordingTransport([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
+        let phone = try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+        #expect(phone.purePhoneNumber == "+14155550100")
+        #expect(phone.countryCode == nil)
+        #expect(phone.watermarkAppid == nil)
+    }
+
+    @Test func jsonStringsAreEscaped() {
+        #expect(WeChatClient.jsonString("a\"b\\c\n\u{01}é") == #""a\"b\\c\n\u0001é""#)
+    }
+}
