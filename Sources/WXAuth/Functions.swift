@@ -8,10 +8,17 @@ public enum Functions {
             do throws(AuthError) {
                 switch request.method {
                 case "POST":
-                    let code = try RequestFields(request).required("code")
+                    let fields = try RequestFields(request)
+                    let code = try fields.required("code")
+                    let shared = SharedUserData(
+                        encryptedData: try fields.optional("encryptedData"), iv: try fields.optional("iv"),
+                        rawData: try fields.optional("rawData"), signature: try fields.optional("signature"),
+                        phoneCode: try fields.optional("phoneCode")
+                    )
+                    try shared.validate()
                     let services = try await provider.services(logger: context.logger)
                     return try await MiniProgramLogin.run(
-                        code: code, services: services, deadline: context.deadline, logger: context.logger
+                        code: code, shared: shared, services: services, deadline: context.deadline, logger: context.logger
                     ).response
                 case "GET":
                     throw .notImplemented("web sign-in (GET /login) is not implemented yet")
@@ -51,15 +58,30 @@ public enum Functions {
         }
     }
 
-    /// `userinfo`: `GET /userinfo` with `Authorization: Bearer`.
+    /// `userinfo`: `GET /userinfo` with `Authorization: Bearer`; `POST` decrypts later encrypted data.
     public static func userinfo(_ provider: ServiceProvider) -> FunctionHandler {
         { request, context in
             do throws(AuthError) {
-                guard request.method == "GET" else { throw .methodNotAllowed(request.method, allowed: ["GET"]) }
+                guard request.method == "GET" || request.method == "POST" else {
+                    throw .methodNotAllowed(request.method, allowed: ["GET", "POST"])
+                }
                 guard let bearer = request.bearerToken else {
                     throw .invalidToken(
                         request.header("authorization") == nil
                             ? "a Bearer access token is required" : "the Authorization header must be 'Bearer <access_token>'"
+                    )
+                }
+                if request.method == "POST" {
+                    let fields = try RequestFields(request)
+                    let encryptedData = try fields.required("encryptedData")
+                    let iv = try fields.required("iv")
+                    let services = try await provider.services(logger: context.logger)
+                    let plaintext = try await UserInfoFlow.decrypt(
+                        bearer: bearer, encryptedData: encryptedData, iv: iv, services: services, logger: context.logger
+                    )
+                    return FunctionResponse(
+                        statusCode: 200, headers: ["content-type": "application/json", "cache-control": "no-store"],
+                        body: String(decoding: plaintext, as: UTF8.self)
                     )
                 }
                 let services = try await provider.services(logger: context.logger)

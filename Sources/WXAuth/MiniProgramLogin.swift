@@ -9,6 +9,7 @@ public enum MiniProgramLogin {
 
     public static func run(
         code: String,
+        shared: SharedUserData = SharedUserData(),
         services: Services,
         deadline: ContinuousClock.Instant,
         logger: Logger
@@ -18,6 +19,7 @@ public enum MiniProgramLogin {
         else {
             throw .invalidRequest("code must be the printable code from wx.login")
         }
+        try shared.validate()
         let app = try services.config.requireMiniProgram()
         guard let wechat = services.wechat else { throw .misconfigured("the WeChat client is not configured") }
 
@@ -33,6 +35,13 @@ public enum MiniProgramLogin {
         }
 
         let now = services.clock.nowSeconds
+        var (profile, sharedUnionid) = try shared.profile(sessionKey: session.sessionKey, appid: app.appid, now: now)
+        if let phoneCode = shared.phoneCode {
+            let provider = AppTokenProvider(services: services, app: app, wechat: wechat, logger: logger)
+            let phone = try await provider.phoneNumber(code: phoneCode, deadline: deadline)
+            profile.phoneNumber = phone.purePhoneNumber
+            profile.phoneCountryCode = phone.countryCode
+        }
         let refreshToken = RefreshToken.generate(services.random)
         let sealedKey: [UInt8]
         do {
@@ -41,13 +50,16 @@ public enum MiniProgramLogin {
             throw .misconfigured("the session key could not be encrypted")
         }
         let record = SignInRecord(
-            appid: app.appid, openid: session.openid, unionid: session.unionid, sealedSessionKey: sealedKey,
+            appid: app.appid, openid: session.openid, unionid: session.unionid ?? sharedUnionid, sealedSessionKey: sealedKey,
             newUserId: Identifier.make("u", services.random), familyId: Identifier.make("s", services.random),
             refreshTokenHash: RefreshToken.hash(refreshToken), refreshExpiresAt: now + services.config.refreshTTL, now: now
         )
-        let user: UserRecord
+        var user: UserRecord
         do {
             user = try await services.store.signIn(record)
+            if profile != UserProfile() || (sharedUnionid != nil && user.unionid == nil) {
+                user = try await services.store.updateProfile(userId: user.id, profile: profile, unionid: sharedUnionid, now: now)
+            }
         } catch {
             logger.error("store refused the sign-in", metadata: ["error": "\(error)"])
             throw .unavailable("the sign-in could not be saved; try again", retryAfter: 1)

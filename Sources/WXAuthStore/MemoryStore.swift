@@ -27,6 +27,8 @@ public actor MemoryStore: Store {
     private var identities: [IdentityKey: Identity] = [:]
     private var families: [String: Family] = [:]
     private var tokens: [[UInt8]: Token] = [:]
+    private var appTokens: [String: CachedAppToken] = [:]
+    private var leases: [String: (holder: String, until: Int64)] = [:]
 
     public init() {}
 
@@ -88,6 +90,35 @@ public actor MemoryStore: Store {
 
     public func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]? {
         identities[IdentityKey(appid: appid, openid: openid)]?.sessionKey
+    }
+
+    public func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord {
+        guard var user = users[userId] else { throw StoreError("no such user") }
+        user.profile = user.profile.merging(profile)
+        user.updatedAt = now
+        if let unionid, user.unionid == nil, !users.values.contains(where: { $0.unionid == unionid }) {
+            user.unionid = unionid
+        }
+        users[userId] = user
+        return user
+    }
+
+    public func appToken(appid: String) async throws -> CachedAppToken? {
+        appTokens[appid]
+    }
+
+    public func saveAppToken(appid: String, token: CachedAppToken) async throws {
+        appTokens[appid] = token
+    }
+
+    public func acquireAppTokenLease(appid: String, holder: String, until: Int64, now: Int64) async throws -> Bool {
+        if let lease = leases[appid], lease.until > now, lease.holder != holder { return false }
+        leases[appid] = (holder, until)
+        return true
+    }
+
+    public func releaseAppTokenLease(appid: String, holder: String) async throws {
+        if leases[appid]?.holder == holder { leases[appid] = nil }
     }
 
     private func sessionRecord(familyId: String) -> SessionRecord? {

@@ -37,6 +37,25 @@ enum SQLiteSchema {
         );
         CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
         CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at);
+        """,
+        // 2: profiles shared through encrypted data and phone numbers; the app token shared by all instances.
         """
+        ALTER TABLE users ADD COLUMN nickname TEXT;
+        ALTER TABLE users ADD COLUMN picture TEXT;
+        ALTER TABLE users ADD COLUMN gender INTEGER;
+        ALTER TABLE users ADD COLUMN city TEXT;
+        ALTER TABLE users ADD COLUMN province TEXT;
+        ALTER TABLE users ADD COLUMN country TEXT;
+        ALTER TABLE users ADD COLUMN language TEXT;
+        ALTER TABLE users ADD COLUMN phone_number TEXT;
+        ALTER TABLE users ADD COLUMN phone_country_code TEXT;
+        CREATE TABLE app_tokens (
+            appid TEXT PRIMARY KEY,
+            token BLOB,
+            expires_at INTEGER NOT NULL DEFAULT 0,
+            lease_holder TEXT,
+            lease_until INTEGER NOT NULL DEFAULT 0
+        );
+        """,
     ]
 }

@@ -114,25 +114,40 @@ public final class SQLiteStore: Store {
         )
     }
 
-    private static func loadUser(_ db: SQLiteConnection, id: String) throws -> UserRecord? {
-        guard let row = try db.query("SELECT id, unionid, created_at, updated_at FROM users WHERE id = ?", [.text(id)]).first
-        else { return nil }
-        return UserRecord(
-            id: row[0].text ?? id, unionid: row[1].text, createdAt: row[2].integer ?? 0, updatedAt: row[3].integer ?? 0
+    /// The user columns every user read selects, in ``user(from:at:)``'s order.
+    private static let userColumns = """
+        u.id, u.unionid, u.created_at, u.updated_at, u.nickname, u.picture, u.gender, u.city, u.province, u.country,
+        u.language, u.phone_number, u.phone_country_code
+        """
+
+    private static func user(from row: [SQLValue], at start: Int) -> UserRecord {
+        let profile = UserProfile(
+            nickname: row[start + 4].text, picture: row[start + 5].text, gender: row[start + 6].integer.map(Int.init),
+            city: row[start + 7].text, province: row[start + 8].text, country: row[start + 9].text,
+            language: row[start + 10].text, phoneNumber: row[start + 11].text, phoneCountryCode: row[start + 12].text
         )
+        return UserRecord(
+            id: row[start].text ?? "", unionid: row[start + 1].text, createdAt: row[start + 2].integer ?? 0,
+            updatedAt: row[start + 3].integer ?? 0, profile: profile
+        )
+    }
+
+    private static func loadUser(_ db: SQLiteConnection, id: String) throws -> UserRecord? {
+        guard let row = try db.query("SELECT \(userColumns) FROM users u WHERE u.id = ?", [.text(id)]).first else {
+            return nil
+        }
+        return user(from: row, at: 0)
     }
 
     private static func loadSession(_ db: SQLiteConnection, familyId: String) throws -> SessionRecord? {
         let sql = """
-            SELECT f.appid, f.openid, f.revoked_at, u.id, u.unionid, u.created_at, u.updated_at
+            SELECT f.appid, f.openid, f.revoked_at, \(userColumns)
             FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = ?
             """
         guard let row = try db.query(sql, [.text(familyId)]).first else { return nil }
-        let user = UserRecord(
-            id: row[3].text ?? "", unionid: row[4].text, createdAt: row[5].integer ?? 0, updatedAt: row[6].integer ?? 0
-        )
         return SessionRecord(
-            familyId: familyId, user: user, appid: row[0].text ?? "", openid: row[1].text ?? "", revoked: row[2] != .null
+            familyId: familyId, user: user(from: row, at: 3), appid: row[0].text ?? "", openid: row[1].text ?? "",
+            revoked: row[2] != .null
         )
     }
 
@@ -203,6 +218,91 @@ public final class SQLiteStore: Store {
             ).first?.first?.blob
         }
     }
+}
+
+extension SQLiteStore {
+    // MARK: - Profiles
+
+    public func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord {
+        try withConnection { db in
+            try db.writeTransaction {
+                guard let current = try Self.loadUser(db, id: userId) else { throw StoreError("no such user") }
+                let merged = current.profile.merging(profile)
+                try db.query(
+                    """
+                    UPDATE users SET nickname = ?, picture = ?, gender = ?, city = ?, province = ?, country = ?,
+                      language = ?, phone_number = ?, phone_country_code = ?, updated_at = ? WHERE id = ?
+                    """,
+                    [
+                        .optional(merged.nickname), .optional(merged.picture), merged.gender.map { .integer(Int64($0)) } ?? .null,
+                        .optional(merged.city), .optional(merged.province), .optional(merged.country),
+                        .optional(merged.language), .optional(merged.phoneNumber), .optional(merged.phoneCountryCode),
+                        .integer(now), .text(userId),
+                    ]
+                )
+                if let unionid {
+                    try db.query(
+                        "UPDATE users SET unionid = ? WHERE id = ? AND unionid IS NULL AND NOT EXISTS (SELECT 1 FROM users WHERE unionid = ?)",
+                        [.text(unionid), .text(userId), .text(unionid)]
+                    )
+                }
+                guard let updated = try Self.loadUser(db, id: userId) else { throw StoreError("no such user") }
+                return updated
+            }
+        }
+    }
+
+    // MARK: - App token
+
+    public func appToken(appid: String) async throws -> CachedAppToken? {
+        try withConnection { db in
+            guard let row = try db.query("SELECT token, expires_at FROM app_tokens WHERE appid = ?", [.text(appid)]).first,
+                let token = row[0].blob
+            else { return nil }
+            return CachedAppToken(sealedToken: token, expiresAt: row[1].integer ?? 0)
+        }
+    }
+
+    public func saveAppToken(appid: String, token: CachedAppToken) async throws {
+        try withConnection { db in
+            try db.query(
+                """
+                INSERT INTO app_tokens (appid, token, expires_at) VALUES (?, ?, ?)
+                ON CONFLICT (appid) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+                """,
+                [.text(appid), .blob(token.sealedToken), .integer(token.expiresAt)]
+            )
+        }
+    }
+
+    public func acquireAppTokenLease(appid: String, holder: String, until: Int64, now: Int64) async throws -> Bool {
+        try withConnection { db in
+            // One statement: insert the row with the lease, or take a lapsed lease; a live one blocks both.
+            let taken = try db.query(
+                """
+                INSERT INTO app_tokens (appid, lease_holder, lease_until) VALUES (?, ?, ?)
+                ON CONFLICT (appid) DO UPDATE SET lease_holder = excluded.lease_holder, lease_until = excluded.lease_until
+                WHERE app_tokens.lease_until <= ? OR app_tokens.lease_holder = excluded.lease_holder
+                RETURNING lease_holder
+                """,
+                [.text(appid), .text(holder), .integer(until), .integer(now)]
+            )
+            return taken.first?.first?.text == holder
+        }
+    }
+
+    public func releaseAppTokenLease(appid: String, holder: String) async throws {
+        try withConnection { db in
+            try db.query(
+                "UPDATE app_tokens SET lease_holder = NULL, lease_until = 0 WHERE appid = ? AND lease_holder = ?",
+                [.text(appid), .text(holder)]
+            )
+        }
+    }
+}
+
+extension SQLValue {
+    static func optional(_ text: String?) -> SQLValue { text.map(SQLValue.text) ?? .null }
 }
 
 /// Lets the non-Sendable connection live inside a `Mutex`, which is what makes using it safe.

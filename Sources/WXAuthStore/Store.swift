@@ -1,15 +1,70 @@
+/// What a user shared of themselves: the WeChat profile and a verified phone number. Every field is optional.
+public struct UserProfile: Sendable, Equatable {
+    public var nickname: String?
+    public var picture: String?
+    /// WeChat's 0 unknown, 1 male, 2 female.
+    public var gender: Int?
+    public var city: String?
+    public var province: String?
+    public var country: String?
+    public var language: String?
+    /// The phone number as WeChat verified it (`purePhoneNumber`).
+    public var phoneNumber: String?
+    public var phoneCountryCode: String?
+
+    public init(
+        nickname: String? = nil, picture: String? = nil, gender: Int? = nil, city: String? = nil,
+        province: String? = nil, country: String? = nil, language: String? = nil, phoneNumber: String? = nil,
+        phoneCountryCode: String? = nil
+    ) {
+        self.nickname = nickname
+        self.picture = picture
+        self.gender = gender
+        self.city = city
+        self.province = province
+        self.country = country
+        self.language = language
+        self.phoneNumber = phoneNumber
+        self.phoneCountryCode = phoneCountryCode
+    }
+
+    /// This profile with every field `newer` has replacing the old value.
+    public func merging(_ newer: UserProfile) -> UserProfile {
+        UserProfile(
+            nickname: newer.nickname ?? nickname, picture: newer.picture ?? picture, gender: newer.gender ?? gender,
+            city: newer.city ?? city, province: newer.province ?? province, country: newer.country ?? country,
+            language: newer.language ?? language, phoneNumber: newer.phoneNumber ?? phoneNumber,
+            phoneCountryCode: newer.phoneNumber != nil ? newer.phoneCountryCode : phoneCountryCode
+        )
+    }
+}
+
 /// A user: one person, possibly signed in through several WeChat apps (linked by unionid).
 public struct UserRecord: Sendable, Equatable {
     public var id: String
     public var unionid: String?
     public var createdAt: Int64
     public var updatedAt: Int64
+    public var profile: UserProfile
 
-    public init(id: String, unionid: String?, createdAt: Int64, updatedAt: Int64) {
+    public init(id: String, unionid: String?, createdAt: Int64, updatedAt: Int64, profile: UserProfile = UserProfile()) {
         self.id = id
         self.unionid = unionid
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.profile = profile
+    }
+}
+
+/// The app access token shared by every instance, encrypted by the caller.
+public struct CachedAppToken: Sendable, Equatable {
+    public var sealedToken: [UInt8]
+    /// Seconds since the epoch.
+    public var expiresAt: Int64
+
+    public init(sealedToken: [UInt8], expiresAt: Int64) {
+        self.sealedToken = sealedToken
+        self.expiresAt = expiresAt
     }
 }
 
@@ -98,6 +153,25 @@ public protocol Store: Sendable {
 
     /// The encrypted session_key stored for an identity.
     func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]?
+
+    /// Merges a profile into the user's (fields the update lacks are kept), gains a unionid the user lacked
+    /// when no other user has it, and returns the updated user.
+    func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord
+
+    // MARK: App access token, shared by every instance
+
+    /// The cached app token of `appid`, if any (possibly expired: the caller decides).
+    func appToken(appid: String) async throws -> CachedAppToken?
+
+    /// Replaces the cached app token of `appid`.
+    func saveAppToken(appid: String, token: CachedAppToken) async throws
+
+    /// Takes the refresh lease of `appid` until `until` if nobody holds a live one; true when `holder` got it.
+    /// One instance at a time refreshes the token while the others keep using the current one.
+    func acquireAppTokenLease(appid: String, holder: String, until: Int64, now: Int64) async throws -> Bool
+
+    /// Gives the lease back early (it also lapses on its own at its `until`).
+    func releaseAppTokenLease(appid: String, holder: String) async throws
 }
 
 /// A failure inside a store; the text names the operation, never data.

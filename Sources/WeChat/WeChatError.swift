@@ -65,7 +65,7 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
 
         /// -1: system busy; retried with backoff.
         public static let busy = Category(name: "busy")
-        /// 45011: quota window hit; try again after the window.
+        /// 45011, 45009: a minute or daily quota was hit; try again after the window.
         public static let rateLimited = Category(name: "rate_limited")
         /// 40029, 40163, 42003, 41008: the code is invalid, used or expired; the user needs a new one.
         public static let invalidCode = Category(name: "invalid_code")
@@ -90,7 +90,7 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
         public init(errcode: Int) {
             switch errcode {
             case -1: self = .busy
-            case 45011: self = .rateLimited
+            case 45011, 45009: self = .rateLimited
             case 40029, 40163, 42003, 41008: self = .invalidCode
             case 40226: self = .blockedUser
             case 40013, 40125, 40164, 48001, 40002, 41002, 41004, 40066: self = .configuration

@@ -114,7 +114,7 @@ import WXAuthStore
         let provider = ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session)))
         let cases: [(FunctionHandler, String, String)] = [
             (Functions.login(provider), "DELETE", "GET, POST"), (Functions.refresh(provider), "GET", "POST"),
-            (Functions.userinfo(provider), "PUT", "GET"), (Functions.callback(provider), "POST", "GET"),
+            (Functions.userinfo(provider), "PUT", "GET, POST"), (Functions.callback(provider), "POST", "GET"),
         ]
         for (handler, method, allow) in cases {
             let response = try await handler(FunctionRequest(method: method, path: "/"), context())
