@@ -161,3 +161,20 @@ final class EndToEnd: Sendable {
         return (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
     }
 }
+
+extension EndToEnd {
+    /// A `getPhoneNumber` code for a test user.
+    func mintPhoneCode(user: String) async throws -> String {
+        let answer = try await control("POST", "/sandbox/phone-codes", #"{"appid":"\#(Self.appid)","user":"\#(user)","phone":"13800138000"}"#)
+        return try #require(answer["code"] as? String)
+    }
+
+    /// Encrypted profile data for a signed-in test user, made with their latest session_key.
+    func encryptedProfile(openid: String) async throws -> [String: Any] {
+        try await control("POST", "/sandbox/encrypted-data", #"{"appid":"\#(Self.appid)","openid":"\#(openid)"}"#)
+    }
+
+    func upstreamCalls(_ endpoint: String) async throws -> Int {
+        try await control("GET", "/sandbox/calls", nil)[endpoint] as? Int ?? 0
+    }
+}

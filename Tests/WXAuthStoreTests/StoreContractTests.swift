@@ -93,6 +93,34 @@ import WXAuthStore
         #expect(outcomes.filter { if case .rotated = $0 { true } else { false } }.count == 1)
     }
 
+    @Test(arguments: Kind.allCases) func appTokenLeaseHasOneHolderAtATime(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        #expect(try await store.appToken(appid: "wx") == nil)
+        #expect(try await store.acquireAppTokenLease(appid: "wx", holder: "a", until: 1015, now: 1000))
+        #expect(try await !store.acquireAppTokenLease(appid: "wx", holder: "b", until: 1020, now: 1005))
+        #expect(try await store.acquireAppTokenLease(appid: "other", holder: "b", until: 1020, now: 1005))
+        try await store.saveAppToken(appid: "wx", token: CachedAppToken(sealedToken: [7], expiresAt: 8200))
+        #expect(try await store.appToken(appid: "wx") == CachedAppToken(sealedToken: [7], expiresAt: 8200))
+        try await store.releaseAppTokenLease(appid: "wx", holder: "a")
+        #expect(try await store.acquireAppTokenLease(appid: "wx", holder: "b", until: 1030, now: 1010))
+        #expect(try await store.acquireAppTokenLease(appid: "wx", holder: "c", until: 1050, now: 1031))
+        #expect(try await store.appToken(appid: "wx")?.sealedToken == [7])
+    }
+
+    @Test(arguments: Kind.allCases) func profilesMergeAndGainUnionid(kind: Kind) async throws {
+        let store = try Self.makeStore(kind)
+        let user = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1]))
+        let first = try await store.updateProfile(
+            userId: user.id, profile: UserProfile(nickname: "Band", gender: 1), unionid: "uZ", now: 1100
+        )
+        #expect(first.profile.nickname == "Band" && first.profile.gender == 1 && first.unionid == "uZ")
+        let second = try await store.updateProfile(
+            userId: user.id, profile: UserProfile(phoneNumber: "13800138000", phoneCountryCode: "86"), unionid: nil, now: 1200
+        )
+        #expect(second.profile.nickname == "Band" && second.profile.phoneNumber == "13800138000" && second.updatedAt == 1200)
+        #expect(try await store.session(familyId: "f1")?.user.profile == second.profile)
+    }
+
     @Test func sqliteConnectionsOnOneFileAgree() async throws {
         let path = TemporaryDirectory.make() + "/shared.sqlite"
         let stores = try (0..<6).map { _ in try SQLiteStore(path: path) }
