@@ -101,7 +101,7 @@ final class LogRecorder: Sendable {
 
     @Test(arguments: [
         (40013, WeChatError.Category.configuration), (40125, .configuration), (40164, .configuration),
-        (40002, .configuration), (45011, .rateLimited), (45009, .unknown),
+        (40002, .configuration), (45011, .rateLimited), (45009, .rateLimited),
     ])
     func stableTokenRefusalsAreClassifiedAndNotRetried(errcode: Int, category: WeChatError.Category) async throws {
         let logs = LogRecorder()
