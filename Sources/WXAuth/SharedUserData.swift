@@ -73,7 +73,8 @@ public struct SharedUserData: Sendable {
                 now: Date(timeIntervalSince1970: Double(now)), window: watermarkWindow
             )
         } catch {
-            throw .invalidRequest(error.description)
+            // The kind leads (e.g. `bad_padding: …`) so clients can tell the failures apart by machine too.
+            throw .invalidRequest("\(error.kind): \(error.description)")
         }
     }
 
