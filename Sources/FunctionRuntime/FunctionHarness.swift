@@ -44,16 +44,19 @@ public struct FunctionHarness: Sendable {
     public func respond(
         to event: [UInt8]?,
         startedAt: ContinuousClock.Instant = .now,
+        deadline: ContinuousClock.Instant? = nil,
         handler: FunctionHandler
     ) async -> [UInt8] {
-        let response = await response(to: event, startedAt: startedAt, handler: handler)
+        let response = await response(to: event, startedAt: startedAt, deadline: deadline, handler: handler)
         return Self.encode(response)
     }
 
-    /// Answers one raw event (nil when it was over ``maxEventBytes``) with a typed response.
+    /// Answers one raw event (nil when it was over ``maxEventBytes``) with a typed response. Without a
+    /// `deadline`, the invocation may last ``timeout`` from `startedAt`.
     public func response(
         to event: [UInt8]?,
         startedAt: ContinuousClock.Instant = .now,
+        deadline: ContinuousClock.Instant? = nil,
         handler: FunctionHandler
     ) async -> FunctionResponse {
         var logger = self.logger
@@ -72,8 +75,10 @@ public struct FunctionHarness: Sendable {
             return .error(error.status, code: "invalid_request", description: error.description)
         }
         logger[metadataKey: "request_id"] = .string(request.requestId)
-        let margin = min(Duration.milliseconds(500), timeout / 10)
-        let context = FunctionContext(functionName: functionName, logger: logger, deadline: startedAt + timeout - margin)
+        // Stop a little early, so a 503 still reaches the caller before the platform gives up.
+        let end = deadline ?? (startedAt + timeout)
+        let margin = min(Duration.milliseconds(500), (end - startedAt) / 10)
+        let context = FunctionContext(functionName: functionName, logger: logger, deadline: end - margin)
         let response: FunctionResponse
         do {
             response = try await handler(request, context)
@@ -165,9 +170,26 @@ public enum ProcessEnvironment {
     }
 }
 
+/// A function as its `main.swift` describes it: the handler, and what to prepare once in a warm process.
+public struct FunctionDefinition: Sendable {
+    public var handler: FunctionHandler
+    /// Run once before the first invocation when the platform keeps the process (the Lambda loop); a
+    /// failure is reported as an initialisation error. One-shot processes skip it and stay lazy.
+    public var warmUp: (@Sendable (Logger) async throws -> Void)?
+
+    public init(handler: @escaping FunctionHandler, warmUp: (@Sendable (Logger) async throws -> Void)? = nil) {
+        self.handler = handler
+        self.warmUp = warmUp
+    }
+}
+
 extension FunctionHarness {
-    /// The whole life of a function process: bootstrap, one event, exit. This is what a `main.swift` calls.
-    public static func main(name: String, handler: @escaping @Sendable ([String: String]) -> FunctionHandler) async -> Never {
+    /// The whole life of a function process; this is what a `main.swift` calls. With `AWS_LAMBDA_RUNTIME_API`
+    /// set it serves the Lambda Runtime API forever; otherwise one event on stdin, one response, exit 0.
+    public static func main(
+        name: String,
+        definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
+    ) async -> Never {
         let environment = ProcessEnvironment.current()
         ProcessEnvironment.bootstrap(environment: environment)
         var logger = Logger(label: name)
@@ -177,6 +199,18 @@ extension FunctionHarness {
             timeout: ProcessEnvironment.timeout(environment: environment),
             logger: logger
         )
-        await harness.runProcess(handler: handler(environment))
+        let function = definition(environment)
+        guard let address = environment["AWS_LAMBDA_RUNTIME_API"], !address.isEmpty else {
+            await harness.runProcess(handler: function.handler)
+        }
+        let loop = LambdaRuntimeLoop(harness: harness, api: HTTPRuntimeAPI(address: address))
+        do {
+            try await function.warmUp?(logger)
+        } catch {
+            await loop.reportInitializationFailure(error)
+            exit(1)
+        }
+        await loop.run(handler: function.handler)
+        exit(1)
     }
 }

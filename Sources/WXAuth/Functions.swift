@@ -93,3 +93,29 @@ public enum Functions {
         }
     }
 }
+
+extension Functions {
+    /// The functions this package builds, by executable name.
+    public enum Name: String, Sendable, CaseIterable {
+        case login, callback, refresh, userinfo
+
+        /// Only `login` calls WeChat; the others never pay for an HTTP client.
+        var needsWeChat: Bool { self == .login }
+    }
+
+    /// What `main.swift` runs: the function's handler over services built from the environment, built on
+    /// first use in a one-shot process and up front (reporting bad configuration) in a warm one.
+    public static func definition(_ name: Name, environment: [String: String]) -> FunctionDefinition {
+        let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat)
+        let handler: FunctionHandler =
+            switch name {
+            case .login: login(provider)
+            case .callback: callback(provider)
+            case .refresh: refresh(provider)
+            case .userinfo: userinfo(provider)
+            }
+        return FunctionDefinition(handler: handler) { logger in
+            _ = try await provider.services(logger: logger)
+        }
+    }
+}

@@ -1,6 +1,4 @@
 import FunctionRuntime
 import WXAuth
 
-await FunctionHarness.main(name: "callback") { environment in
-    Functions.callback(ServiceProvider(environment: environment, needsWeChat: false))
-}
+await FunctionHarness.main(name: "callback") { Functions.definition(.callback, environment: $0) }

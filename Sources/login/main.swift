@@ -1,6 +1,4 @@
 import FunctionRuntime
 import WXAuth
 
-await FunctionHarness.main(name: "login") { environment in
-    Functions.login(ServiceProvider(environment: environment, needsWeChat: true))
-}
+await FunctionHarness.main(name: "login") { Functions.definition(.login, environment: $0) }

@@ -1,6 +1,4 @@
 import FunctionRuntime
 import WXAuth
 
-await FunctionHarness.main(name: "refresh") { environment in
-    Functions.refresh(ServiceProvider(environment: environment, needsWeChat: false))
-}
+await FunctionHarness.main(name: "refresh") { Functions.definition(.refresh, environment: $0) }

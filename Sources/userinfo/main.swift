@@ -1,6 +1,4 @@
 import FunctionRuntime
 import WXAuth
 
-await FunctionHarness.main(name: "userinfo") { environment in
-    Functions.userinfo(ServiceProvider(environment: environment, needsWeChat: false))
-}
+await FunctionHarness.main(name: "userinfo") { Functions.definition(.userinfo, environment: $0) }
