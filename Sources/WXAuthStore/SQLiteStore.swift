@@ -36,6 +36,7 @@ public final class SQLiteStore: Store {
         Int(try connection.query("PRAGMA user_version").first?.first?.integer ?? 0)
     }
 
+    @discardableResult
     private func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try connection.withLock { try body($0.connection) }
     }

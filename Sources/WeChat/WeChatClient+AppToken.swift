@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// An app-level access token from `/cgi-bin/stable_token`.
 public struct AppAccessToken: Sendable {
     /// The token; it goes in the `access_token` query parameter of app-level APIs.
@@ -67,13 +73,15 @@ extension WeChatClient {
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> AppAccessToken {
         let endpoint = "/cgi-bin/stable_token"
-        let body = "{\"grant_type\":\"client_credential\",\"appid\":\(Self.jsonString(appid)),"
-            + "\"secret\":\(Self.jsonString(secret.revealed)),\"force_refresh\":\(forceRefresh)}"
+        let body = Self.json([
+            "grant_type": .string("client_credential"), "appid": .string(appid), "secret": .string(secret.revealed),
+            "force_refresh": .bool(forceRefresh),
+        ])
         let request = WeChatHTTPRequest(
             method: "POST",
             url: apiBase + endpoint,
             headers: [("content-type", "application/json")],
-            body: Array(body.utf8)
+            body: body
         )
         let object = try await send(request, endpoint: endpoint, idempotent: true, deadline: deadline)
         guard let token = object.string("access_token"), !token.isEmpty else {
@@ -99,7 +107,7 @@ extension WeChatClient {
             method: "POST",
             url: apiBase + endpoint + "?" + Self.query([("access_token", appAccessToken.revealed)]),
             headers: [("content-type", "application/json")],
-            body: Array("{\"code\":\(Self.jsonString(code))}".utf8)
+            body: Self.json(["code": .string(code)])
         )
         let object = try await send(request, endpoint: endpoint, idempotent: false, deadline: deadline)
         guard let phone = object.object("phone_info"),
@@ -110,22 +118,22 @@ extension WeChatClient {
         return info
     }
 
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    /// A JSON request body of string and boolean members.
+    static func json(_ members: [String: BodyValue]) -> [UInt8] {
+        (try? JSONEncoder().encode(members)).map(Array.init) ?? []
+    }
+
+    /// A member of a request body.
+    enum BodyValue: Encodable {
+        case string(String)
+        case bool(Bool)
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let text): try container.encode(text)
+            case .bool(let flag): try container.encode(flag)
             }
         }
-        return out + "\""
     }
 }

@@ -223,7 +223,10 @@ final class LogRecorder: Sendable {
         #expect(phone.watermarkAppid == nil)
     }
 
-    @Test func jsonStringsAreEscaped() {
-        #expect(WeChatClient.jsonString("a\"b\\c\n\u{01}é") == #""a\"b\\c\n\u0001é""#)
+    @Test func requestBodiesAreProperJSON() throws {
+        let body = WeChatClient.json(["code": .string("a\"b\\c\n\u{01}é"), "force_refresh": .bool(true)])
+        let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        #expect(object?["code"] as? String == "a\"b\\c\n\u{01}é")
+        #expect(object?["force_refresh"] as? Bool == true)
     }
 }
