@@ -10,7 +10,9 @@ let swiftSettings: [SwiftSetting] = [
 /// Function executables are linked without PIE: relocating a position-independent Swift binary dirties about
 /// 300 pages of metadata at every start (3–4 ms of a 5 ms cold start, see Benchmarks/). Go links its
 /// executables the same way by default; shared libraries (libc) keep their address randomisation.
-let functionLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release))]
+let functionLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xclang-linker", "-no-pie", "-Xlinker", "--no-export-dynamic"], .when(configuration: .release))
+]
 
 let package = Package(
     name: "wxauth",

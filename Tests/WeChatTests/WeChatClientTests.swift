@@ -197,7 +197,7 @@ final class VirtualClock: WeChatClock {
         let port = try ClosedPort.make()
         let transport = AsyncHTTPClientTransport()
         let error = await #expect(throws: TransportFailure.self) {
-            try await transport.send(WeChatHTTPRequest(url: "http://127.0.0.1:\(port)/sns/jscode2session"), timeout: .seconds(5))
+            try await transport.send(WeChatHTTPRequest(url: "http://127.0.0.1:\(port)/sns/jscode2session"), timeout: .seconds(1))
         }
         #expect(error?.mayHaveReachedServer == false)
     }
