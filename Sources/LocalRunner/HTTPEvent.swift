@@ -10,8 +10,12 @@ public struct HTTPEvent: Sendable, Equatable {
     public var rawQueryString: String
     /// Header names are lower-cased when the event is built, as API Gateway does.
     public var headers: [String: String]
-    /// The body text; nil for none.
+    /// The body text (base64 when `isBase64Encoded`); nil for none.
     public var body: String?
+    /// True when `body` is the base64 of binary bytes.
+    public var isBase64Encoded: Bool = false
+    /// `requestContext.http.sourceIp`.
+    public var sourceIP: String = "127.0.0.1"
     /// API Gateway's `requestContext.requestId`.
     public var requestID: String
 
@@ -30,6 +34,58 @@ public struct HTTPEvent: Sendable, Equatable {
         self.headers = headers
         self.body = body
         self.requestID = requestID
+    }
+
+    /// An event for a request as it came off the wire, as API Gateway builds it: repeated headers
+    /// comma-joined (several `Cookie` headers joined with `; `), and the body as text when the content
+    /// type is textual (or absent) and the bytes are UTF-8, else base64 with `isBase64Encoded`.
+    public init(
+        method: String,
+        path: String,
+        rawQueryString: String,
+        headerFields: [(name: String, value: String)],
+        body bytes: [UInt8],
+        sourceIP: String,
+        requestID: String = UUID().uuidString.lowercased()
+    ) {
+        var headers: [String: String] = [:]
+        for (name, value) in headerFields {
+            let key = name.lowercased()
+            let separator = key == "cookie" ? "; " : ","
+            headers[key] = headers[key].map { "\($0)\(separator)\(value)" } ?? value
+        }
+        var body: String?
+        var isBase64Encoded = false
+        if !bytes.isEmpty {
+            if Self.isTextual(contentType: headers["content-type"]), let text = String(validating: bytes, as: UTF8.self) {
+                body = text
+            } else {
+                body = Data(bytes).base64EncodedString()
+                isBase64Encoded = true
+            }
+        }
+        self.init(
+            method: method,
+            path: path,
+            rawQueryString: rawQueryString,
+            headers: headers,
+            body: body,
+            requestID: requestID
+        )
+        self.isBase64Encoded = isBase64Encoded
+        self.sourceIP = sourceIP
+    }
+
+    /// Whether a body of this media type is passed as text: JSON, XML, form data, `text/*`, JavaScript,
+    /// or no content type at all. Anything else (images, octet streams, multipart) is passed as base64.
+    public static func isTextual(contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let media, !media.isEmpty else { return true }
+        if media.hasPrefix("text/") || media.hasSuffix("+json") || media.hasSuffix("+xml") { return true }
+        return [
+            "application/json", "application/xml", "application/x-www-form-urlencoded", "application/javascript",
+        ].contains(media)
     }
 
     /// The event's JSON bytes.
@@ -62,7 +118,7 @@ public struct HTTPEvent: Sendable, Equatable {
                 http: .init(
                     method: method,
                     path: path,
-                    sourceIp: "127.0.0.1",
+                    sourceIp: sourceIP,
                     userAgent: headers["user-agent"] ?? ""
                 ),
                 requestId: requestID,
@@ -71,7 +127,7 @@ public struct HTTPEvent: Sendable, Equatable {
                 timeEpoch: milliseconds
             ),
             body: body,
-            isBase64Encoded: false
+            isBase64Encoded: isBase64Encoded
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

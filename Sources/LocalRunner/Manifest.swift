@@ -34,6 +34,8 @@ public struct FunctionSpec: Sendable, Equatable {
     public var timeout: Double
     /// Memory size in MB, as Lambda reports it.
     public var memory: Int
+    /// How many requests `serve` runs at once; more are answered 429.
+    public var concurrency: Int
     /// Variables after `${…}` substitution; variables whose value came out empty are left out (unset).
     public var environment: [String: String]
 
@@ -45,6 +47,7 @@ public struct FunctionSpec: Sendable, Equatable {
         methods: [String],
         timeout: Double = Manifest.defaultTimeout,
         memory: Int = Manifest.defaultMemory,
+        concurrency: Int = Manifest.defaultConcurrency,
         environment: [String: String] = [:]
     ) {
         self.name = name
@@ -53,6 +56,7 @@ public struct FunctionSpec: Sendable, Equatable {
         self.methods = methods
         self.timeout = timeout
         self.memory = memory
+        self.concurrency = concurrency
         self.environment = environment
     }
 }
@@ -64,6 +68,8 @@ extension Manifest {
     public static let defaultTimeout: Double = 10
     /// MB, when neither `defaults` nor the function sets `memory`.
     public static let defaultMemory = 128
+    /// Requests `serve` runs at once per function, when neither `defaults` nor the function sets `concurrency`.
+    public static let defaultConcurrency = 10
     /// The methods `method` accepts (`ANY` as in API Gateway).
     public static let httpMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 

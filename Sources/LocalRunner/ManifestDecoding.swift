@@ -35,10 +35,11 @@ struct RawManifest: Decodable {
 
 /// The settings `defaults` and each function share.
 struct RawSettings {
-    static let keys: Set<String> = ["timeout", "memory", "environment"]
+    static let keys: Set<String> = ["timeout", "memory", "concurrency", "environment"]
 
     var timeout: Double?
     var memory: Int?
+    var concurrency: Int?
     /// In file order, with each value's line for substitution errors.
     var environment: [RawVariable] = []
 
@@ -59,6 +60,12 @@ struct RawSettings {
                 throw memoryDecoder.issue("must be a positive whole number of MB")
             }
             memory = megabytes
+        }
+        if let concurrencyDecoder = try container.value(for: "concurrency") {
+            guard let limit = try? concurrencyDecoder.singleValueContainer().decode(Int.self), limit > 0 else {
+                throw concurrencyDecoder.issue("must be a positive whole number of requests")
+            }
+            concurrency = limit
         }
         if let environmentDecoder = try container.value(for: "environment") {
             let variables = try environmentDecoder.mapping(allowing: nil)
@@ -162,6 +169,8 @@ extension RawManifest {
                     methods: function.methods,
                     timeout: function.settings.timeout ?? defaults.timeout ?? Manifest.defaultTimeout,
                     memory: function.settings.memory ?? defaults.memory ?? Manifest.defaultMemory,
+                    concurrency: function.settings.concurrency ?? defaults.concurrency
+                        ?? Manifest.defaultConcurrency,
                     environment: variables.filter { !$0.value.isEmpty }
                 )
             )

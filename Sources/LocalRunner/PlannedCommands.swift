@@ -15,18 +15,6 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws { try notImplemented("dev") }
 }
 
-/// `local-runner serve`: every function behind its route, one process per request (issue 3).
-struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "serve",
-        abstract: "Serve every function of functions.yaml behind its route (not implemented yet)."
-    )
-
-    @Argument(parsing: .allUnrecognized) var arguments: [String] = []
-
-    func run() async throws { try notImplemented("serve") }
-}
-
 /// `local-runner package`: one Lambda zip per function and a SAM template (issue 3).
 struct PackageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -99,7 +99,7 @@ extension AuthError {
             self = .unavailable("WeChat did not answer in time; try again with a new code", retryAfter: 2)
         default:
             self = AuthError(
-                status: 502, code: "server_error", description: "WeChat answered an unexpected error",
+                status: 500, code: "server_error", description: "WeChat answered an unexpected error",
                 wechatErrcode: errcode
             )
         }

@@ -53,7 +53,17 @@ struct ManifestTests {
         let function = try #require(manifest.function(named: "f"))
         #expect(function.timeout == Manifest.defaultTimeout)
         #expect(function.memory == Manifest.defaultMemory)
+        #expect(function.concurrency == Manifest.defaultConcurrency)
         #expect(function.environment.isEmpty)
+    }
+
+    @Test func concurrencyComesFromDefaultsOrTheFunction() throws {
+        let manifest = try Manifest.parse(
+            "defaults: {concurrency: 3}\nfunctions:\n  f: {handler: f, route: /f, method: GET}\n"
+                + "  g: {handler: g, route: /g, method: GET, concurrency: 1}\n"
+        )
+        #expect(manifest.function(named: "f")?.concurrency == 3)
+        #expect(manifest.function(named: "g")?.concurrency == 1)
     }
 
     @Test func repositoryManifestMatchesTheBuiltInFunctions() throws {
@@ -123,6 +133,11 @@ struct ManifestTests {
             "positive whole number"
         ),
         ("defaults: {memory: 1.5}\n" + function, "defaults.memory", 1, "positive whole number"),
+        ("defaults: {concurrency: 0}\n" + function, "defaults.concurrency", 1, "positive whole number of requests"),
+        (
+            "functions:\n  f: {handler: f, route: /f, method: GET, concurrency: many}\n", "functions.f.concurrency", 2,
+            "positive whole number of requests"
+        ),
         ("defaults: {environment: [A]}\n" + function, "defaults.environment", 1, "must be a mapping"),
         ("defaults:\n  environment:\n    1BAD: x\n" + function, "defaults.environment.1BAD", 3, "variable name"),
         ("defaults:\n  environment:\n    A: ${B\n" + function, "defaults.environment.A", 3, "unterminated"),

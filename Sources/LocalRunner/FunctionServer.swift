@@ -1,0 +1,378 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// `serve`'s HTTP server: every manifest function behind its route, one process per request, as
+/// API Gateway (HTTP API, payload v2.0) in front of Lambda would run them.
+///
+/// ```swift
+/// let server = try await FunctionServer.start(manifest: manifest, binDirectory: bin, runnerEnvironment: env)
+/// // requests to server.baseURL + "/login" …
+/// await server.stop()
+/// ```
+public final class FunctionServer: Sendable {
+    /// The port the server listens on.
+    public let port: Int
+    /// The origin to reach it at, e.g. `http://127.0.0.1:54321`.
+    public let baseURL: String
+
+    let gateway: FunctionGateway
+    private let serviceGroup: ServiceGroup
+    private let running: Task<Void, any Error>
+
+    private init(port: Int, baseURL: String, gateway: FunctionGateway, serviceGroup: ServiceGroup, running: Task<Void, any Error>) {
+        self.port = port
+        self.baseURL = baseURL
+        self.gateway = gateway
+        self.serviceGroup = serviceGroup
+        self.running = running
+    }
+
+    /// Starts serving on `host`:`port` (port 0 lets the OS pick); returns once it is listening.
+    ///
+    /// - Parameters:
+    ///   - runnerEnvironment: supplies PATH, HOME, LANG and TZ to the functions, as `invoke` does.
+    ///   - envFile: applied over the manifest's environment of every function.
+    ///   - log: receives the runner's log lines (one per request, and the functions' stderr lines).
+    public static func start(
+        manifest: Manifest,
+        binDirectory: URL,
+        runnerEnvironment: [String: String],
+        envFile: EnvironmentFile? = nil,
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        log: @escaping @Sendable (String) -> Void = { Console.error($0) }
+    ) async throws -> FunctionServer {
+        let gateway = FunctionGateway(
+            manifest: manifest,
+            binDirectory: binDirectory,
+            runnerEnvironment: runnerEnvironment,
+            envFile: envFile,
+            log: log
+        )
+        var logger = Logger(label: "local-runner.serve") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        let (boundPorts, boundPort) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            responder: CallbackResponder<ServeRequestContext> { request, context in
+                await gateway.respond(to: request, remoteAddress: context.remoteAddress)
+            },
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                boundPort.yield(channel.localAddress?.port ?? port)
+                boundPort.finish()
+            },
+            logger: logger
+        )
+        let serviceGroup = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger)
+        )
+        let running = Task {
+            defer { boundPort.finish() }
+            try await serviceGroup.run()
+        }
+        var ports = boundPorts.makeAsyncIterator()
+        guard let bound = await ports.next() else {
+            try await running.value
+            throw FunctionServerError(description: "the server stopped before it was listening on \(host):\(port)")
+        }
+        let urlHost = host.contains(":") ? "[\(host)]" : (host == "0.0.0.0" ? "127.0.0.1" : host)
+        return FunctionServer(
+            port: bound,
+            baseURL: "http://\(urlHost):\(bound)",
+            gateway: gateway,
+            serviceGroup: serviceGroup,
+            running: running
+        )
+    }
+
+    /// The routes served, one `METHOD PATH -> FUNCTION` per method, in manifest order.
+    public var routeLines: [String] {
+        gateway.functions.flatMap { function in
+            function.methods.map { "  \($0.padding(toLength: 7, withPad: " ", startingAt: 0)) \(function.route)  -> \(function.name)" }
+        }
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and returns once stopped.
+    public func stop() async {
+        await serviceGroup.triggerGracefulShutdown()
+        _ = await running.result
+    }
+}
+
+/// Why the server could not start.
+public struct FunctionServerError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The request context: Hummingbird's core plus the client's address, for `sourceIp`.
+struct ServeRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+// MARK: - Gateway
+
+/// Routing, concurrency limits, the event, the invocation and the response mapping.
+final class FunctionGateway: Sendable {
+    /// Lambda's limit on an invocation payload; a bigger request body is answered 413.
+    static let maxBodyBytes = 6 * 1024 * 1024
+
+    let functions: [FunctionSpec]
+    private let routes: [String: [FunctionSpec]]
+    private let binDirectory: URL
+    private let runnerEnvironment: [String: String]
+    private let envFile: EnvironmentFile?
+    private let log: @Sendable (String) -> Void
+    private let inFlight = Mutex<[String: Int]>([:])
+
+    init(
+        manifest: Manifest,
+        binDirectory: URL,
+        runnerEnvironment: [String: String],
+        envFile: EnvironmentFile?,
+        log: @escaping @Sendable (String) -> Void
+    ) {
+        functions = manifest.functions
+        routes = Dictionary(grouping: manifest.functions, by: \.route)
+        self.binDirectory = binDirectory
+        self.runnerEnvironment = runnerEnvironment
+        self.envFile = envFile
+        self.log = log
+    }
+
+    /// Requests of `function` running now.
+    func running(_ function: String) -> Int {
+        inFlight.withLock { $0[function] ?? 0 }
+    }
+
+    func respond(to request: Request, remoteAddress: SocketAddress?) async -> Response {
+        let start = ContinuousClock.now
+        let method = request.method.rawValue
+        let path = request.uri.path
+        let (answer, function, maxResidentBytes) = await answer(request, method: method, path: path, remoteAddress: remoteAddress)
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let megabytes = (maxResidentBytes + 1_048_575) / 1_048_576
+        log(
+            "\(method) \(path) \(answer.status.code) \(String(format: "%.1f", milliseconds))ms "
+                + "maxRSS=\(megabytes)MB function=\(function ?? "-")"
+        )
+        return answer
+    }
+
+    private func answer(
+        _ request: Request,
+        method: String,
+        path: String,
+        remoteAddress: SocketAddress?
+    ) async -> (Response, function: String?, maxResidentBytes: Int) {
+        guard let candidates = routes[path] else {
+            return (Self.error(.notFound, "not_found", "no function is routed at \(path)"), nil, 0)
+        }
+        guard let function = candidates.first(where: { $0.methods.contains(method) || $0.methods.contains("ANY") }) else {
+            let allowed = Array(Set(candidates.flatMap(\.methods))).sorted().joined(separator: ", ")
+            var response = Self.error(.methodNotAllowed, "method_not_allowed", "\(path) accepts \(allowed)")
+            response.headers[.allow] = allowed
+            return (response, nil, 0)
+        }
+        guard acquire(function) else {
+            var response = Self.error(
+                .tooManyRequests,
+                "too_many_requests",
+                "\(function.name) is already running \(function.concurrency) requests, its concurrency limit"
+            )
+            response.headers[.retryAfter] = "1"
+            return (response, function.name, 0)
+        }
+        defer { release(function) }
+
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        } catch {
+            return (
+                Self.error(.contentTooLarge, "payload_too_large", "the request body exceeds 6 MB"),
+                function.name, 0
+            )
+        }
+        let requestID = UUID().uuidString.lowercased()
+        let event = HTTPEvent(
+            method: method,
+            path: path,
+            rawQueryString: request.uri.query ?? "",
+            headerFields: request.headers.map { (name: $0.name.canonicalName, value: $0.value) },
+            body: Array(buffer: body),
+            sourceIP: remoteAddress?.ipAddress ?? "127.0.0.1",
+            requestID: requestID
+        )
+        let invocation = Invocation(
+            function: function,
+            binDirectory: binDirectory,
+            runnerEnvironment: runnerEnvironment,
+            envFile: envFile,
+            requestID: requestID
+        )
+        let relay = LineRelay(prefix: "[\(function.name)] ", log: log)
+        let result: InvocationResult
+        do {
+            result = try await invocation.run(event: event.encoded()) { relay.feed($0) }
+        } catch {
+            relay.finish()
+            log("[\(function.name)] local-runner: \(error)")
+            return (Self.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0)
+        }
+        relay.finish()
+        let mapped = Self.response(for: result)
+        if let problem = mapped.problem {
+            log("[\(function.name)] local-runner: \(problem) (request \(requestID))")
+        }
+        return (mapped.response, function.name, result.outcome.maxResidentBytes)
+    }
+
+    private func acquire(_ function: FunctionSpec) -> Bool {
+        inFlight.withLock { counts in
+            let running = counts[function.name] ?? 0
+            guard running < function.concurrency else { return false }
+            counts[function.name] = running + 1
+            return true
+        }
+    }
+
+    private func release(_ function: FunctionSpec) {
+        inFlight.withLock { $0[function.name] = ($0[function.name] ?? 1) - 1 }
+    }
+
+    // MARK: Response mapping
+
+    /// The HTTP response for a finished invocation, and what went wrong when the platform answers instead.
+    static func response(for result: InvocationResult) -> (response: Response, problem: String?) {
+        let function = result.function
+        switch result.outcome.termination {
+        case .timedOut:
+            let seconds = Invocation.secondsText(function.timeout)
+            return (
+                error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"),
+                "timed out after \(seconds) s; its process group was killed"
+            )
+        case .cancelled:
+            return (error(.badGateway, "bad_gateway", "the invocation was interrupted"), "interrupted; its process group was killed")
+        case .signaled, .exited(1...), .exited(...(-1)):
+            return (
+                error(.badGateway, "bad_gateway", "the function crashed"),
+                "crashed: \(result.failure?.message ?? "unknown")"
+            )
+        case .exited:
+            break
+        }
+        let stdout = result.outcome.stdout
+        let invalid = { (why: String) -> (Response, String?) in
+            let preview = String(decoding: stdout.prefix(200), as: UTF8.self)
+            return (
+                error(.badGateway, "bad_gateway", "the function returned an invalid response"),
+                "invalid response: \(why)" + (preview.isEmpty ? " (stdout was empty)" : ": \(preview)")
+            )
+        }
+        guard let value = try? JSONSerialization.jsonObject(with: Data(stdout), options: [.fragmentsAllowed]) else {
+            return invalid("stdout is not JSON")
+        }
+        guard let object = value as? [String: Any], let rawStatus = object["statusCode"] else {
+            // API Gateway's v2.0 rule: valid JSON without a statusCode is the body of a 200.
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            let trimmed = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return (Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: trimmed))), nil)
+        }
+        guard let number = rawStatus as? NSNumber, !(number is Bool), number.doubleValue == number.doubleValue.rounded(),
+            (100...599).contains(number.intValue)
+        else {
+            return invalid("statusCode is not an HTTP status")
+        }
+        var headers = HTTPFields()
+        if let rawHeaders = object["headers"] {
+            guard let map = rawHeaders as? [String: Any] else { return invalid("headers is not an object") }
+            for (name, rawValue) in map.sorted(by: { $0.key < $1.key }) {
+                guard let fieldName = HTTPField.Name(name) else { return invalid("'\(name)' is not a header name") }
+                if [.contentLength, .transferEncoding, .connection].contains(fieldName) { continue }
+                let text: String
+                switch rawValue {
+                case let string as String: text = string
+                case let number as NSNumber: text = number.stringValue
+                default: return invalid("header '\(name)' is not a string")
+                }
+                headers.append(HTTPField(name: fieldName, value: text))
+            }
+        }
+        if let rawCookies = object["cookies"] {
+            guard let cookies = rawCookies as? [String] else { return invalid("cookies is not a list of strings") }
+            for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
+        }
+        var body: [UInt8] = []
+        if let rawBody = object["body"], !(rawBody is NSNull) {
+            guard let text = rawBody as? String else { return invalid("body is not a string") }
+            if (object["isBase64Encoded"] as? Bool) == true {
+                guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else {
+                    return invalid("body is not base64 though isBase64Encoded is true")
+                }
+                body = Array(data)
+            } else {
+                body = Array(text.utf8)
+            }
+        }
+        let status = HTTPResponse.Status(code: number.intValue)
+        return (Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body))), nil)
+    }
+
+    /// A platform error: `{"error", "error_description"}` as JSON.
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ description: String) -> Response {
+        let object = ["error": code, "error_description": description]
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Turns a function's stderr chunks into whole lines, each passed on with the function's name in front.
+final class LineRelay: Sendable {
+    private let prefix: String
+    private let log: @Sendable (String) -> Void
+    private let pending = Mutex<[UInt8]>([])
+
+    init(prefix: String, log: @escaping @Sendable (String) -> Void) {
+        self.prefix = prefix
+        self.log = log
+    }
+
+    func feed(_ chunk: [UInt8]) {
+        let lines: [String] = pending.withLock { buffer in
+            buffer += chunk
+            var lines: [String] = []
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: buffer[..<newline], as: UTF8.self))
+                buffer.removeSubrange(...newline)
+            }
+            return lines
+        }
+        for line in lines { log(prefix + line) }
+    }
+
+    func finish() {
+        let rest = pending.withLock { buffer in
+            defer { buffer.removeAll() }
+            return buffer
+        }
+        if !rest.isEmpty { log(prefix + String(decoding: rest, as: UTF8.self)) }
+    }
+}

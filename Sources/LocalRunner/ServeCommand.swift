@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+
+/// `local-runner serve`: every function behind its route, one process per request, until SIGINT or SIGTERM.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve every function of functions.yaml behind its route, one process per request.",
+        discussion: """
+            Each request becomes an API Gateway HTTP API (payload v2.0) event and runs the function as
+            its own process with the manifest's environment, timeout and concurrency limit, as
+            `sam local start-api` does. A timeout answers 504; a crash, a non-zero exit or invalid
+            stdout 502; more requests than `concurrency` 429. One log line per request goes to stderr,
+            with the functions' own log lines prefixed by their name.
+            """
+    )
+
+    @Option(help: "Port; 0 picks a free one.")
+    var port: Int = 0
+
+    @Option(help: "Address to listen on (loopback by default).")
+    var host = "127.0.0.1"
+
+    @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
+    var envFile: String?
+
+    @OptionGroup var manifestOptions: ManifestOptions
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let manifest = try manifestOptions.load(environment: environment)
+        var variables: EnvironmentFile?
+        if let envFile {
+            do {
+                variables = try EnvironmentFile(contentsOf: URL(fileURLWithPath: envFile))
+            } catch {
+                Console.error("local-runner: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let binDirectory = Invocation.binDirectory(environment: environment)
+        let missing = manifest.functions.filter {
+            !FileManager.default.isExecutableFile(atPath: binDirectory.appendingPathComponent($0.handler).path)
+        }
+        if !missing.isEmpty {
+            Console.error(
+                "local-runner: warning: not built in \(binDirectory.path): "
+                    + missing.map(\.handler).joined(separator: ", ")
+                    + " (their routes answer 502; build with swift build -c release or set WXAUTH_BIN_DIR)"
+            )
+        }
+        let server: FunctionServer
+        do {
+            server = try await FunctionServer.start(
+                manifest: manifest,
+                binDirectory: binDirectory,
+                runnerEnvironment: environment,
+                envFile: variables,
+                host: host,
+                port: port
+            )
+        } catch {
+            Console.error("local-runner: cannot listen on \(host):\(port): \(error)")
+            throw ExitCode(1)
+        }
+        let count = manifest.functions.count
+        Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
+        for line in server.routeLines { Console.out(line) }
+        Console.out("Stop with Ctrl-C.")
+        _ = await Signals.waitForTermination()
+        Console.error("local-runner: stopping; letting requests in flight finish")
+        await server.stop()
+    }
+}
