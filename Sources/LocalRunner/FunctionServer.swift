@@ -24,7 +24,9 @@ public final class FunctionServer: Sendable {
     private let serviceGroup: ServiceGroup
     private let running: Task<Void, any Error>
 
-    private init(port: Int, baseURL: String, gateway: FunctionGateway, serviceGroup: ServiceGroup, running: Task<Void, any Error>) {
+    private init(
+        port: Int, baseURL: String, gateway: FunctionGateway, serviceGroup: ServiceGroup, running: Task<Void, any Error>
+    ) {
         self.port = port
         self.baseURL = baseURL
         self.gateway = gateway
@@ -37,7 +39,8 @@ public final class FunctionServer: Sendable {
     /// - Parameters:
     ///   - runnerEnvironment: supplies PATH, HOME, LANG and TZ to the functions, as `invoke` does.
     ///   - envFile: applied over the manifest's environment of every function.
-    ///   - log: receives the runner's log lines (one per request, and the functions' stderr lines).
+    ///   - log: receives the runner's log lines (one per request, and the functions' stderr lines);
+    ///     stderr when nil.
     public static func start(
         manifest: Manifest,
         binDirectory: URL,
@@ -45,14 +48,14 @@ public final class FunctionServer: Sendable {
         envFile: EnvironmentFile? = nil,
         host: String = "127.0.0.1",
         port: Int = 0,
-        log: @escaping @Sendable (String) -> Void = { Console.error($0) }
+        log: (@Sendable (String) -> Void)? = nil
     ) async throws -> FunctionServer {
         let gateway = FunctionGateway(
             manifest: manifest,
             binDirectory: binDirectory,
             runnerEnvironment: runnerEnvironment,
             envFile: envFile,
-            log: log
+            log: log ?? { Console.error($0) }
         )
         var logger = Logger(label: "local-runner.serve") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
@@ -93,7 +96,9 @@ public final class FunctionServer: Sendable {
     /// The routes served, one `METHOD PATH -> FUNCTION` per method, in manifest order.
     public var routeLines: [String] {
         gateway.functions.flatMap { function in
-            function.methods.map { "  \($0.padding(toLength: 7, withPad: " ", startingAt: 0)) \(function.route)  -> \(function.name)" }
+            function.methods.map {
+                "  \($0.padding(toLength: 7, withPad: " ", startingAt: 0)) \(function.route)  -> \(function.name)"
+            }
         }
     }
 
@@ -159,7 +164,8 @@ final class FunctionGateway: Sendable {
         let start = ContinuousClock.now
         let method = request.method.rawValue
         let path = request.uri.path
-        let (answer, function, maxResidentBytes) = await answer(request, method: method, path: path, remoteAddress: remoteAddress)
+        let (answer, function, maxResidentBytes) = await answer(
+            request, method: method, path: path, remoteAddress: remoteAddress)
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let megabytes = (maxResidentBytes + 1_048_575) / 1_048_576
@@ -179,7 +185,8 @@ final class FunctionGateway: Sendable {
         guard let candidates = routes[path] else {
             return (Self.error(.notFound, "not_found", "no function is routed at \(path)"), nil, 0)
         }
-        guard let function = candidates.first(where: { $0.methods.contains(method) || $0.methods.contains("ANY") }) else {
+        guard let function = candidates.first(where: { $0.methods.contains(method) || $0.methods.contains("ANY") })
+        else {
             let allowed = Array(Set(candidates.flatMap(\.methods))).sorted().joined(separator: ", ")
             var response = Self.error(.methodNotAllowed, "method_not_allowed", "\(path) accepts \(allowed)")
             response.headers[.allow] = allowed
@@ -265,7 +272,10 @@ final class FunctionGateway: Sendable {
                 "timed out after \(seconds) s; its process group was killed"
             )
         case .cancelled:
-            return (error(.badGateway, "bad_gateway", "the invocation was interrupted"), "interrupted; its process group was killed")
+            return (
+                error(.badGateway, "bad_gateway", "the invocation was interrupted"),
+                "interrupted; its process group was killed"
+            )
         case .signaled, .exited(1...), .exited(...(-1)):
             return (
                 error(.badGateway, "bad_gateway", "the function crashed"),
@@ -292,7 +302,8 @@ final class FunctionGateway: Sendable {
             let trimmed = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             return (Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: trimmed))), nil)
         }
-        guard let number = rawStatus as? NSNumber, !(number is Bool), number.doubleValue == number.doubleValue.rounded(),
+        guard let number = rawStatus as? NSNumber, !(number is Bool),
+            number.doubleValue == number.doubleValue.rounded(),
             (100...599).contains(number.intValue)
         else {
             return invalid("statusCode is not an HTTP status")

@@ -57,7 +57,9 @@ public struct HTTPEvent: Sendable, Equatable {
         var body: String?
         var isBase64Encoded = false
         if !bytes.isEmpty {
-            if Self.isTextual(contentType: headers["content-type"]), let text = String(validating: bytes, as: UTF8.self) {
+            if Self.isTextual(contentType: headers["content-type"]),
+                let text = String(validating: bytes, as: UTF8.self)
+            {
                 body = text
             } else {
                 body = Data(bytes).base64EncodedString()

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import LocalRunner
+
 /// The `local-runner` built beside the test bundle, if the build made it.
 let builtLocalRunner: URL? = {
     let directory = (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
@@ -93,7 +95,46 @@ struct CommandLineTests {
         #expect(run.stderr.contains("/nonexistent/functions.yaml: cannot be read"))
     }
 
-    @Test(arguments: ["serve", "dev", "package"])
+    @Test func serveListensPrintsRoutesAndStopsOnSIGTERM() throws {
+        let bin = try InvocationTests.BinDirectory([
+            "echo": #"cat >/dev/null; echo "echo log" >&2; printf '{"statusCode":200,"body":"served"}'"#
+        ])
+        let manifest = bin.file("functions.yaml")
+        try Data("functions:\n  echo: {handler: echo, route: /echo, method: [POST, GET]}\n".utf8).write(to: manifest)
+        let process = Process()
+        process.executableURL = try #require(builtLocalRunner)
+        process.arguments = ["serve", "--port", "0", "--manifest", manifest.path]
+        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        var printed = ""
+        while !printed.contains("Stop with Ctrl-C.") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        let served = /Serving 1 function on http:\/\/127\.0\.0\.1:(\d+)\n/
+        let match = try #require(printed.firstMatch(of: served), "\(printed)")
+        let port = try #require(Int(match.1))
+        #expect(printed.contains("POST    /echo  -> echo"))
+        #expect(printed.contains("GET     /echo  -> echo"))
+
+        let response = try LoopbackHTTP.postJSON(port: port, path: "/echo", body: "{}")
+        #expect(response.status == 200)
+        #expect(String(decoding: response.body, as: UTF8.self) == "served")
+
+        kill(process.processIdentifier, SIGTERM)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("[echo] echo log"), "\(stderr)")
+        #expect(stderr.contains(/POST \/echo 200 \d+\.\dms maxRSS=\d+MB function=echo/), "\(stderr)")
+    }
+
+    @Test(arguments: ["dev", "package"])
     func laterCommandsSayNotImplemented(command: String) throws {
         let run = try localRunner([command, "--port", "8787"])
         #expect(run.status == 2)
