@@ -15,10 +15,11 @@ public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// An API Gateway HTTP API event, payload v2.0 or v1.0 (v1.0 is also Tencent SCF's API-gateway shape).
 ///
-/// Every member is optional so that unknown shapes are tolerated; ``request(maxBodyBytes:)`` decides what is required.
-struct APIGatewayEvent: Decodable {
-    struct RequestContext: Decodable {
-        struct HTTP: Decodable {
+/// Every member is optional so that unknown shapes are tolerated; ``request(maxBodyBytes:fallbackRequestId:)``
+/// decides what is required. Unknown members are ignored; a known member of the wrong type is refused.
+struct APIGatewayEvent {
+    struct RequestContext {
+        struct HTTP {
             var method: String?
             var path: String?
         }
@@ -48,20 +49,90 @@ struct APIGatewayEvent: Decodable {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw .badRequest("the event is not valid UTF-8")
         }
+        let root: EventJSON
         do {
-            return try JSONDecoder().decode(APIGatewayEvent.self, from: Data(bytes))
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw .badRequest("the event has a member of the wrong type at \(Self.pathText(context.codingPath))")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw .badRequest("the event has a null where a value is needed at \(Self.pathText(context.codingPath))")
+            root = try EventJSON.parse(bytes)
         } catch {
             throw .badRequest("the event is not valid JSON")
         }
+        var event = APIGatewayEvent()
+        event.version = try string(root, "version")
+        event.rawPath = try string(root, "rawPath")
+        event.rawQueryString = try string(root, "rawQueryString")
+        event.path = try string(root, "path")
+        event.httpMethod = try string(root, "httpMethod")
+        event.headers = try stringMap(root, "headers")
+        event.queryStringParameters = try stringMap(root, "queryStringParameters")
+        event.body = try string(root, "body")
+        if let flag = root["isBase64Encoded"] {
+            switch flag {
+            case .bool(let value): event.isBase64Encoded = value
+            case .null: break
+            default: throw wrongType("isBase64Encoded")
+            }
+        }
+        if let cookies = root["cookies"] {
+            switch cookies {
+            case .array(let items):
+                event.cookies = try items.map { item throws(EventError) in
+                    guard case .string(let text) = item else { throw wrongType("cookies") }
+                    return text
+                }
+            case .null: break
+            default: throw wrongType("cookies")
+            }
+        }
+        if let context = try object(root, "requestContext") {
+            var requestContext = RequestContext()
+            requestContext.requestId = try string(context, "requestId", in: "requestContext")
+            requestContext.httpMethod = try string(context, "httpMethod", in: "requestContext")
+            requestContext.path = try string(context, "path", in: "requestContext")
+            if let http = try object(context, "http", in: "requestContext") {
+                requestContext.http = RequestContext.HTTP(
+                    method: try string(http, "method", in: "requestContext.http"),
+                    path: try string(http, "path", in: "requestContext.http")
+                )
+            }
+            event.requestContext = requestContext
+        }
+        return event
     }
 
-    private static func pathText(_ path: [any CodingKey]) -> String {
-        let text = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        return text.isEmpty ? "the top level" : "'\(text)'"
+    private static func wrongType(_ path: String) -> EventError {
+        .badRequest("the event has a member of the wrong type at '\(path)'")
+    }
+
+    private static func string(_ object: EventJSON, _ key: String, in parent: String? = nil) throws(EventError) -> String? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw wrongType(parent.map { "\($0).\(key)" } ?? key)
+        }
+    }
+
+    private static func object(_ object: EventJSON, _ key: String, in parent: String? = nil) throws(EventError) -> EventJSON? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case let value? where value.isObject: return value
+        default: throw wrongType(parent.map { "\($0).\(key)" } ?? key)
+        }
+    }
+
+    private static func stringMap(_ object: EventJSON, _ key: String) throws(EventError) -> [String: String?]? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .object(let members)?:
+            var map: [String: String?] = [:]
+            for (name, value) in members {
+                switch value {
+                case .string(let text): if map[name] == nil { map[name] = .some(text) }
+                case .null: if map[name] == nil { map[name] = .some(nil) }
+                default: throw wrongType("\(key).\(name)")
+                }
+            }
+            return map
+        default: throw wrongType(key)
+        }
     }
 
     /// The request this event describes, or why it cannot be served.

@@ -116,7 +116,8 @@ extension Manifest {
             throw ManifestError(file: file, issue: issue)
         } catch DecodingError.dataCorrupted(let context) where context.underlyingError is ManifestIssue {
             // Yams wraps what `init(from:)` throws.
-            throw ManifestError(file: file, issue: context.underlyingError as! ManifestIssue)
+            let issue = context.underlyingError as? ManifestIssue
+            throw ManifestError(file: file, issue: issue ?? ManifestIssue(path: [], line: nil, message: "invalid"))
         } catch let error as YamlError {
             throw ManifestError(file: file, yamlError: error)
         } catch {
