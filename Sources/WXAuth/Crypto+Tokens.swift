@@ -55,12 +55,21 @@ enum Identifier {
 }
 
 /// Encrypts secrets at rest (session_key, WeChat tokens) with AES-256-GCM under a key derived by HKDF.
+///
+/// The key is derived when first used, not when the box is made: most invocations (a userinfo, a refresh)
+/// never touch a secret at rest, and every generic crypto type instantiated costs a cold start time.
 public struct SecretBox: Sendable {
-    private let key: SymmetricKey
+    private let rootSecret: Secret
+    private let purpose: String
 
-    /// Derives the key from the configured secret; `purpose` separates it from the JWT key that shares the root.
+    /// `purpose` separates this key from the JWT key that shares the same root.
     public init(rootSecret: Secret, purpose: String = "wxauth/at-rest/v1") {
-        key = HKDF<SHA256>.deriveKey(
+        self.rootSecret = rootSecret
+        self.purpose = purpose
+    }
+
+    private var key: SymmetricKey {
+        HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: Array(rootSecret.revealed.utf8)),
             salt: Array("wxauth".utf8),
             info: Array(purpose.utf8),
