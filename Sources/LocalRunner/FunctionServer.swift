@@ -39,6 +39,9 @@ public final class FunctionServer: Sendable {
     /// - Parameters:
     ///   - runnerEnvironment: supplies PATH, HOME, LANG and TZ to the functions, as `invoke` does.
     ///   - envFile: applied over the manifest's environment of every function.
+    ///   - overrides: variables applied over each function's manifest environment (before `envFile`),
+    ///     computed from the function and the server's own base URL once it is listening; an empty
+    ///     value unsets the variable. `dev` uses it to point the functions at the sandbox.
     ///   - log: receives the runner's log lines (one per request, and the functions' stderr lines);
     ///     stderr when nil.
     public static func start(
@@ -46,6 +49,7 @@ public final class FunctionServer: Sendable {
         binDirectory: URL,
         runnerEnvironment: [String: String],
         envFile: EnvironmentFile? = nil,
+        overrides: (@Sendable (_ function: FunctionSpec, _ baseURL: String) -> [String: String])? = nil,
         host: String = "127.0.0.1",
         port: Int = 0,
         log: (@Sendable (String) -> Void)? = nil
@@ -55,8 +59,10 @@ public final class FunctionServer: Sendable {
             binDirectory: binDirectory,
             runnerEnvironment: runnerEnvironment,
             envFile: envFile,
+            overrides: overrides,
             log: log ?? { Console.error($0) }
         )
+        let urlHost = host.contains(":") ? "[\(host)]" : (host == "0.0.0.0" ? "127.0.0.1" : host)
         var logger = Logger(label: "local-runner.serve") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         let (boundPorts, boundPort) = AsyncStream.makeStream(of: Int.self)
@@ -66,6 +72,7 @@ public final class FunctionServer: Sendable {
             },
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in
+                gateway.listening(at: "http://\(urlHost):\(channel.localAddress?.port ?? port)")
                 boundPort.yield(channel.localAddress?.port ?? port)
                 boundPort.finish()
             },
@@ -83,7 +90,6 @@ public final class FunctionServer: Sendable {
             try await running.value
             throw FunctionServerError(description: "the server stopped before it was listening on \(host):\(port)")
         }
-        let urlHost = host.contains(":") ? "[\(host)]" : (host == "0.0.0.0" ? "127.0.0.1" : host)
         return FunctionServer(
             port: bound,
             baseURL: "http://\(urlHost):\(bound)",
@@ -137,14 +143,17 @@ final class FunctionGateway: Sendable {
     private let binDirectory: URL
     private let runnerEnvironment: [String: String]
     private let envFile: EnvironmentFile?
+    private let overrides: (@Sendable (FunctionSpec, String) -> [String: String])?
     private let log: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Int]>([:])
+    private let baseURL = Mutex("")
 
     init(
         manifest: Manifest,
         binDirectory: URL,
         runnerEnvironment: [String: String],
         envFile: EnvironmentFile?,
+        overrides: (@Sendable (FunctionSpec, String) -> [String: String])? = nil,
         log: @escaping @Sendable (String) -> Void
     ) {
         functions = manifest.functions
@@ -152,7 +161,13 @@ final class FunctionGateway: Sendable {
         self.binDirectory = binDirectory
         self.runnerEnvironment = runnerEnvironment
         self.envFile = envFile
+        self.overrides = overrides
         self.log = log
+    }
+
+    /// Records the origin the server is reachable at, for `overrides`.
+    func listening(at url: String) {
+        baseURL.withLock { $0 = url }
     }
 
     /// Requests of `function` running now.
@@ -226,6 +241,7 @@ final class FunctionGateway: Sendable {
             function: function,
             binDirectory: binDirectory,
             runnerEnvironment: runnerEnvironment,
+            overrides: overrides?(function, baseURL.withLock { $0 }) ?? [:],
             envFile: envFile,
             requestID: requestID
         )

@@ -133,11 +133,4 @@ struct CommandLineTests {
         #expect(stderr.contains("[echo] echo log"), "\(stderr)")
         #expect(stderr.contains(/POST \/echo 200 \d+\.\dms maxRSS=\d+MB function=echo/), "\(stderr)")
     }
-
-    @Test(arguments: ["dev", "package"])
-    func laterCommandsSayNotImplemented(command: String) throws {
-        let run = try localRunner([command, "--port", "8787"])
-        #expect(run.status == 2)
-        #expect(run.stderr.contains("not implemented yet (issue 3)"))
-    }
 }

@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+import Yams
+
+@testable import LocalRunner
+
+/// The repository root (where functions.yaml and .build live).
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private let repositoryManifest = repositoryRoot.appendingPathComponent("functions.yaml")
+
+/// `.build/release/login`, when a release build exists (packaging a zip needs one; CI builds debug only).
+private let releaseLogin: URL? = {
+    let url = repositoryRoot.appendingPathComponent(".build/release/login")
+    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+}()
+
+private func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("package-tests-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Runs a command found on PATH with `stdin`; status and stdout.
+private func run(_ arguments: [String], stdin: String = "", environment: [String: String]? = nil) throws -> (
+    status: Int32, stdout: String
+) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let input = Pipe()
+    let output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    input.fileHandleForWriting.write(Data(stdin.utf8))
+    try input.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite("local-runner package")
+struct PackageTests {
+    /// The rendered template, parsed (tags such as `!Ref` kept on the nodes).
+    func template(_ sam: inout SAMTemplate) throws -> (text: String, node: Node) {
+        let text = sam.render()
+        return (text, try #require(try Yams.compose(yaml: text)))
+    }
+
+    @Test func repositoryTemplateDescribesEveryFunction() throws {
+        let manifest = try Manifest.load(from: repositoryManifest, environment: [:])
+        var sam = try SAMTemplate(manifestAt: repositoryManifest, architecture: "x86_64")
+        let (text, root) = try template(&sam)
+        #expect(root["Transform"]?.string == "AWS::Serverless-2016-10-31")
+        #expect(sam.warnings.isEmpty)
+        for function in manifest.functions {
+            let id = SAMTemplate.pascalCase(function.name) + "Function"
+            let resource = try #require(root["Resources"]?[id], "no \(id) in\n\(text)")
+            #expect(resource["Type"]?.string == "AWS::Serverless::Function")
+            let properties = try #require(resource["Properties"])
+            #expect(properties["Runtime"]?.string == "provided.al2023")
+            #expect(properties["Handler"]?.string == "bootstrap")
+            #expect(properties["Architectures"]?.array().compactMap(\.string) == ["x86_64"])
+            #expect(properties["CodeUri"]?.string == "\(function.name).zip")
+            #expect(properties["MemorySize"]?.int == function.memory)
+            #expect(properties["Timeout"]?.int == Int(function.timeout))
+            let variables = try #require(properties["Environment"]?["Variables"])
+            #expect(variables["WXAUTH_FUNCTION_TIMEOUT"]?.string == Invocation.secondsText(function.timeout))
+            // Secrets are references to parameters, never values.
+            #expect(variables["WXAUTH_JWT_SECRET"]?.tag.description == "!Ref")
+            #expect(variables["WECHAT_SECRET"]?.tag.description == "!If")
+            #expect(variables["WECHAT_SECRET_FILE"] == nil)
+            #expect(variables["WXAUTH_DATABASE_URL_FILE"] == nil)
+            let events = try #require(properties["Events"]?.mapping)
+            let routes = events.map { _, event in
+                (event["Type"]?.string, event["Properties"]?["Path"]?.string, event["Properties"]?["Method"]?.string)
+            }
+            #expect(routes.count == function.methods.count)
+            for method in function.methods {
+                #expect(routes.contains { $0 == ("HttpApi", function.route, method.lowercased()) }, "\(routes)")
+            }
+        }
+        let parameters = try #require(root["Parameters"])
+        for name in ["WechatSecret", "WechatOaSecret", "WechatWebSecret", "WxauthJwtSecret"] {
+            #expect(parameters[name]?["NoEcho"]?.bool == true, "\(name)")
+            #expect(parameters[name]?["Type"]?.string == "String")
+        }
+        #expect(parameters["WxauthJwtSecret"]?["Default"] == nil, "the JWT secret must be set at deploy time")
+        #expect(parameters.mapping?.count == 4, "only *SECRET variables become parameters")
+        #expect(root["Outputs"]?["HttpApiUrl"]?["Value"]?.string?.contains("${ServerlessHttpApi}") == true)
+    }
+
+    @Test func environmentRulesAndLambdaLimits() throws {
+        var sam = try SAMTemplate(
+            manifestText: """
+                defaults:
+                  timeout: 2.5
+                  memory: 64
+                  environment:
+                    PLAIN: literal value
+                    WITH_DEFAULT: ${WITH_DEFAULT:-fallback}
+                    EMPTY_DEFAULT: ${EMPTY_DEFAULT:-}
+                    NO_DEFAULT: ${NO_DEFAULT}
+                    API_SECRET: hunter2-literal
+                    API_SECRET_FILE: /run/secrets/api
+                functions:
+                  my-fn: {handler: my-fn, route: "/things/{id}", method: ANY}
+                  other_fn:
+                    handler: other
+                    route: /other
+                    method: [get, delete]
+                    timeout: 30
+                    memory: 512
+                    environment: {PLAIN: overridden}
+                """,
+            architecture: "arm64"
+        )
+        let (text, root) = try template(&sam)
+        #expect(!text.contains("hunter2"), "a literal secret leaked:\n\(text)")
+        #expect(!text.contains("/run/secrets"))
+        let my = try #require(root["Resources"]?["MyFnFunction"]?["Properties"], "\(text)")
+        #expect(my["Architectures"]?.array().compactMap(\.string) == ["arm64"])
+        #expect(my["Timeout"]?.int == 3)
+        #expect(my["MemorySize"]?.int == 128)
+        #expect(sam.warnings.count == 2, "\(sam.warnings)")
+        let variables = try #require(my["Environment"]?["Variables"])
+        #expect(variables["PLAIN"]?.string == "literal value")
+        #expect(variables["WITH_DEFAULT"]?.string == "fallback")
+        #expect(variables["EMPTY_DEFAULT"] == nil)
+        #expect(variables["NO_DEFAULT"] == nil)
+        #expect(variables["API_SECRET"]?.tag.description == "!Ref", "a literal secret becomes a required parameter")
+        #expect(variables["WXAUTH_FUNCTION_TIMEOUT"]?.string == "2.5")
+        let event = try #require(my["Events"]?.mapping?.first?.value)
+        #expect(event["Properties"]?["Method"]?.string == "any")
+        #expect(event["Properties"]?["Path"]?.string == "/things/{id}")
+        let other = try #require(root["Resources"]?["OtherFnFunction"]?["Properties"])
+        #expect(other["Environment"]?["Variables"]?["PLAIN"]?.string == "overridden")
+        #expect(other["Timeout"]?.int == 30)
+        #expect(other["MemorySize"]?.int == 512)
+        #expect(other["Events"]?.mapping?.count == 2)
+        #expect(root["Parameters"]?["ApiSecret"]?["NoEcho"]?.bool == true)
+    }
+
+    @Test func templateOnlyWritesJustTheTemplate() throws {
+        let output = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let summary = try Packager(
+            manifest: repositoryManifest, functions: ["login", "refresh"], output: output, build: false, zips: false,
+            progress: { _ in }
+        ).run()
+        let files = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        #expect(files == ["template.yaml"])
+        #expect(summary.count == 1)
+        let text = try String(contentsOf: output.appendingPathComponent("template.yaml"), encoding: .utf8)
+        #expect(text.contains("LoginFunction:") && text.contains("RefreshFunction:"))
+        #expect(!text.contains("CallbackFunction:"), "only the named functions are described")
+    }
+
+    @Test func unknownFunctionIsAnError() throws {
+        let output = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        #expect(throws: PackageError.self) {
+            try Packager(
+                manifest: repositoryManifest, functions: ["nope"], output: output, build: false, zips: false,
+                progress: { _ in }
+            ).run()
+        }
+    }
+
+    @Test(.enabled(if: builtLocalRunner != nil, "local-runner is not built"))
+    func cliTemplateOnly() throws {
+        let output = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let result = try run([
+            try #require(builtLocalRunner).path, "package", "--template-only", "--manifest", repositoryManifest.path,
+            "--output", output.path,
+        ])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("template.yaml"))
+        #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("template.yaml").path))
+    }
+
+    @Test(
+        .enabled(
+            if: releaseLogin != nil,
+            "skipped: no .build/release/login (run `swift build -c release --static-swift-stdlib` to test zips)"
+        )
+    )
+    func zipHoldsAnExecutableBootstrapThatAnswers() throws {
+        let output = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let summary = try Packager(
+            manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
+            progress: { _ in }
+        ).run()
+        #expect(summary.first?.contains("login.zip") == true)
+        #expect(summary.first?.hasSuffix("MB") == true, "\(summary)")
+        let zip = output.appendingPathComponent("login.zip")
+        let listing = try run(["unzip", "-Z", zip.path])
+        #expect(listing.status == 0)
+        let entry = try #require(listing.stdout.split(separator: "\n").first { $0.hasSuffix(" bootstrap") })
+        #expect(entry.hasPrefix("-rwx"), "\(entry)")
+        #expect(listing.stdout.contains("number of entries: 1"))
+
+        let unpacked = output.appendingPathComponent("unpacked")
+        #expect(try run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
+        let bootstrap = unpacked.appendingPathComponent("bootstrap")
+        #expect(FileManager.default.isExecutableFile(atPath: bootstrap.path))
+        // Without AWS_LAMBDA_RUNTIME_API the binary reads one event from stdin and writes the response.
+        let answer = try run(
+            [bootstrap.path], stdin: "{}\n",
+            environment: ["PATH": "/usr/bin:/bin", "WXAUTH_JWT_SECRET": String(repeating: "k", count: 32)]
+        )
+        #expect(answer.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
+        #expect(object?["statusCode"] is Int, "\(answer.stdout)")
+    }
+}
