@@ -403,3 +403,19 @@ final class LineRelay: Sendable {
         if !rest.isEmpty { log(prefix + String(decoding: rest, as: UTF8.self)) }
     }
 }
+
+extension FunctionServer {
+    /// Warns on stderr about functions whose executable is not built: their routes would answer 502.
+    static func warnAboutUnbuiltHandlers(_ manifest: Manifest, environment: [String: String]) {
+        let binDirectory = Invocation.binDirectory(environment: environment)
+        let missing = manifest.functions.filter {
+            !FileManager.default.isExecutableFile(atPath: binDirectory.appendingPathComponent($0.handler).path)
+        }
+        guard !missing.isEmpty else { return }
+        Console.error(
+            "local-runner: warning: not built in \(binDirectory.path): "
+                + missing.map(\.handler).joined(separator: ", ")
+                + " (their routes answer 502; build with swift build -c release or set WXAUTH_BIN_DIR)"
+        )
+    }
+}

@@ -43,16 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let binDirectory = Invocation.binDirectory(environment: environment)
-        let missing = manifest.functions.filter {
-            !FileManager.default.isExecutableFile(atPath: binDirectory.appendingPathComponent($0.handler).path)
-        }
-        if !missing.isEmpty {
-            Console.error(
-                "local-runner: warning: not built in \(binDirectory.path): "
-                    + missing.map(\.handler).joined(separator: ", ")
-                    + " (their routes answer 502; build with swift build -c release or set WXAUTH_BIN_DIR)"
-            )
-        }
+        FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)
         let server: FunctionServer
         do {
             server = try await FunctionServer.start(
