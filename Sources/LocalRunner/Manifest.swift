@@ -78,7 +78,7 @@ extension Manifest {
         FunctionSpec(name: "login", handler: "login", route: "/login", methods: ["POST", "GET"]),
         FunctionSpec(name: "callback", handler: "callback", route: "/callback", methods: ["GET"]),
         FunctionSpec(name: "refresh", handler: "refresh", route: "/refresh", methods: ["POST"]),
-        FunctionSpec(name: "userinfo", handler: "userinfo", route: "/userinfo", methods: ["GET"]),
+        FunctionSpec(name: "userinfo", handler: "userinfo", route: "/userinfo", methods: ["GET", "POST"]),
     ])
 }
 
