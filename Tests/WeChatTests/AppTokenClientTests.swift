@@ -5,30 +5,6 @@ import Testing
 
 @testable import WeChat
 
-/// A transport that answers from a script and keeps every request whole (method, URL, headers, body).
-final class RecordingTransport: WeChatTransport {
-    private let state: Mutex<(outcomes: [ScriptedTransport.Outcome], requests: [WeChatHTTPRequest])>
-
-    init(_ outcomes: [ScriptedTransport.Outcome]) {
-        state = Mutex((outcomes, []))
-    }
-
-    var requests: [WeChatHTTPRequest] { state.withLock { $0.requests } }
-
-    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
-        let outcome: ScriptedTransport.Outcome = state.withLock { state in
-            state.requests.append(request)
-            return state.outcomes.count > 1 ? state.outcomes.removeFirst() : state.outcomes[0]
-        }
-        switch outcome {
-        case .answer(let status, let body, let contentType):
-            return WeChatHTTPResponse(status: status, contentType: contentType, body: Array(body.utf8))
-        case .failure(let failure):
-            throw failure
-        }
-    }
-}
-
 /// Keeps every log line, message and metadata, to prove no secret is written.
 final class LogRecorder: Sendable {
     private let lines = Mutex<[String]>([])
@@ -59,7 +35,7 @@ final class LogRecorder: Sendable {
     let secret = Secret("app-secret-\"quoted\"\\")
     let appToken = Secret("90_APPTOKENvalueTHATmustNEVERbeLOGGED")
 
-    func client(_ transport: RecordingTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
+    func client(_ transport: ScriptedTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
         WeChatClient(
             apiBase: "http://wechat.test", transport: transport, clock: VirtualClock(),
             retryPolicy: RetryPolicy(jitter: { $0 }), logger: logs.logger()
@@ -74,7 +50,7 @@ final class LogRecorder: Sendable {
     // MARK: stable_token
 
     @Test func stableTokenPostsJSONAndReadsTheToken() async throws {
-        let transport = RecordingTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7180}"#, "application/json")])
+        let transport = ScriptedTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7180}"#, "application/json")])
         let token = try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
         #expect(token.token.revealed == "90_tok")
         #expect(token.expiresIn == 7180)
@@ -92,7 +68,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func forceRefreshIsSent() async throws {
-        let transport = RecordingTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil)])
+        let transport = ScriptedTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil)])
         _ = try await client(transport).stableAccessToken(
             appid: "wxapp", secret: secret, forceRefresh: true, deadline: .now + .seconds(10)
         )
@@ -105,7 +81,7 @@ final class LogRecorder: Sendable {
     ])
     func stableTokenRefusalsAreClassifiedAndNotRetried(errcode: Int, category: WeChatError.Category) async throws {
         let logs = LogRecorder()
-        let transport = RecordingTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"no, rid: 1"}"#, nil)])
+        let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"no, rid: 1"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport, logs: logs).stableAccessToken(
                 appid: "wxapp", secret: secret, deadline: .now + .seconds(10)
@@ -120,7 +96,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func stableTokenIsRetriedEvenAfterItMayHaveReachedWeChat() async throws {
-        let transport = RecordingTransport([
+        let transport = ScriptedTransport([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, nil),
             .answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil),
@@ -133,7 +109,7 @@ final class LogRecorder: Sendable {
     @Test(arguments: [#"{"expires_in":7200}"#, #"{"access_token":"","expires_in":7200}"#, #"{"access_token":"t"}"#,
         #"{"access_token":"t","expires_in":0}"#, #"{"access_token":"t","expires_in":1e300}"#])
     func stableTokenAnswersWithoutATokenAreUnavailable(body: String) async throws {
-        let transport = RecordingTransport([.answer(200, body, nil)])
+        let transport = ScriptedTransport([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
         }
@@ -150,7 +126,7 @@ final class LogRecorder: Sendable {
     @Test(arguments: phoneAnswers)
     func phoneNumberReadsCountryCodeAsNumberOrString(answer: String) async throws {
         let logs = LogRecorder()
-        let transport = RecordingTransport([.answer(200, answer, "application/json")])
+        let transport = ScriptedTransport([.answer(200, answer, "application/json")])
         let phone = try await client(transport, logs: logs).userPhoneNumber(
             appAccessToken: appToken, code: "phone-code-1", deadline: .now + .seconds(10)
         )
@@ -169,7 +145,7 @@ final class LogRecorder: Sendable {
     @Test func anInvalidAppTokenIsClassifiedAndNeverShown() async throws {
         for errcode in [40001, 40014, 42001] {
             let logs = LogRecorder()
-            let transport = RecordingTransport([
+            let transport = ScriptedTransport([
                 .answer(200, #"{"errcode":\#(errcode),"errmsg":"invalid credential, access_token is invalid or not latest"}"#, nil)
             ])
             let error = await #expect(throws: WeChatError.self) {
@@ -187,7 +163,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func aUsedPhoneCodeIsAnInvalidCode() async throws {
-        let transport = RecordingTransport([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
+        let transport = ScriptedTransport([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
         }
@@ -195,7 +171,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func aPhoneCallThatMayHaveReachedWeChatIsNotResent() async throws {
-        let transport = RecordingTransport([
+        let transport = ScriptedTransport([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(200, Self.phoneAnswers[0], nil),
         ])
@@ -208,7 +184,7 @@ final class LogRecorder: Sendable {
 
     @Test(arguments: [#"{"errcode":0,"errmsg":"ok"}"#, #"{"phone_info":{"purePhoneNumber":"1"}}"#, #"{"phone_info":"13800138000"}"#])
     func phoneAnswersWithoutANumberAreUnavailable(body: String) async throws {
-        let transport = RecordingTransport([.answer(200, body, nil)])
+        let transport = ScriptedTransport([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
         }
@@ -216,7 +192,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func aPhoneAnswerWithoutExtrasFallsBack() async throws {
-        let transport = RecordingTransport([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
+        let transport = ScriptedTransport([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
         let phone = try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
         #expect(phone.purePhoneNumber == "+14155550100")
         #expect(phone.countryCode == nil)

@@ -5,25 +5,27 @@ import Testing
 
 @testable import WeChat
 
-/// A scripted transport: answers each call with the next scripted outcome and records what was sent.
+/// A scripted transport: answers each call with the next scripted outcome (the last one repeats) and
+/// keeps every request whole (method, URL, headers, body).
 final class ScriptedTransport: WeChatTransport {
     enum Outcome {
         case answer(Int, String, String?)
         case failure(TransportFailure)
     }
 
-    private let state: Mutex<(outcomes: [Outcome], urls: [String])>
+    private let state: Mutex<(outcomes: [Outcome], requests: [WeChatHTTPRequest])>
 
     init(_ outcomes: [Outcome]) {
         state = Mutex((outcomes, []))
     }
 
-    var calls: Int { state.withLock { $0.urls.count } }
-    var urls: [String] { state.withLock { $0.urls } }
+    var requests: [WeChatHTTPRequest] { state.withLock { $0.requests } }
+    var calls: Int { requests.count }
+    var urls: [String] { requests.map(\.url) }
 
     func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
         let outcome: Outcome = state.withLock { state in
-            state.urls.append(request.url)
+            state.requests.append(request)
             return state.outcomes.count > 1 ? state.outcomes.removeFirst() : state.outcomes[0]
         }
         switch outcome {
