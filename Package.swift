@@ -148,6 +148,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "WeChatSandbox",
+                "LocalRunner",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -34,6 +34,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
     var envFile: String?
 
+    @Flag(help: "Keep warm function processes (their Lambda runtime loop) instead of one process per request.")
+    var warm = false
+
     @OptionGroup var manifestOptions: ManifestOptions
 
     func validate() throws {
@@ -106,7 +109,8 @@ struct DevCommand: AsyncParsableCommand {
                     )
                 },
                 host: "127.0.0.1",
-                port: port
+                port: port,
+                warm: warm
             )
         } catch {
             Console.error("local-runner dev: cannot listen on 127.0.0.1:\(port): \(error)")

@@ -25,13 +25,20 @@ public struct FunctionProcess: Sendable {
     public var environment: [String: String]
     /// Time from spawn after which the process group is killed.
     public var timeout: Duration
+    /// The memory the process may use, in bytes (nil: unlimited). Enforced by a cgroup where the runner
+    /// can make one (see ``MemoryCgroup``), otherwise judged from the peak RSS once the process ends.
+    public var memoryLimitBytes: Int?
 
     /// Describes a run; nothing starts until `run`.
-    public init(executable: String, arguments: [String] = [], environment: [String: String], timeout: Duration) {
+    public init(
+        executable: String, arguments: [String] = [], environment: [String: String], timeout: Duration,
+        memoryLimitBytes: Int? = nil
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.timeout = timeout
+        self.memoryLimitBytes = memoryLimitBytes
     }
 
     /// How the process ended.
@@ -44,6 +51,9 @@ public struct FunctionProcess: Sendable {
         case timedOut
         /// The calling task was cancelled and the process killed.
         case cancelled
+        /// It used more memory than `memoryLimitBytes`: the cgroup's out-of-memory killer ended it, or
+        /// (where no cgroup could be made) its peak RSS was above the limit.
+        case outOfMemory
     }
 
     /// What a finished run produced.
@@ -52,7 +62,7 @@ public struct FunctionProcess: Sendable {
         public var stdout: [UInt8]
         /// How it ended.
         public var termination: Termination
-        /// From just before spawn until the process was seen to end.
+        /// From the `execve` until the process was seen to end.
         public var duration: Duration
         /// Peak resident memory of the process (`ru_maxrss`), in bytes.
         public var maxResidentBytes: Int
@@ -75,8 +85,10 @@ public struct FunctionProcess: Sendable {
     ///
     /// The work happens on dedicated threads, never on the concurrency pool, because it blocks in
     /// `poll` and `waitid`. Cancelling the calling task kills the process group.
+    /// `started` is called with the child's pid once it runs (a warm instance reads its memory from `/proc`).
     public func run(
         input: [UInt8],
+        started: (@Sendable (Int32) -> Void)? = nil,
         stderr: @escaping @Sendable ([UInt8]) -> Void
     ) async throws(SpawnError) -> Outcome {
         let control = ProcessControl()
@@ -85,7 +97,7 @@ public struct FunctionProcess: Sendable {
                 let thread = Thread {
                     continuation.resume(
                         returning: Result { () throws(SpawnError) in
-                            try runBlocking(input: input, control: control, stderr: stderr)
+                            try runBlocking(input: input, control: control, started: started, stderr: stderr)
                         }
                     )
                 }
@@ -102,18 +114,25 @@ public struct FunctionProcess: Sendable {
     private func runBlocking(
         input: [UInt8],
         control: ProcessControl,
+        started: (@Sendable (Int32) -> Void)?,
         stderr: @Sendable ([UInt8]) -> Void
     ) throws(SpawnError) -> Outcome {
         // A child that exits without reading its stdin must not kill the runner with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        let cgroup = memoryLimitBytes.flatMap { MemoryCgroup.make(limitBytes: $0) }
+        defer { cgroup?.remove() }
         let (pid, start, stdinPipe, stdoutPipe, stderrPipe) = try Self.spawnLock.withLock { _ throws(SpawnError) in
             let stdinPipe = try makePipe()
             let stdoutPipe = try makePipe()
             let stderrPipe = try makePipe()
-            let start = ContinuousClock.now
             do throws(SpawnError) {
-                let pid = try spawn(stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write)
-                return (pid, start, stdinPipe, stdoutPipe, stderrPipe)
+                let pid = try spawn(
+                    stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write,
+                    cgroupProcs: cgroup?.procsDescriptor ?? -1
+                )
+                // `spawn` returns once the child has exec'd: the duration is the function's own, not the
+                // fork and cgroup move before it (joining a v1 memory cgroup alone costs milliseconds).
+                return (pid, ContinuousClock.now, stdinPipe, stdoutPipe, stderrPipe)
             } catch {
                 for pipe in [stdinPipe, stdoutPipe, stderrPipe] {
                     close(pipe.read)
@@ -128,6 +147,7 @@ public struct FunctionProcess: Sendable {
         _ = fcntl(stdinPipe.write, F_SETFL, fcntl(stdinPipe.write, F_GETFL) | O_NONBLOCK)
 
         control.started(pid: pid)
+        started?(pid)
         let exited = DispatchSemaphore(value: 0)
         Thread {
             // Wait for the exit without reaping, so the pid (and its group id) cannot be reused while
@@ -161,8 +181,17 @@ public struct FunctionProcess: Sendable {
 
         let (status, usage) = control.reap()
         let end = control.exitTime ?? .now
+        #if canImport(Darwin)
+        let maxResidentBytes = Int(usage.ru_maxrss)
+        #else
+        let maxResidentBytes = Int(usage.ru_maxrss) * 1024
+        #endif
         let termination: Termination
-        if Self.terminatingSignal(of: status) == SIGKILL, killedAtDeadline {
+        if let cgroup, cgroup.outOfMemoryKills, !killedAtDeadline {
+            termination = .outOfMemory
+        } else if cgroup == nil, let memoryLimitBytes, maxResidentBytes > memoryLimitBytes, !killedAtDeadline {
+            termination = .outOfMemory
+        } else if Self.terminatingSignal(of: status) == SIGKILL, killedAtDeadline {
             termination = .timedOut
         } else if Self.terminatingSignal(of: status) == SIGKILL, control.wasCancelled {
             termination = .cancelled
@@ -171,11 +200,6 @@ public struct FunctionProcess: Sendable {
         } else {
             termination = .exited((status >> 8) & 0xff)
         }
-        #if canImport(Darwin)
-        let maxResidentBytes = Int(usage.ru_maxrss)
-        #else
-        let maxResidentBytes = Int(usage.ru_maxrss) * 1024
-        #endif
         return Outcome(
             stdout: io.stdoutBytes,
             termination: termination,
@@ -191,7 +215,7 @@ public struct FunctionProcess: Sendable {
     /// report the runner's own peak. A forked copy counts only the runner's anonymous pages (a few MB),
     /// which keeps `Max Memory Used` about the function. Between `fork` and `execve` the child calls
     /// only async-signal-safe functions on memory prepared here, since other threads' locks are frozen.
-    private func spawn(stdin: Int32, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
+    private func spawn(stdin: Int32, stdout: Int32, stderr: Int32, cgroupProcs: Int32) throws(SpawnError) -> pid_t {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -215,6 +239,7 @@ public struct FunctionProcess: Sendable {
                         stdio: (stdin, stdout, stderr),
                         closing: inheritedPointer,
                         signalMask: &noSignals,
+                        cgroupProcs: cgroupProcs,
                         failure: failure.write
                     )
                 }
@@ -286,11 +311,17 @@ private func forkAndExec(
     stdio: (Int32, Int32, Int32),
     closing inherited: UnsafeBufferPointer<Int32>,
     signalMask: UnsafePointer<sigset_t>,
+    cgroupProcs: Int32,
     failure: Int32
 ) -> pid_t {
+    // "0" written to cgroup.procs moves the writer; prepared here, since the child must not allocate.
+    var joinCgroup: UInt8 = 0x30
     let pid = fork()
     guard pid == 0 else { return pid }
     setpgid(0, 0)
+    if cgroupProcs >= 0 {
+        _ = write(cgroupProcs, &joinCgroup, 1)
+    }
     // The runner ignores SIGPIPE and SIGINT/SIGTERM and may block signals; a new process must not inherit that.
     sigprocmask(SIG_SETMASK, signalMask, nil)
     // Written out rather than looped over an array: an array literal may allocate, and malloc is not

@@ -21,17 +21,13 @@ public final class FunctionServer: Sendable {
     public let baseURL: String
 
     let gateway: FunctionGateway
-    private let serviceGroup: ServiceGroup
-    private let running: Task<Void, any Error>
+    private let application: ListeningApplication
 
-    private init(
-        port: Int, baseURL: String, gateway: FunctionGateway, serviceGroup: ServiceGroup, running: Task<Void, any Error>
-    ) {
+    private init(port: Int, baseURL: String, gateway: FunctionGateway, application: ListeningApplication) {
         self.port = port
         self.baseURL = baseURL
         self.gateway = gateway
-        self.serviceGroup = serviceGroup
-        self.running = running
+        self.application = application
     }
 
     /// Starts serving on `host`:`port` (port 0 lets the OS pick); returns once it is listening.
@@ -44,6 +40,8 @@ public final class FunctionServer: Sendable {
     ///     value unsets the variable. `dev` uses it to point the functions at the sandbox.
     ///   - log: receives the runner's log lines (one per request, and the functions' stderr lines);
     ///     stderr when nil.
+    ///   - warm: keep function processes running between requests (their AWS Lambda runtime loop, fed
+    ///     through a runtime API per process) instead of one process per request.
     public static func start(
         manifest: Manifest,
         binDirectory: URL,
@@ -52,6 +50,7 @@ public final class FunctionServer: Sendable {
         overrides: (@Sendable (_ function: FunctionSpec, _ baseURL: String) -> [String: String])? = nil,
         host: String = "127.0.0.1",
         port: Int = 0,
+        warm: Bool = false,
         log: (@Sendable (String) -> Void)? = nil
     ) async throws -> FunctionServer {
         let gateway = FunctionGateway(
@@ -60,42 +59,31 @@ public final class FunctionServer: Sendable {
             runnerEnvironment: runnerEnvironment,
             envFile: envFile,
             overrides: overrides,
+            warmPool: warm ? WarmPool() : nil,
             log: log ?? { Console.error($0) }
         )
         let urlHost = host.contains(":") ? "[\(host)]" : (host == "0.0.0.0" ? "127.0.0.1" : host)
         var logger = Logger(label: "local-runner.serve") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
-        let (boundPorts, boundPort) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            responder: CallbackResponder<ServeRequestContext> { request, context in
-                await gateway.respond(to: request, remoteAddress: context.remoteAddress)
-            },
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in
-                gateway.listening(at: "http://\(urlHost):\(channel.localAddress?.port ?? port)")
-                boundPort.yield(channel.localAddress?.port ?? port)
-                boundPort.finish()
-            },
-            logger: logger
-        )
-        let serviceGroup = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger)
-        )
-        let running = Task {
-            defer { boundPort.finish() }
-            try await serviceGroup.run()
-        }
-        var ports = boundPorts.makeAsyncIterator()
-        guard let bound = await ports.next() else {
-            try await running.value
-            throw FunctionServerError(description: "the server stopped before it was listening on \(host):\(port)")
+        let application = try await ListeningApplication.start(name: "the server on \(host):\(port)", logger: logger) {
+            onServerRunning in
+            Application(
+                responder: CallbackResponder<ServeRequestContext> { request, context in
+                    await gateway.respond(to: request, remoteAddress: context.remoteAddress)
+                },
+                configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+                onServerRunning: { channel in
+                    gateway.listening(at: "http://\(urlHost):\(channel.localAddress?.port ?? port)")
+                    await onServerRunning(channel)
+                },
+                logger: logger
+            )
         }
         return FunctionServer(
-            port: bound,
-            baseURL: "http://\(urlHost):\(bound)",
+            port: application.port,
+            baseURL: "http://\(urlHost):\(application.port)",
             gateway: gateway,
-            serviceGroup: serviceGroup,
-            running: running
+            application: application
         )
     }
 
@@ -110,8 +98,8 @@ public final class FunctionServer: Sendable {
 
     /// Stops accepting connections, lets requests in flight finish, and returns once stopped.
     public func stop() async {
-        await serviceGroup.triggerGracefulShutdown()
-        _ = await running.result
+        await application.stop()
+        await gateway.warmPool?.shutdown()
     }
 }
 
@@ -147,6 +135,8 @@ final class FunctionGateway: Sendable {
     private let log: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Int]>([:])
     private let baseURL = Mutex("")
+    /// The warm instances, in `--warm` mode; nil runs one process per request.
+    let warmPool: WarmPool?
 
     init(
         manifest: Manifest,
@@ -154,8 +144,10 @@ final class FunctionGateway: Sendable {
         runnerEnvironment: [String: String],
         envFile: EnvironmentFile?,
         overrides: (@Sendable (FunctionSpec, String) -> [String: String])? = nil,
+        warmPool: WarmPool? = nil,
         log: @escaping @Sendable (String) -> Void
     ) {
+        self.warmPool = warmPool
         functions = manifest.functions
         routes = Dictionary(grouping: manifest.functions, by: \.route)
         self.binDirectory = binDirectory
@@ -246,6 +238,9 @@ final class FunctionGateway: Sendable {
             requestID: requestID
         )
         let relay = LineRelay(prefix: "[\(function.name)] ", log: log)
+        if let warmPool {
+            return await answerWarm(warmPool, invocation: invocation, event: event.encoded(), relay: relay)
+        }
         let result: InvocationResult
         do {
             result = try await invocation.run(event: event.encoded()) { relay.feed($0) }
@@ -260,6 +255,69 @@ final class FunctionGateway: Sendable {
             log("[\(function.name)] local-runner: \(problem) (request \(requestID))")
         }
         return (mapped.response, function.name, result.outcome.maxResidentBytes)
+    }
+
+    /// Runs the invocation on a warm instance of the function, starting one when none is idle.
+    private func answerWarm(
+        _ pool: WarmPool, invocation: Invocation, event: [UInt8], relay: LineRelay
+    ) async -> (Response, function: String?, maxResidentBytes: Int) {
+        let function = invocation.function
+        let prefix = "[\(function.name)] local-runner:"
+        let instance: WarmInstance
+        do {
+            let checkout = try await pool.checkout(
+                function, executable: invocation.executable, environment: invocation.environment
+            ) { relay.feed($0) }
+            instance = checkout.instance
+            if checkout.started { log("\(prefix) started a warm instance") }
+        } catch {
+            log("\(prefix) cannot start a runtime API: \(error)")
+            return (Self.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0)
+        }
+        let answer = await instance.invoke(requestID: invocation.requestID, event: event)
+        let peak = instance.peakResidentBytes
+        let request = "(request \(invocation.requestID))"
+        switch answer {
+        case .response(let payload):
+            pool.checkin(instance)
+            let mapped = Self.response(forPayload: payload)
+            if let problem = mapped.problem { log("\(prefix) \(problem) \(request)") }
+            return (mapped.response, function.name, peak)
+        case .functionError(let type, let body):
+            // Lambda keeps an instance whose handler reported an error; API Gateway answers 502.
+            pool.checkin(instance)
+            let text = String(decoding: body.prefix(300), as: UTF8.self)
+            log("\(prefix) the function reported an error (\(type ?? "no type")): \(text) \(request)")
+            return (Self.error(.badGateway, "bad_gateway", "the function failed"), function.name, peak)
+        case .initError(let body):
+            await pool.discard(instance)
+            log("\(prefix) init error: \(String(decoding: body.prefix(300), as: UTF8.self)) \(request)")
+            return (Self.error(.badGateway, "bad_gateway", "the function could not initialise"), function.name, peak)
+        case .timedOut:
+            await pool.discard(instance)
+            let seconds = Invocation.secondsText(function.timeout)
+            log("\(prefix) timed out after \(seconds) s; its warm instance was stopped \(request)")
+            return (
+                Self.error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"),
+                function.name, peak
+            )
+        case .exited:
+            let outcome = await instance.outcome
+            await pool.discard(instance)
+            switch outcome {
+            case .failure(let error):
+                log("\(prefix) \(error) \(request)")
+                return (Self.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0)
+            case .success(let ended):
+                let result = InvocationResult(function: function, requestID: invocation.requestID, outcome: ended)
+                let mapped =
+                    ended.termination == .exited(0)
+                    ? (Self.error(.badGateway, "bad_gateway", "the function crashed"), "exited without answering")
+                    : Self.response(for: result)
+                log("\(prefix) warm instance \(mapped.problem ?? "ended") \(request)")
+                return (mapped.response, function.name, max(peak, ended.maxResidentBytes))
+            }
+        }
     }
 
     private func acquire(_ function: FunctionSpec) -> Bool {
@@ -279,28 +337,24 @@ final class FunctionGateway: Sendable {
 
     /// The HTTP response for a finished invocation, and what went wrong when the platform answers instead.
     static func response(for result: InvocationResult) -> (response: Response, problem: String?) {
-        let function = result.function
         switch result.outcome.termination {
         case .timedOut:
-            let seconds = Invocation.secondsText(function.timeout)
-            return (
-                error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"),
-                "timed out after \(seconds) s; its process group was killed"
-            )
+            let seconds = Invocation.secondsText(result.function.timeout)
+            return (error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"), result.problem)
         case .cancelled:
-            return (
-                error(.badGateway, "bad_gateway", "the invocation was interrupted"),
-                "interrupted; its process group was killed"
-            )
+            return (error(.badGateway, "bad_gateway", "the invocation was interrupted"), result.problem)
+        case .outOfMemory:
+            return (error(.badGateway, "bad_gateway", "the function exceeded its memory size"), result.problem)
         case .signaled, .exited(1...), .exited(...(-1)):
-            return (
-                error(.badGateway, "bad_gateway", "the function crashed"),
-                "crashed: \(result.failure?.message ?? "unknown")"
-            )
+            return (error(.badGateway, "bad_gateway", "the function crashed"), result.problem)
         case .exited:
-            break
+            return response(forPayload: result.outcome.stdout)
         }
-        let stdout = result.outcome.stdout
+    }
+
+    /// The HTTP response for what a function answered (its stdout, or the body it posted to the runtime
+    /// API), mapped as API Gateway maps a Lambda proxy response of payload version 2.0.
+    static func response(forPayload stdout: [UInt8]) -> (response: Response, problem: String?) {
         let invalid = { (why: String) -> (Response, String?) in
             let preview = String(decoding: stdout.prefix(200), as: UTF8.self)
             return (

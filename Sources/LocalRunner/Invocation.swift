@@ -64,7 +64,8 @@ public struct Invocation: Sendable {
         let process = FunctionProcess(
             executable: executable.path,
             environment: environment,
-            timeout: .milliseconds(Int64((function.timeout * 1000).rounded(.up)))
+            timeout: .milliseconds(Int64((function.timeout * 1000).rounded(.up))),
+            memoryLimitBytes: function.memory * 1_048_576
         )
         let outcome = try await process.run(input: event, stderr: stderr)
         return InvocationResult(function: function, requestID: requestID, outcome: outcome)
@@ -100,6 +101,8 @@ public struct InvocationResult: Sendable {
             return ("Timeout", "Task timed out after \(String(format: "%.2f", function.timeout)) seconds")
         case .cancelled:
             return ("Cancelled", "The invocation was interrupted")
+        case .outOfMemory:
+            return ("Runtime.OutOfMemory", "Runtime exited with error: signal: killed (memory size \(function.memory) MB exceeded)")
         case .signaled(let signal):
             return ("Runtime.ExitError", "Runtime exited with error: signal: \(Self.signalName(signal))")
         case .exited(let status) where status != 0:
@@ -109,6 +112,26 @@ public struct InvocationResult: Sendable {
                 return ("Runtime.InvalidResponse", "The function did not write one JSON object on stdout")
             }
             return nil
+        }
+    }
+
+    /// Why the invocation failed, in words for the runner's log; nil when it succeeded.
+    public var problem: String? {
+        switch outcome.termination {
+        case .timedOut:
+            return "timed out after \(Invocation.secondsText(function.timeout)) s; its process group was killed"
+        case .cancelled:
+            return "interrupted; its process group was killed"
+        case .outOfMemory:
+            let peak = (outcome.maxResidentBytes + 1_048_575) / 1_048_576
+            return "exceeded its memory size of \(function.memory) MB (peak RSS \(peak) MB) and was killed"
+        case .signaled, .exited(1...), .exited(...(-1)):
+            return "crashed: \(failure?.message ?? "unknown")"
+        case .exited:
+            guard failure != nil else { return nil }
+            let preview = String(decoding: outcome.stdout.prefix(200), as: UTF8.self)
+            return "exited 0 but its stdout is not one JSON object"
+                + (preview.isEmpty ? " (it was empty)" : ": \(preview)")
         }
     }
 

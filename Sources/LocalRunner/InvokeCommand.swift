@@ -62,7 +62,7 @@ struct InvokeCommand: AsyncParsableCommand {
     private func report(_ result: InvocationResult) throws {
         if let errorJSON = result.errorJSON {
             Console.out(errorJSON)
-            Console.error("local-runner: \(function): \(explanation(result))")
+            Console.error("local-runner: \(function): \(result.problem ?? "failed")")
         } else {
             var response = result.outcome.stdout
             if response.last != UInt8(ascii: "\n") { response.append(UInt8(ascii: "\n")) }
@@ -73,21 +73,6 @@ struct InvokeCommand: AsyncParsableCommand {
         case .cancelled: throw ExitCode(130)
         case _ where !result.succeeded: throw ExitCode(1)
         default: return
-        }
-    }
-
-    private func explanation(_ result: InvocationResult) -> String {
-        switch result.outcome.termination {
-        case .timedOut:
-            return "timed out after \(Invocation.secondsText(result.function.timeout)) s; its process group was killed"
-        case .cancelled:
-            return "interrupted; its process group was killed"
-        case .signaled, .exited(1...), .exited(...(-1)):
-            return "crashed: \(result.failure?.message ?? "")"
-        case .exited:
-            let preview = String(decoding: result.outcome.stdout.prefix(200), as: UTF8.self)
-            return "exited 0 but its stdout is not one JSON object"
-                + (preview.isEmpty ? " (it was empty)" : ": \(preview)")
         }
     }
 

@@ -69,6 +69,8 @@ struct Packager {
     var output: URL
     var build: Bool
     var zips: Bool
+    /// Where the executables are taken from; `.build/release` beside the manifest when nil.
+    var binaries: URL? = nil
     /// Progress lines (stderr by default).
     var progress: (String) -> Void = { Console.error($0) }
 
@@ -105,7 +107,7 @@ struct Packager {
                     progress("      built \(handler) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
                 }
             }
-            let binaries = root.appendingPathComponent(".build/release", isDirectory: true)
+            let binaries = self.binaries ?? root.appendingPathComponent(".build/release", isDirectory: true)
             for function in template.functions {
                 let zip = try packageFunction(function.spec, binaries: binaries)
                 summary.append(Self.sizeLine(zip))

@@ -11,18 +11,19 @@ import Darwin
 
 /// The AWS SAM template `local-runner package` writes next to the zips, generated from `functions.yaml`.
 ///
-/// Environment rules: a variable whose name ends in `SECRET` becomes a `NoEcho` parameter (never its
-/// value); `*_FILE` variables are left out (there are no files beside `bootstrap` on Lambda); every other
-/// value is resolved as if the runner's environment were empty — literals as written, `${VAR:-default}`
-/// as its default — and left out when that comes out empty. Nothing from the packager's own shell
-/// can end up in the template.
+/// Environment rules: `*_FILE` variables are left out (there are no files beside `bootstrap` on Lambda).
+/// A variable whose name ends in `SECRET` or `DATABASE_URL` (which holds a password) becomes a `NoEcho`
+/// parameter, never its value. A variable written as `${VAR…}` is a setting of the deployment
+/// (`WECHAT_APPID`, `WXAUTH_PUBLIC_URL`…): it becomes a plain parameter whose default is the `:-` default,
+/// required when there is none. Literals stay as written. Nothing from the packager's own shell can end
+/// up in the template, and an optional parameter left empty leaves its variable unset.
 struct SAMTemplate {
     /// `x86_64` or `arm64`, as Lambda's `Architectures` spells them.
     var architecture: String
     /// The functions to describe, in manifest order.
     var functions: [Function]
-    /// Secret parameters, in the order they first appear.
-    var secrets: [Secret]
+    /// Deploy-time parameters, in the order they first appear.
+    var parameters: [Parameter]
     /// Things the template had to adjust (memory or timeout outside Lambda's limits).
     var warnings: [String] = []
 
@@ -31,15 +32,19 @@ struct SAMTemplate {
         var logicalID: String
         /// Literal variables, name → value, sorted by name when written.
         var literals: [String: String]
-        /// Secret variable names this function receives.
-        var secretNames: [String]
+        /// Variables this function takes from parameters.
+        var parameterNames: [String]
     }
 
-    struct Secret {
+    struct Parameter {
         var variable: String
         var parameter: String
         /// True when the manifest gives no `:-` default: the parameter has no Default, so deploys must set it.
         var required: Bool
+        /// Secrets are `NoEcho` and never get a default from the manifest.
+        var noEcho: Bool
+        /// The manifest's `:-` default for a plain setting.
+        var defaultValue: String
     }
 
     /// Lambda's limits.
@@ -67,7 +72,7 @@ struct SAMTemplate {
     private init(manifest: Manifest, raw: RawManifest, functions names: [String], architecture: String) throws {
         self.architecture = architecture
         self.functions = []
-        self.secrets = []
+        self.parameters = []
         let selected = names.isEmpty ? manifest.functions : try names.map { name in
             guard let spec = manifest.function(named: name) else {
                 throw PackageError("no function '\(name)' in the manifest (known: \(manifest.functionNames.joined(separator: ", ")))")
@@ -89,17 +94,23 @@ struct SAMTemplate {
                     written.append((variable.name, variable.value))
                 }
             }
-            var function = Function(spec: spec, logicalID: logicalID, literals: [:], secretNames: [])
+            var function = Function(spec: spec, logicalID: logicalID, literals: [:], parameterNames: [])
             for (name, value) in written {
                 if name.hasSuffix("_FILE") { continue }
-                if name.hasSuffix("SECRET") {
-                    function.secretNames.append(name)
-                    if !secrets.contains(where: { $0.variable == name }) {
+                let secret = name.hasSuffix("SECRET") || name.hasSuffix("DATABASE_URL")
+                if secret || value.contains("${") {
+                    function.parameterNames.append(name)
+                    if !parameters.contains(where: { $0.variable == name }) {
                         let parameter = Self.pascalCase(name)
-                        if let clash = secrets.first(where: { $0.parameter == parameter }) {
+                        if let clash = parameters.first(where: { $0.parameter == parameter }) {
                             throw PackageError("\(clash.variable) and \(name) both map to the parameter \(parameter)")
                         }
-                        secrets.append(Secret(variable: name, parameter: parameter, required: !value.contains(":-")))
+                        parameters.append(
+                            Parameter(
+                                variable: name, parameter: parameter, required: !value.contains(":-"), noEcho: secret,
+                                defaultValue: secret ? "" : spec.environment[name] ?? ""
+                            )
+                        )
                     }
                     continue
                 }
@@ -138,26 +149,26 @@ struct SAMTemplate {
             "Transform: AWS::Serverless-2016-10-31",
             "Description: \"wxauth: WeChat sign-in functions (custom runtime, provided.al2023)\"",
         ]
-        if !secrets.isEmpty {
+        if !parameters.isEmpty {
             lines.append("Parameters:")
-            for secret in secrets {
-                lines.append("  \(secret.parameter):")
+            for parameter in parameters {
+                lines.append("  \(parameter.parameter):")
                 lines.append("    Type: String")
-                lines.append("    NoEcho: true")
-                if secret.required {
-                    let minimum = secret.variable == "WXAUTH_JWT_SECRET" ? 32 : 1
+                if parameter.noEcho { lines.append("    NoEcho: true") }
+                if parameter.required {
+                    let minimum = parameter.variable == "WXAUTH_JWT_SECRET" ? 32 : 1
                     lines.append("    MinLength: \(minimum)")
-                    lines.append("    Description: \(Self.quoted("\(secret.variable) (required)"))")
+                    lines.append("    Description: \(Self.quoted("\(parameter.variable) (required)"))")
                 } else {
-                    lines.append("    Default: \"\"")
-                    lines.append("    Description: \(Self.quoted("\(secret.variable) (optional; empty leaves it unset)"))")
+                    lines.append("    Default: \(Self.quoted(parameter.defaultValue))")
+                    lines.append("    Description: \(Self.quoted("\(parameter.variable) (optional; empty leaves it unset)"))")
                 }
             }
-            let optional = secrets.filter { !$0.required }
+            let optional = parameters.filter { !$0.required }
             if !optional.isEmpty {
                 lines.append("Conditions:")
-                for secret in optional {
-                    lines.append("  Has\(secret.parameter): !Not [!Equals [!Ref \(secret.parameter), \"\"]]")
+                for parameter in optional {
+                    lines.append("  Has\(parameter.parameter): !Not [!Equals [!Ref \(parameter.parameter), \"\"]]")
                 }
             }
         }
@@ -186,12 +197,12 @@ struct SAMTemplate {
             lines.append("      Environment:")
             lines.append("        Variables:")
             var entries: [(String, String)] = function.literals.map { ($0.key, Self.quoted($0.value)) }
-            for name in function.secretNames {
-                guard let secret = secrets.first(where: { $0.variable == name }) else { continue }
+            for name in function.parameterNames {
+                guard let parameter = parameters.first(where: { $0.variable == name }) else { continue }
                 let value =
-                    secret.required
-                    ? "!Ref \(secret.parameter)"
-                    : "!If [Has\(secret.parameter), !Ref \(secret.parameter), !Ref AWS::NoValue]"
+                    parameter.required
+                    ? "!Ref \(parameter.parameter)"
+                    : "!If [Has\(parameter.parameter), !Ref \(parameter.parameter), !Ref AWS::NoValue]"
                 entries.append((name, value))
             }
             for (name, value) in entries.sorted(by: { $0.0 < $1.0 }) {

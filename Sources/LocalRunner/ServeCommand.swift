@@ -24,6 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
     var envFile: String?
 
+    @Flag(help: "Keep one warm process per function busy slot (its Lambda runtime loop) instead of one process per request.")
+    var warm = false
+
     @OptionGroup var manifestOptions: ManifestOptions
 
     func validate() throws {
@@ -52,7 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
                 runnerEnvironment: environment,
                 envFile: variables,
                 host: host,
-                port: port
+                port: port,
+                warm: warm
             )
         } catch {
             Console.error("local-runner: cannot listen on \(host):\(port): \(error)")
@@ -61,6 +65,11 @@ struct ServeCommand: AsyncParsableCommand {
         let count = manifest.functions.count
         Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
         for line in server.routeLines { Console.out(line) }
+        Console.out(
+            warm
+                ? "Mode: warm (a process per function stays up between requests, fed by its runtime API)"
+                : "Mode: one process per request")
+        Console.out("Memory: \(MemoryCgroup.enforcement)")
         Console.out("Stop with Ctrl-C.")
         _ = await Signals.waitForTermination()
         Console.error("local-runner: stopping; letting requests in flight finish")

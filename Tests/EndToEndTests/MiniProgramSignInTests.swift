@@ -100,7 +100,9 @@ import Testing
             "login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#, extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "1.5"]
         )
         #expect(slow.status == 503)
-        #expect(slow.elapsed < .seconds(1.5))
+        // It gave up at its own deadline instead of waiting for WeChat's late answer (3 s); the margin is
+        // wide because the machine is shared, and the point is only that it did not wait.
+        #expect(slow.elapsed < .seconds(2.8))
         #expect(try await e2e.calls() - before == 1)
     }
 

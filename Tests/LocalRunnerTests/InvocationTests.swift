@@ -201,6 +201,21 @@ struct InvocationTests {
         )
     }
 
+    @Test func usingMoreThanTheMemorySizeFailsAsLambdaWould() async throws {
+        // 300 MB of bytes actually written (not just reserved), against the function's 128 MB.
+        let hog = #"exec python3 -c 'data = b"x" * (300 << 20); print("{\"statusCode\":200}")'"#
+        let (result, _, _) = try await run(hog, runnerEnvironment: ["PATH": "/usr/bin:/bin:/usr/local/bin"])
+        #expect(result.outcome.termination == .outOfMemory)
+        #expect(result.failure?.type == "Runtime.OutOfMemory")
+        #expect(result.problem?.contains("exceeded its memory size of 128 MB") == true)
+        #expect(result.reportLine.contains("Memory Size: 128 MB"))
+
+        let modest = #"exec python3 -c 'data = b"x" * (16 << 20); print("{\"statusCode\":200}")'"#
+        let (fine, _, _) = try await run(modest, runnerEnvironment: ["PATH": "/usr/bin:/bin:/usr/local/bin"])
+        #expect(fine.succeeded, "\(fine.problem ?? "")")
+        #expect(fine.outcome.maxResidentBytes > 16 << 20, "the peak RSS is reported")
+    }
+
     @Test func crashBySignalIsAnError() async throws {
         let (result, _, _) = try await run("kill -SEGV $$")
         #expect(result.outcome.termination == .signaled(SIGSEGV))

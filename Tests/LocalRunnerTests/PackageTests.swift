@@ -10,10 +10,16 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath)
 
 private let repositoryManifest = repositoryRoot.appendingPathComponent("functions.yaml")
 
-/// `.build/release/login`, when a release build exists (packaging a zip needs one; CI builds debug only).
-private let releaseLogin: URL? = {
-    let url = repositoryRoot.appendingPathComponent(".build/release/login")
-    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+/// The directory holding a built `login`: the release build `package` uses when there is one, else the
+/// debug build beside these tests (CI builds debug only; a debug binary runs here just the same).
+private let builtBinaries: URL? = {
+    for configuration in ["release", "debug"] {
+        let directory = repositoryRoot.appendingPathComponent(".build/\(configuration)", isDirectory: true)
+        if FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("login").path) {
+            return directory
+        }
+    }
+    return nil
 }()
 
 private func temporaryDirectory() throws -> URL {
@@ -91,7 +97,15 @@ struct PackageTests {
             #expect(parameters[name]?["Type"]?.string == "String")
         }
         #expect(parameters["WxauthJwtSecret"]?["Default"] == nil, "the JWT secret must be set at deploy time")
-        #expect(parameters.mapping?.count == 4, "only *SECRET variables become parameters")
+        #expect(parameters["WxauthDatabaseUrl"]?["NoEcho"]?.bool == true, "a database URL holds a password")
+        // Settings of the deployment are parameters too, visible, defaulting to the manifest's `:-` default.
+        for name in ["WechatAppid", "WxauthPublicUrl", "WxauthReturnTo", "WechatApiBase"] {
+            #expect(parameters[name]?["NoEcho"] == nil, "\(name)")
+            #expect(parameters[name]?["Default"]?.string == "", "\(name)")
+        }
+        let login = try #require(root["Resources"]?["LoginFunction"]?["Properties"]?["Environment"]?["Variables"])
+        #expect(login["WECHAT_APPID"]?.tag.description == "!If")
+        #expect(!(parameters.mapping?.keys.contains { $0.string?.hasSuffix("File") == true } ?? true))
         #expect(root["Outputs"]?["HttpApiUrl"]?["Value"]?.string?.contains("${ServerlessHttpApi}") == true)
     }
 
@@ -130,9 +144,12 @@ struct PackageTests {
         #expect(sam.warnings.count == 2, "\(sam.warnings)")
         let variables = try #require(my["Environment"]?["Variables"])
         #expect(variables["PLAIN"]?.string == "literal value")
-        #expect(variables["WITH_DEFAULT"]?.string == "fallback")
-        #expect(variables["EMPTY_DEFAULT"] == nil)
-        #expect(variables["NO_DEFAULT"] == nil)
+        #expect(variables["WITH_DEFAULT"]?.tag.description == "!If")
+        #expect(root["Parameters"]?["WithDefault"]?["Default"]?.string == "fallback")
+        #expect(variables["EMPTY_DEFAULT"]?.tag.description == "!If", "set only when the deployment gives a value")
+        #expect(root["Parameters"]?["EmptyDefault"]?["Default"]?.string == "")
+        #expect(variables["NO_DEFAULT"]?.tag.description == "!Ref", "no default: the deployment must set it")
+        #expect(root["Parameters"]?["NoDefault"]?["MinLength"]?.int == 1)
         #expect(variables["API_SECRET"]?.tag.description == "!Ref", "a literal secret becomes a required parameter")
         #expect(variables["WXAUTH_FUNCTION_TIMEOUT"]?.string == "2.5")
         let event = try #require(my["Events"]?.mapping?.first?.value)
@@ -185,18 +202,13 @@ struct PackageTests {
         #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("template.yaml").path))
     }
 
-    @Test(
-        .enabled(
-            if: releaseLogin != nil,
-            "skipped: no .build/release/login (run `swift build -c release --static-swift-stdlib` to test zips)"
-        )
-    )
-    func zipHoldsAnExecutableBootstrapThatAnswers() throws {
+    @Test(.enabled(if: builtBinaries != nil, "skipped: login is not built (swift build --build-tests builds it)"))
+    func zipHoldsAnExecutableBootstrapThatServesTheLambdaRuntimeAPI() async throws {
         let output = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let summary = try Packager(
             manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
-            progress: { _ in }
+            binaries: builtBinaries, progress: { _ in }
         ).run()
         #expect(summary.first?.contains("login.zip") == true)
         #expect(summary.first?.hasSuffix("MB") == true, "\(summary)")
@@ -211,13 +223,30 @@ struct PackageTests {
         #expect(try run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
         let bootstrap = unpacked.appendingPathComponent("bootstrap")
         #expect(FileManager.default.isExecutableFile(atPath: bootstrap.path))
+        let environment = ["PATH": "/usr/bin:/bin", "WXAUTH_JWT_SECRET": String(repeating: "k", count: 32)]
+
         // Without AWS_LAMBDA_RUNTIME_API the binary reads one event from stdin and writes the response.
-        let answer = try run(
-            [bootstrap.path], stdin: "{}\n",
-            environment: ["PATH": "/usr/bin:/bin", "WXAUTH_JWT_SECRET": String(repeating: "k", count: 32)]
-        )
+        let answer = try run([bootstrap.path], stdin: "{}\n", environment: environment)
         #expect(answer.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
         #expect(object?["statusCode"] is Int, "\(answer.stdout)")
+
+        // As Lambda runs it: the runtime loop polls a runtime API and posts each response back.
+        let spec = FunctionSpec(name: "login", handler: "bootstrap", route: "/login", methods: ["POST"], timeout: 5)
+        let instance = try await WarmInstance.start(
+            function: spec, executable: bootstrap, environment: environment, stderr: { _ in }
+        )
+        let event = #"{"version":"2.0","rawPath":"/login","requestContext":{"http":{"method":"POST"}},"body":"{}"}"#
+        for index in 0..<2 {
+            let reply = await instance.invoke(requestID: "package-test-\(index)", event: Array(event.utf8))
+            guard case .response(let payload) = reply else {
+                Issue.record("expected a response, got \(reply)")
+                break
+            }
+            let response = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+            // An empty body has no code: the function's own 400, answered through the runtime API.
+            #expect(response?["statusCode"] as? Int == 400, "\(String(decoding: payload, as: UTF8.self))")
+        }
+        await instance.stop()
     }
 }
