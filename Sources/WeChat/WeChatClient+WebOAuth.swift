@@ -124,10 +124,8 @@ extension WeChatClient {
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> WebAccessToken {
         let endpoint = "/sns/oauth2/access_token"
-        let url = apiBase + endpoint + "?" + Self.query([
-            ("appid", appid), ("secret", secret.revealed), ("code", code), ("grant_type", "authorization_code"),
-        ])
-        let object = try await send(WeChatHTTPRequest(url: url), endpoint: endpoint, idempotent: false, deadline: deadline)
+        let query = [("appid", appid), ("secret", secret.revealed), ("code", code), ("grant_type", "authorization_code")]
+        let object = try await get(endpoint, query, idempotent: false, deadline: deadline)
         return try Self.webAccessToken(from: object, endpoint: endpoint)
     }
 
@@ -143,10 +141,8 @@ extension WeChatClient {
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> WebAccessToken {
         let endpoint = "/sns/oauth2/refresh_token"
-        let url = apiBase + endpoint + "?" + Self.query([
-            ("appid", appid), ("grant_type", "refresh_token"), ("refresh_token", refreshToken.revealed),
-        ])
-        let object = try await send(WeChatHTTPRequest(url: url), endpoint: endpoint, idempotent: true, deadline: deadline)
+        let query = [("appid", appid), ("grant_type", "refresh_token"), ("refresh_token", refreshToken.revealed)]
+        let object = try await get(endpoint, query, idempotent: true, deadline: deadline)
         return try Self.webAccessToken(from: object, endpoint: endpoint)
     }
 
@@ -165,10 +161,8 @@ extension WeChatClient {
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> WebUserInfo {
         let endpoint = "/sns/userinfo"
-        let url = apiBase + endpoint + "?" + Self.query([
-            ("access_token", accessToken.revealed), ("openid", openid), ("lang", lang),
-        ])
-        let object = try await send(WeChatHTTPRequest(url: url), endpoint: endpoint, idempotent: true, deadline: deadline)
+        let query = [("access_token", accessToken.revealed), ("openid", openid), ("lang", lang)]
+        let object = try await get(endpoint, query, idempotent: true, deadline: deadline)
         guard let answered = object.string("openid"), !answered.isEmpty else {
             throw WeChatError(.invalidResponse("no openid"), endpoint: endpoint)
         }
@@ -197,14 +191,24 @@ extension WeChatClient {
         openid: String,
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> Bool {
-        let endpoint = "/sns/auth"
-        let url = apiBase + endpoint + "?" + Self.query([("access_token", accessToken.revealed), ("openid", openid)])
+        let query = [("access_token", accessToken.revealed), ("openid", openid)]
         do {
-            _ = try await send(WeChatHTTPRequest(url: url), endpoint: endpoint, idempotent: true, deadline: deadline)
+            _ = try await get("/sns/auth", query, idempotent: true, deadline: deadline)
             return true
         } catch where error.category == .userTokenInvalid || error.category == .invalidParameter {
             return false
         }
+    }
+
+    /// `GET {apiBase}{endpoint}?{query}` through ``send(_:endpoint:idempotent:deadline:)``.
+    private func get(
+        _ endpoint: String,
+        _ query: [(String, String)],
+        idempotent: Bool,
+        deadline: ContinuousClock.Instant
+    ) async throws(WeChatError) -> JSONObject {
+        let request = WeChatHTTPRequest(url: apiBase + endpoint + "?" + Self.query(query))
+        return try await send(request, endpoint: endpoint, idempotent: idempotent, deadline: deadline)
     }
 
     /// Reads the common answer of the code-exchange and refresh endpoints.

@@ -125,17 +125,24 @@ struct WebOAuthEndpointTests {
     @Test(
         "credentials and parameters are checked first",
         arguments: [
-            ("appid=wx00000000000000c3&code=c&grant_type=authorization_code", 41004),
-            ("secret=s&code=c&grant_type=authorization_code", 41002),
-            ("appid=wx00000000000000c3&secret=s&grant_type=authorization_code", 41008),
-            ("appid=wxnope&secret=s&code=c&grant_type=authorization_code", 40013),
-            ("appid=wx00000000000000c3&secret=wrong&code=c&grant_type=authorization_code", 40125),
-            ("appid=wx00000000000000c3&secret=secret-oa-0123456789abcdef0123456&code=c&grant_type=client_credential", 40002),
+            ("/sns/oauth2/access_token?appid=wx00000000000000c3&code=c&grant_type=authorization_code", 41004),
+            ("/sns/oauth2/access_token?secret=s&code=c&grant_type=authorization_code", 41002),
+            ("/sns/oauth2/access_token?appid=wx00000000000000c3&secret=s&grant_type=authorization_code", 41008),
+            ("/sns/oauth2/access_token?appid=wxnope&secret=s&code=c&grant_type=authorization_code", 40013),
+            ("/sns/oauth2/access_token?appid=wx00000000000000c3&secret=wrong&code=c&grant_type=authorization_code", 40125),
+            (
+                "/sns/oauth2/access_token?appid=wx00000000000000c3&secret=secret-oa-0123456789abcdef0123456&code=c"
+                    + "&grant_type=client_credential", 40002
+            ),
+            ("/sns/oauth2/refresh_token?grant_type=refresh_token&refresh_token=r", 41002),
+            ("/sns/oauth2/refresh_token?appid=wx00000000000000c3&grant_type=refresh_token", 41003),
+            ("/sns/oauth2/refresh_token?appid=wxnope&grant_type=refresh_token&refresh_token=r", 40013),
+            ("/sns/oauth2/refresh_token?appid=wx00000000000000c3&grant_type=authorization_code&refresh_token=r", 40002),
         ]
     )
-    func exchangeRefusals(_ query: String, _ errcode: Int) async throws {
+    func parameterRefusals(_ pathAndQuery: String, _ errcode: Int) async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let result = try await sandbox.get("/sns/oauth2/access_token?" + query)
+            let result = try await sandbox.get(pathAndQuery)
             #expect(result.errcode == errcode)
         }
     }
@@ -190,22 +197,6 @@ struct WebOAuthEndpointTests {
             #expect(try await sandbox.refreshWebToken("nope").errcode == 40030)
             sandbox.clock.advance(by: 30 * 86400)
             #expect(try await sandbox.refreshWebToken(refresh).errcode == 42002)
-        }
-    }
-
-    @Test(
-        "refresh parameters are checked",
-        arguments: [
-            ("grant_type=refresh_token&refresh_token=r", 41002),
-            ("appid=wx00000000000000c3&grant_type=refresh_token", 41003),
-            ("appid=wxnope&grant_type=refresh_token&refresh_token=r", 40013),
-            ("appid=wx00000000000000c3&grant_type=authorization_code&refresh_token=r", 40002),
-        ]
-    )
-    func refreshRefusals(_ query: String, _ errcode: Int) async throws {
-        try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let result = try await sandbox.get("/sns/oauth2/refresh_token?" + query)
-            #expect(result.errcode == errcode)
         }
     }
 
