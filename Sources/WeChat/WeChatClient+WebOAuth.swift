@@ -6,8 +6,10 @@ import Foundation
 
 /// A scope of WeChat's web authorisation (`scope=` of the authorize URL, `scope` of the token answer).
 public struct WebScope: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The scope as WeChat spells it, e.g. `snsapi_base`.
     public var rawValue: String
 
+    /// A scope by WeChat's name for it.
     public init(rawValue: String) {
         self.rawValue = rawValue
     }
@@ -42,6 +44,7 @@ public struct WebAccessToken: Sendable {
     /// `is_snapshotuser == 1`: a snapshot-page virtual account. No account may be created for it.
     public var isSnapshotUser: Bool
 
+    /// A token as WeChat answered it.
     public init(
         accessToken: Secret,
         expiresIn: Int,
@@ -73,10 +76,13 @@ public struct WebAccessToken: Sendable {
 
 /// A user's profile from `/sns/userinfo`.
 public struct WebUserInfo: Sendable, Hashable {
+    /// The user's id in this app; always the openid that was asked for.
     public var openid: String
+    /// The display name (WeChat may send `微信用户` when the user shares none).
     public var nickname: String
     /// 0 unknown, 1 male, 2 female (WeChat now mostly sends 0).
     public var sex: Int
+    /// Where the user says they live, in the language asked for; often empty.
     public var province: String
     public var city: String
     public var country: String
@@ -87,6 +93,7 @@ public struct WebUserInfo: Sendable, Hashable {
     /// Present when the app is bound to an open-platform account.
     public var unionid: String?
 
+    /// A profile; fields WeChat leaves out default to empty.
     public init(
         openid: String,
         nickname: String,
