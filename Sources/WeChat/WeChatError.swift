@@ -43,7 +43,7 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is, for retrying and for mapping to an OAuth error.
     public var category: Category {
         switch kind {
-        case .api(let code, _): Category(errcode: code)
+        case .api(let code, _): Category(errcode: code, endpoint: endpoint)
         case .transport, .httpStatus, .invalidResponse, .deadlineExceeded: .unavailable
         }
     }
@@ -75,6 +75,11 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
         public static let configuration = Category(name: "configuration")
         /// 40001, 40014, 42001: the app access token is invalid or expired; fetch a fresh one once.
         public static let appTokenInvalid = Category(name: "app_token_invalid")
+        /// 40001, 40014, 42001 from `/sns/userinfo` or `/sns/auth`: the user's web access token is invalid
+        /// or expired; refresh it once with the refresh token.
+        public static let userTokenInvalid = Category(name: "user_token_invalid")
+        /// 48001 from `/sns/userinfo`: the token's scope (`snsapi_base`) does not cover the profile.
+        public static let insufficientScope = Category(name: "insufficient_scope")
         /// 40030, 42002, 42007: a user's WeChat refresh token is invalid; the user must re-authorise.
         public static let refreshTokenInvalid = Category(name: "refresh_token_invalid")
         /// 40003 and friends: WeChat refused a parameter we passed on.
@@ -85,6 +90,17 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
         public static let unknown = Category(name: "unknown")
 
         init(name: String) { self.name = name }
+
+        /// The class of a WeChat errcode from `endpoint`: the user-token endpoints give 40001, 40014,
+        /// 42001 and 48001 a meaning about the user's token rather than the app's.
+        init(errcode: Int, endpoint: String) {
+            let userTokenEndpoint = endpoint == "/sns/userinfo" || endpoint == "/sns/auth"
+            switch errcode {
+            case 40001, 40014, 42001: self = userTokenEndpoint ? .userTokenInvalid : .appTokenInvalid
+            case 48001 where endpoint == "/sns/userinfo": self = .insufficientScope
+            default: self.init(errcode: errcode)
+            }
+        }
 
         /// The class of a WeChat errcode.
         public init(errcode: Int) {

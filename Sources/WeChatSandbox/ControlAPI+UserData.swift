@@ -155,7 +155,7 @@ extension ControlAPI {
     /// The rawData fields of a test user's profile, in WeChat's order: stable per name, so tests can expect it.
     static func defaultProfile(user: String?) throws -> [(String, String)] {
         let name = user ?? "微信用户"
-        let avatar = "https://thirdwx.qlogo.cn/mmopen/vi_32/\(TestUsers.derive("avatar:\(name)", count: 40))/132"
+        let avatar = TestUsers.avatarURL(user: name)
         return [
             ("nickName", try fragment(name)), ("gender", "1"), ("language", try fragment("zh_CN")),
             ("city", try fragment("Guangzhou")), ("province", try fragment("Guangdong")),

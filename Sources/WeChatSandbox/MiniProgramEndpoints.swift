@@ -47,6 +47,9 @@ enum MiniProgramEndpoints {
         case .alreadyUsed:
             logger.debug("jscode2session refused a used code", metadata: ["wechat.appid": "\(appid)"])
             return try Reply.wechatError(40163, "code been used")
+        case .redeemed(let issued) where issued.scope != nil:
+            logger.debug("jscode2session refused a web code", metadata: ["wechat.appid": "\(appid)"])
+            return try Reply.wechatError(40029, "invalid code")
         case .redeemed(let issued):
             let sessionKey = TestUsers.randomSessionKey()
             await state.setSessionKey(sessionKey, appid: appid, openid: issued.openid)

@@ -3,8 +3,9 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// A running WeChat API emulator: the WeChat endpoints at WeChat's paths, plus a control API
-/// under `/sandbox/` to register apps, mint codes and inject faults.
+/// A running WeChat API emulator: the WeChat endpoints at WeChat's paths, the web authorisation pages
+/// (`/connect/oauth2/authorize`, `/connect/qrconnect`), plus a control API under `/sandbox/` to register
+/// apps, mint codes and inject faults.
 ///
 /// ```swift
 /// let sandbox = try await SandboxServer.start(apps: [SandboxApp(appid: "wx1", secret: "s1")])
@@ -110,6 +111,7 @@ public final class SandboxServer: Sendable {
                 }
             }
         }
+        AuthorizePages.register(on: router, state: state)
         ControlAPI.register(on: router, state: state)
         return router
     }

@@ -183,9 +183,14 @@ enum SandboxTokens {
 
     /// An app access token: a small number, `_`, then opaque characters (real ones are 130–160 long).
     static func appAccessToken() -> String {
+        opaque(prefix: "90_")
+    }
+
+    /// `prefix` and 136 random characters of WeChat's token alphabet.
+    static func opaque(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
         let body = (0..<136).map { _ in tokenAlphabet[Int.random(in: 0..<tokenAlphabet.count, using: &generator)] }
-        return "90_" + String(body)
+        return prefix + String(body)
     }
 
     /// A `getPhoneNumber` code: 64 lower-case hex digits.

@@ -1,14 +1,22 @@
 import Foundation
 
-/// A code minted by `POST /sandbox/codes`, as `wx.login` would hand it to a mini-program.
+/// A sign-in code: a mini-program's (`POST /sandbox/codes`, as `wx.login` hands it out) or a web
+/// authorisation's (`POST /sandbox/web-codes` or the authorize pages, as the callback receives it).
 struct IssuedCode: Sendable {
     var code: String
     var appid: String
     var user: String
     var openid: String
-    /// Nil when the code was minted for a user whose app is not bound to the open platform.
+    /// Nil when the code was minted for a user whose app is not bound to the open platform, or for an
+    /// official account's `snsapi_base`.
     var unionid: String?
     var issuedAt: Date
+    /// Seconds the code may wait before its exchange.
+    var lifetime: TimeInterval
+    /// The granted web scope; nil for a mini-program code, which the web exchange refuses (and vice versa).
+    var scope: String? = nil
+    /// A snapshot-page virtual account (`is_snapshotuser`).
+    var snapshot = false
     var used = false
 }
 
@@ -39,6 +47,11 @@ actor SandboxState {
     var phoneCodes: [String: IssuedPhoneCode] = [:]
     /// Who each openid belongs to, so generated profiles can be the test user's.
     var knownUsers: [String: KnownUser] = [:]
+    /// Test users by name, in the order they first appeared.
+    private(set) var testUsers: [String] = []
+    // Users' web tokens: see SandboxState+WebOAuth.swift.
+    var webTokens: [String: IssuedWebToken] = [:]
+    var webRefreshTokens: [String: IssuedWebRefreshToken] = [:]
 
     private struct SessionKeyID: Hashable {
         var appid: String
@@ -64,9 +77,28 @@ actor SandboxState {
 
     // MARK: Codes
 
-    /// Mints a code for `user` of `appid`, or nil when the app is unknown.
+    /// Mints a mini-program code for `user` of `appid`, or nil when the app is unknown or not a mini-program.
     func mintCode(appid: String, user: String, withUnionid: Bool) -> IssuedCode? {
-        guard self.apps[appid] != nil else { return nil }
+        guard self.apps[appid]?.kind == .miniProgram else { return nil }
+        return self.storeCode(
+            appid: appid,
+            user: user,
+            openid: TestUsers.openid(appid: appid, user: user),
+            unionid: withUnionid ? TestUsers.unionid(user: user) : nil,
+            lifetime: Self.codeLifetime
+        )
+    }
+
+    /// Records a fresh code and its user, forgetting codes past their retention.
+    func storeCode(
+        appid: String,
+        user: String,
+        openid: String,
+        unionid: String?,
+        lifetime: TimeInterval,
+        scope: String? = nil,
+        snapshot: Bool = false
+    ) -> IssuedCode {
         let now = self.clock.now()
         self.codes = self.codes.filter { now.timeIntervalSince($0.value.issuedAt) <= Self.codeRetention }
         var code = TestUsers.randomCode()
@@ -77,12 +109,16 @@ actor SandboxState {
             code: code,
             appid: appid,
             user: user,
-            openid: TestUsers.openid(appid: appid, user: user),
-            unionid: withUnionid ? TestUsers.unionid(user: user) : nil,
-            issuedAt: now
+            openid: openid,
+            unionid: unionid,
+            issuedAt: now,
+            lifetime: lifetime,
+            scope: scope,
+            snapshot: snapshot
         )
         self.codes[code] = issued
         self.knownUsers[issued.openid] = KnownUser(user: user, unionid: issued.unionid)
+        self.addTestUser(user)
         return issued
     }
 
@@ -94,8 +130,17 @@ actor SandboxState {
         issued.used = true
         self.codes[code] = issued
         if issued.appid != appid { return .invalid }
-        if self.clock.now().timeIntervalSince(issued.issuedAt) > Self.codeLifetime { return .expired }
+        if self.clock.now().timeIntervalSince(issued.issuedAt) > issued.lifetime { return .expired }
         return .redeemed(issued)
+    }
+
+    // MARK: Test users
+
+    /// Adds `user` to the test users, if new.
+    func addTestUser(_ user: String) {
+        if !self.testUsers.contains(user) {
+            self.testUsers.append(user)
+        }
     }
 
     // MARK: Session keys

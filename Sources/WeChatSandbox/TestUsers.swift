@@ -16,6 +16,16 @@ enum TestUsers {
         "o" + derive("unionid-prefix", count: 5) + derive("unionid:\(user)", count: 22)
     }
 
+    /// The name under which a user's snapshot-page virtual account is kept: its own openid, their unionid.
+    static func snapshotAccount(of user: String) -> String {
+        "snapshot:" + user
+    }
+
+    /// The user's avatar URL, stable per name.
+    static func avatarURL(user: String) -> String {
+        "https://thirdwx.qlogo.cn/mmopen/vi_32/\(derive("avatar:\(user)", count: 40))/132"
+    }
+
     /// A fresh user name for a code minted without one.
     static func randomUserName() -> String {
         "user-" + randomAlphanumeric(count: 12).lowercased()

@@ -25,7 +25,9 @@ struct WeChatEndpoint: Sendable {
     var handler: Handler
 
     /// Every WeChat API the sandbox serves.
-    static let all: [WeChatEndpoint] = [.jscode2session, .stableToken, .getUserPhoneNumber]
+    static let all: [WeChatEndpoint] = [
+        .jscode2session, .stableToken, .getUserPhoneNumber, .webAccessToken, .webRefreshToken, .webAuth, .webUserInfo,
+    ]
 
     /// Answers a call: counts it, applies the next queued fault, otherwise runs the real handler.
     func respond(to request: Request, context: SandboxRequestContext, state: SandboxState) async throws -> Response {

@@ -196,30 +196,43 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func aClosedPortIsAFailureBeforeSending() async throws {
-        let port = try ClosedPort.make()
+        let port = try ClosedPort()
+        defer { port.release() }
         let transport = AsyncHTTPClientTransport()
         let error = await #expect(throws: TransportFailure.self) {
-            try await transport.send(WeChatHTTPRequest(url: "http://127.0.0.1:\(port)/sns/jscode2session"), timeout: .seconds(1))
+            try await transport.send(WeChatHTTPRequest(url: "http://127.0.0.1:\(port.number)/sns/jscode2session"), timeout: .seconds(1))
         }
         #expect(error?.mayHaveReachedServer == false)
     }
 }
 
-/// A loopback port the OS handed out and that nothing listens on any more.
-enum ClosedPort {
-    static func make() throws -> Int {
+/// A loopback port that refuses connections: bound but never listening, and held until ``release()`` so
+/// a server started by a test running in parallel cannot be handed the same port.
+struct ClosedPort {
+    let number: Int
+    private let fd: Int32
+
+    init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                guard bind(fd, $0, length) == 0, getsockname(fd, $0, &length) == 0 else { throw POSIXError(.EADDRINUSE) }
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        self.fd = fd
+        self.number = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func release() {
+        close(fd)
     }
 }
