@@ -9,24 +9,30 @@ struct DevCommand: AsyncParsableCommand {
         commandName: "dev",
         abstract: "Zero-config development: the WeChat sandbox and every function served on 127.0.0.1.",
         discussion: """
-            Starts the WeChat sandbox (a free port) with a development app, generates a
-            development JWT signing key (random, this run only, never shown), and serves
-            every function of functions.yaml as `serve` does (the built-in four when there
-            is no functions.yaml). Then prints a curl that signs in through the sandbox.
+            Starts the WeChat sandbox (a free port) with three development apps (a mini-program, an
+            official account and a website app, secrets generated for this run), generates a
+            development JWT signing key (random, this run only, never shown), and serves every
+            function of functions.yaml as `serve` does (the built-in ones when there is no
+            functions.yaml), with a web sign-in demo page at /. Then prints the demo's URL and a
+            curl that signs in through the sandbox.
 
             Environment the functions get, over the manifest's:
               always (your shell and --env-file cannot change them):
-                WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE -> the sandbox
-                WECHAT_SECRET_FILE                           -> unset
+                WECHAT_APPID, WECHAT_SECRET            -> the sandbox's mini-program
+                WECHAT_OA_APPID, WECHAT_OA_SECRET      -> the sandbox's official account
+                WECHAT_WEB_APPID, WECHAT_WEB_SECRET    -> the sandbox's website app
+                WECHAT_API_BASE, WECHAT_OPEN_BASE      -> the sandbox
+                WECHAT_SECRET_FILE, WECHAT_OA_SECRET_FILE, WECHAT_WEB_SECRET_FILE -> unset
               unless the manifest (from your shell) or --env-file sets KEY or KEY_FILE:
                 WXAUTH_JWT_SECRET    random, development only
                 WXAUTH_DATABASE_URL  sqlite:.wxauth/dev.sqlite
                 WXAUTH_PUBLIC_URL    http://127.0.0.1:PORT
+                WXAUTH_RETURN_TO     /
             """
     )
 
     /// The variables that make the functions talk to the sandbox; nothing the user sets replaces them.
-    static let sandboxVariables = ["WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "WECHAT_SECRET_FILE"]
+    static let sandboxVariables = DevelopmentApp.variableNames
 
     @Option(help: "Port on 127.0.0.1 for the functions; 0 picks a free one.")
     var port: Int = 8787
@@ -68,28 +74,26 @@ struct DevCommand: AsyncParsableCommand {
         FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)
         try? FileManager.default.createDirectory(atPath: ".wxauth", withIntermediateDirectories: true)
 
-        let appSecret = DevelopmentApp.makeSecret()
+        let apps = DevelopmentApp.makeApps()
         var logger = Logger(label: "sandbox") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         let sandbox: SandboxServer
         do {
-            sandbox = try await SandboxServer.start(
-                host: "127.0.0.1",
-                port: 0,
-                apps: [SandboxApp(appid: DevelopmentApp.appID, secret: appSecret)],
-                logger: logger
-            )
+            sandbox = try await SandboxServer.start(host: "127.0.0.1", port: 0, apps: apps, logger: logger)
         } catch {
             Console.error("local-runner dev: the WeChat sandbox cannot start: \(error)")
             throw ExitCode(1)
         }
-        let pinned = [
-            "WECHAT_APPID": DevelopmentApp.appID,
-            "WECHAT_SECRET": appSecret,
-            "WECHAT_API_BASE": sandbox.baseURL,
-            "WECHAT_SECRET_FILE": "",
-        ]
+        let pinned = DevelopmentApp.environment(apps: apps, sandboxURL: sandbox.baseURL)
         let jwtSecret = DevelopmentApp.makeJWTSecret()
+        let defaults = { (baseURL: String) in
+            [
+                "WXAUTH_JWT_SECRET": jwtSecret,
+                "WXAUTH_DATABASE_URL": "sqlite:.wxauth/dev.sqlite",
+                "WXAUTH_PUBLIC_URL": baseURL,
+                "WXAUTH_RETURN_TO": "/",
+            ]
+        }
         let server: FunctionServer
         do {
             server = try await FunctionServer.start(
@@ -98,19 +102,12 @@ struct DevCommand: AsyncParsableCommand {
                 runnerEnvironment: environment,
                 envFile: variables,
                 overrides: { function, baseURL in
-                    Self.overrides(
-                        for: function,
-                        pinned: pinned,
-                        defaults: [
-                            "WXAUTH_JWT_SECRET": jwtSecret,
-                            "WXAUTH_DATABASE_URL": "sqlite:.wxauth/dev.sqlite",
-                            "WXAUTH_PUBLIC_URL": baseURL,
-                        ]
-                    )
+                    Self.overrides(for: function, pinned: pinned, defaults: defaults(baseURL))
                 },
                 host: "127.0.0.1",
                 port: port,
-                warm: warm
+                warm: warm,
+                staticPages: ["/": DemoPage.page]
             )
         } catch {
             Console.error("local-runner dev: cannot listen on 127.0.0.1:\(port): \(error)")
@@ -118,14 +115,31 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
+        // What the sign-in functions actually get, the user's settings included.
+        let shown = manifest.functions.first { $0.name == "login" } ?? manifest.functions.first
+        let effective = shown.map {
+            Invocation.environment(
+                for: $0,
+                runnerEnvironment: [:],
+                overrides: Self.overrides(for: $0, pinned: pinned, defaults: defaults(server.baseURL)),
+                envFile: variables
+            )
+        } ?? pinned
         let count = manifest.functions.count
         Console.out("WeChat sandbox: \(sandbox.baseURL)")
-        Console.out("  app \(DevelopmentApp.appID), AppSecret generated for this run")
-        Console.out("  JWT signing key generated for this run (DEVELOPMENT ONLY, not shown)")
-        Console.out("  database sqlite:.wxauth/dev.sqlite unless you set WXAUTH_DATABASE_URL")
+        for app in apps {
+            Console.out("  \(app.appid)  \(app.kind.title)")
+        }
+        Console.out("  AppSecrets and the JWT signing key generated for this run (DEVELOPMENT ONLY, not shown)")
+        Console.out("  database \(effective["WXAUTH_DATABASE_URL"] ?? "sqlite:.wxauth/dev.sqlite")")
+        Console.out("")
+        Console.out("Every function gets (secrets not shown):")
+        for line in Self.settingLines(effective) { Console.out("  \(line)") }
         Console.out("")
         Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
         for line in server.routeLines { Console.out(line) }
+        Console.out("")
+        Console.out("Web sign-in demo: open \(server.baseURL)/ in a browser")
         Console.out("")
         for line in Self.instructions(sandboxURL: sandbox.baseURL, serverURL: server.baseURL) { Console.out(line) }
         Console.out("")
@@ -160,6 +174,16 @@ struct DevCommand: AsyncParsableCommand {
             if !given { result[key] = value }
         }
         return result
+    }
+
+    /// The settings `dev` prints, as `NAME=value` lines: app ids, origins, public URL and `return_to`
+    /// allow-list; never a secret.
+    static func settingLines(_ environment: [String: String]) -> [String] {
+        let names = [
+            "WECHAT_APPID", "WECHAT_OA_APPID", "WECHAT_WEB_APPID", "WECHAT_API_BASE", "WECHAT_OPEN_BASE",
+            "WXAUTH_PUBLIC_URL", "WXAUTH_RETURN_TO",
+        ]
+        return names.compactMap { name in environment[name].map { "\(name)=\($0)" } }
     }
 
     /// The printed "try it" lines: step by step, then as one paste.

@@ -42,6 +42,8 @@ public final class FunctionServer: Sendable {
     ///     stderr when nil.
     ///   - warm: keep function processes running between requests (their AWS Lambda runtime loop, fed
     ///     through a runtime API per process) instead of one process per request.
+    ///   - staticPages: fixed answers to `GET` and `HEAD` by exact path, served by the runner itself and
+    ///     checked before the manifest's routes; `dev` serves its demo page at `/` this way.
     public static func start(
         manifest: Manifest,
         binDirectory: URL,
@@ -51,6 +53,7 @@ public final class FunctionServer: Sendable {
         host: String = "127.0.0.1",
         port: Int = 0,
         warm: Bool = false,
+        staticPages: [String: StaticPage] = [:],
         log: (@Sendable (String) -> Void)? = nil
     ) async throws -> FunctionServer {
         let gateway = FunctionGateway(
@@ -59,6 +62,7 @@ public final class FunctionServer: Sendable {
             runnerEnvironment: runnerEnvironment,
             envFile: envFile,
             overrides: overrides,
+            staticPages: staticPages,
             warmPool: warm ? WarmPool() : nil,
             log: log ?? { Console.error($0) }
         )
@@ -103,6 +107,24 @@ public final class FunctionServer: Sendable {
     }
 }
 
+/// A fixed page the runner answers itself, without a function: its media type, body and any extra headers.
+/// Every answer also has `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+public struct StaticPage: Sendable {
+    /// The `Content-Type`, e.g. `text/html; charset=utf-8`.
+    public var contentType: String
+    /// The body, sent as UTF-8.
+    public var body: String
+    /// More headers, e.g. a `Content-Security-Policy`.
+    public var headers: [String: String]
+
+    /// Creates a page.
+    public init(contentType: String, body: String, headers: [String: String] = [:]) {
+        self.contentType = contentType
+        self.body = body
+        self.headers = headers
+    }
+}
+
 /// Why the server could not start.
 public struct FunctionServerError: Error, CustomStringConvertible {
     public var description: String
@@ -132,6 +154,7 @@ final class FunctionGateway: Sendable {
     private let runnerEnvironment: [String: String]
     private let envFile: EnvironmentFile?
     private let overrides: (@Sendable (FunctionSpec, String) -> [String: String])?
+    private let staticPages: [String: StaticPage]
     private let log: @Sendable (String) -> Void
     private let inFlight = Mutex<[String: Int]>([:])
     private let baseURL = Mutex("")
@@ -144,9 +167,11 @@ final class FunctionGateway: Sendable {
         runnerEnvironment: [String: String],
         envFile: EnvironmentFile?,
         overrides: (@Sendable (FunctionSpec, String) -> [String: String])? = nil,
+        staticPages: [String: StaticPage] = [:],
         warmPool: WarmPool? = nil,
         log: @escaping @Sendable (String) -> Void
     ) {
+        self.staticPages = staticPages
         self.warmPool = warmPool
         functions = manifest.functions
         routes = Dictionary(grouping: manifest.functions, by: \.route)
@@ -189,6 +214,9 @@ final class FunctionGateway: Sendable {
         path: String,
         remoteAddress: SocketAddress?
     ) async -> (Response, function: String?, maxResidentBytes: Int) {
+        if let page = staticPages[path] {
+            return (Self.response(for: page, method: method), nil, 0)
+        }
         guard let candidates = routes[path] else {
             return (Self.error(.notFound, "not_found", "no function is routed at \(path)"), nil, 0)
         }
@@ -411,6 +439,24 @@ final class FunctionGateway: Sendable {
         }
         let status = HTTPResponse.Status(code: number.intValue)
         return (Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body))), nil)
+    }
+
+    /// A static page's answer: the page to `GET`, its headers to `HEAD`, 405 to any other method.
+    static func response(for page: StaticPage, method: String) -> Response {
+        guard method == "GET" || method == "HEAD" else {
+            var response = error(.methodNotAllowed, "method_not_allowed", "this page accepts GET, HEAD")
+            response.headers[.allow] = "GET, HEAD"
+            return response
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = page.contentType
+        headers[.cacheControl] = "no-store"
+        headers[.xContentTypeOptions] = "nosniff"
+        for (name, value) in page.headers.sorted(by: { $0.key < $1.key }) {
+            if let fieldName = HTTPField.Name(name) { headers[fieldName] = value }
+        }
+        let body = ByteBuffer(string: method == "HEAD" ? "" : page.body)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// A platform error: `{"error", "error_description"}` as JSON.

@@ -9,16 +9,24 @@ struct SandboxCommand: AsyncParsableCommand {
         commandName: "sandbox",
         abstract: "Run the WeChat API emulator on 127.0.0.1.",
         discussion: """
-            Without --app, one development app (\(DevelopmentApp.appID)) is registered with a secret
-            generated for this run. Mint a login code with
+            Without --app, three development apps are registered, each with a secret generated
+            for this run: the mini-program \(DevelopmentApp.appID), the official account
+            \(DevelopmentApp.officialAccountID) and the website app \(DevelopmentApp.websiteID).
+            --app APPID:SECRET registers a mini-program; APPID:SECRET:oa an official account and
+            APPID:SECRET:web a website app. Mint a login code with
               curl -X POST URL/sandbox/codes -d '{"appid": "APPID", "user": "alice"}'
+            Web sign-in starts at URL/connect/qrconnect (website app) or
+            URL/connect/oauth2/authorize (official account), a consent page.
             """
     )
 
     @Option(help: "Port on 127.0.0.1; 0 picks a free one.")
     var port: Int = 0
 
-    @Option(name: .customLong("app"), help: ArgumentHelp("An app to register (repeatable).", valueName: "APPID:SECRET"))
+    @Option(
+        name: .customLong("app"),
+        help: ArgumentHelp("An app to register (repeatable); kind mini (default), oa or web.", valueName: "APPID:SECRET[:KIND]")
+    )
     var apps: [String] = []
 
     func validate() throws {
@@ -28,46 +36,54 @@ struct SandboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         let given = try parsedApps()
-        let registered = given.isEmpty ? [(appid: DevelopmentApp.appID, secret: DevelopmentApp.makeSecret())] : given
+        let registered = given.isEmpty ? DevelopmentApp.makeApps() : given
         var logger = Logger(label: "sandbox") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .notice
-        let server = try await SandboxServer.start(
-            host: "127.0.0.1",
-            port: port,
-            apps: registered.map { SandboxApp(appid: $0.appid, secret: $0.secret) },
-            logger: logger
-        )
+        let server = try await SandboxServer.start(host: "127.0.0.1", port: port, apps: registered, logger: logger)
         Console.out("WeChat sandbox listening on \(server.baseURL)")
-        if given.isEmpty {
-            Console.out("Registered \(DevelopmentApp.appID) with a secret generated for this run (development only):")
-        } else {
-            Console.out("Registered \(given.map(\.appid).joined(separator: ", ")) (secrets as given with --app).")
+        for app in registered {
+            Console.out("  \(app.appid)  \(app.kind.title)")
         }
+        Console.out(
+            given.isEmpty
+                ? "Secrets generated for this run (development only)."
+                : "Secrets as given with --app."
+        )
         Console.out("")
         Console.out("Paste into your shell:")
-        Console.out("export WECHAT_API_BASE=\(server.baseURL)")
-        Console.out("export WECHAT_APPID=\(registered[0].appid)")
-        if given.isEmpty {
-            Console.out("export WECHAT_SECRET=\(registered[0].secret)")
+        let variables = DevelopmentApp.environment(apps: registered, sandboxURL: server.baseURL)
+        for name in DevelopmentApp.variableNames where !name.hasSuffix("_FILE") {
+            guard let value = variables[name], given.isEmpty || !name.hasSuffix("_SECRET") else { continue }
+            Console.out("export \(name)=\(value)")
         }
         Console.out("")
-        Console.out(
-            "Mint a code: curl -s -X POST \(server.baseURL)/sandbox/codes "
-                + "-d '{\"appid\": \"\(registered[0].appid)\", \"user\": \"alice\"}'"
-        )
+        if let mini = registered.first(where: { $0.kind == .miniProgram }) {
+            Console.out(
+                "Mint a code: curl -s -X POST \(server.baseURL)/sandbox/codes "
+                    + "-d '{\"appid\": \"\(mini.appid)\", \"user\": \"alice\"}'"
+            )
+        }
         Console.out("Stop with Ctrl-C.")
         _ = await Signals.waitForTermination()
         await server.stop()
     }
 
-    private func parsedApps() throws -> [(appid: String, secret: String)] {
+    /// The `--app` values: `APPID:SECRET` for a mini-program, `APPID:SECRET:oa` or `APPID:SECRET:web`
+    /// (also `:mini`) for the other kinds. The secret may contain colons.
+    private func parsedApps() throws -> [SandboxApp] {
         try apps.map { text in
-            guard let colon = text.firstIndex(of: ":"), colon != text.startIndex,
-                colon != text.index(before: text.endIndex)
-            else {
-                throw ValidationError("--app takes APPID:SECRET, e.g. --app wxbench:benchsecret")
+            var rest = Substring(text)
+            var kind = SandboxApp.Kind.miniProgram
+            if let last = rest.lastIndex(of: ":"), let named = SandboxApp.Kind(rawValue: String(rest[rest.index(after: last)...])) {
+                kind = named
+                rest = rest[..<last]
             }
-            return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+            guard let colon = rest.firstIndex(of: ":"), colon != rest.startIndex,
+                colon != rest.index(before: rest.endIndex)
+            else {
+                throw ValidationError("--app takes APPID:SECRET[:mini|oa|web], e.g. --app wxbench:benchsecret")
+            }
+            return SandboxApp(appid: String(rest[..<colon]), secret: String(rest[rest.index(after: colon)...]), kind: kind)
         }
     }
 }

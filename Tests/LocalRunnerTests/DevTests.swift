@@ -42,6 +42,72 @@ struct DevTests {
         )
     }
 
+    @Test func oneDevelopmentAppOfEachKindAndTheSettingsThatPointAtThem() {
+        let apps = DevelopmentApp.makeApps()
+        #expect(apps.map(\.kind.rawValue) == ["mini", "oa", "web"])
+        #expect(apps.map(\.appid) == ["wxsandboxapp0001", "wxsandboxoa00001", "wxsandboxweb0001"])
+        #expect(Set(apps.map(\.secret)).count == 3)
+        #expect(apps.allSatisfy { $0.secret.wholeMatch(of: /[0-9a-f]{32}/) != nil })
+
+        let environment = DevelopmentApp.environment(apps: apps, sandboxURL: "http://127.0.0.1:9")
+        #expect(
+            environment == [
+                "WECHAT_APPID": "wxsandboxapp0001", "WECHAT_SECRET": apps[0].secret, "WECHAT_SECRET_FILE": "",
+                "WECHAT_OA_APPID": "wxsandboxoa00001", "WECHAT_OA_SECRET": apps[1].secret, "WECHAT_OA_SECRET_FILE": "",
+                "WECHAT_WEB_APPID": "wxsandboxweb0001", "WECHAT_WEB_SECRET": apps[2].secret,
+                "WECHAT_WEB_SECRET_FILE": "",
+                "WECHAT_API_BASE": "http://127.0.0.1:9", "WECHAT_OPEN_BASE": "http://127.0.0.1:9",
+            ]
+        )
+        #expect(Set(environment.keys) == Set(DevelopmentApp.variableNames))
+        #expect(Set(DevCommand.sandboxVariables) == Set(environment.keys))
+
+        let shown = DevCommand.settingLines(
+            environment.merging(["WXAUTH_PUBLIC_URL": "http://127.0.0.1:2", "WXAUTH_RETURN_TO": "/"]) { $1 }
+        )
+        #expect(
+            shown == [
+                "WECHAT_APPID=wxsandboxapp0001", "WECHAT_OA_APPID=wxsandboxoa00001", "WECHAT_WEB_APPID=wxsandboxweb0001",
+                "WECHAT_API_BASE=http://127.0.0.1:9", "WECHAT_OPEN_BASE=http://127.0.0.1:9",
+                "WXAUTH_PUBLIC_URL=http://127.0.0.1:2", "WXAUTH_RETURN_TO=/",
+            ]
+        )
+    }
+
+    @Test func theDemoPageIsServedAtTheRootBeforeTheRoutes() async throws {
+        let server = try await FunctionServer.start(
+            manifest: Manifest.builtIn,
+            binDirectory: URL(fileURLWithPath: "/nonexistent"),
+            runnerEnvironment: [:],
+            staticPages: ["/": DemoPage.page],
+            log: { _ in }
+        )
+        let page = try await send("GET", "\(server.baseURL)/", nil)
+        let head = try await send("HEAD", "\(server.baseURL)/", nil)
+        let post = try await send("POST", "\(server.baseURL)/", "{}")
+        let unrouted = try await send("GET", "\(server.baseURL)/nothing-here", nil)
+        await server.stop()
+
+        #expect(page.status == 200)
+        #expect(page.headers["content-type"] == "text/html; charset=utf-8")
+        #expect(page.headers["cache-control"] == "no-store")
+        #expect(page.headers["content-security-policy"]?.contains("connect-src 'self'") == true)
+        #expect(page.body == DemoPage.html)
+        for id in ["signin", "signed-out", "profile", "nickname", "sub", "openid", "unionid", "picture", "refresh",
+            "refresh-count", "signout", "error"]
+        {
+            #expect(page.body.contains("id=\"\(id)\""), "no #\(id)")
+        }
+        #expect(page.body.contains("href=\"/login?return_to=/\""))
+        #expect(page.body.contains("fetch(\"/refresh\""))
+        // Nothing is loaded from elsewhere.
+        #expect(!page.body.contains("://"))
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.headers["content-type"] == "text/html; charset=utf-8")
+        #expect(post.status == 405 && post.headers["allow"] == "GET, HEAD")
+        #expect(unrouted.status == 404)
+    }
+
     @Test func instructionsHoldARunnableSignIn() {
         let lines = DevCommand.instructions(sandboxURL: "http://127.0.0.1:1", serverURL: "http://127.0.0.1:2")
         let text = lines.joined(separator: "\n")
@@ -76,9 +142,22 @@ struct DevTests {
         }
         let sandboxURL = try #require(printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)").1
         let serverURL = try #require(
-            printed.firstMatch(of: /Serving 4 functions on (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)"
+            printed.firstMatch(of: /Serving \d+ functions on (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)"
         ).1
         #expect(printed.contains("DEVELOPMENT ONLY"))
+        #expect(printed.contains("Web sign-in demo: open \(serverURL)/ in a browser"))
+        for setting in [
+            "WECHAT_OA_APPID=wxsandboxoa00001", "WECHAT_WEB_APPID=wxsandboxweb0001", "WECHAT_OPEN_BASE=\(sandboxURL)",
+            "WXAUTH_PUBLIC_URL=\(serverURL)", "WXAUTH_RETURN_TO=/",
+        ] {
+            #expect(printed.contains("  \(setting)\n"), "\(printed)")
+        }
+        // No AppSecret (32 hex digits) nor the JWT key (64) is printed.
+        #expect(printed.firstMatch(of: /[0-9a-f]{32}/) == nil, "\(printed)")
+
+        let page = try await send("GET", "\(serverURL)/", nil)
+        #expect(page.status == 200 && page.headers["content-type"] == "text/html; charset=utf-8")
+        #expect(page.body.contains("Sign in with WeChat"))
         #expect(printed.contains("\(serverURL)/login -H 'content-type: application/json'"))
 
         let minted = try await send("POST", "\(sandboxURL)/sandbox/codes", #"{"appid":"wxsandboxapp0001","user":"alice"}"#)
@@ -101,8 +180,72 @@ struct DevTests {
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".wxauth/dev.sqlite").path))
     }
 
+    @Test(.enabled(if: builtLocalRunner != nil, "local-runner is not built"))
+    func devGivesEveryFunctionTheSandboxAppsAndTheirWorkingSecrets() async throws {
+        // A function that answers with the settings it was given.
+        let bin = try InvocationTests.BinDirectory([
+            "settings": #"cat >/dev/null; printf '{"statusCode":200,"body":"%s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | sort | tr '\n' ' ')""#
+        ])
+        let manifest = bin.file("functions.yaml")
+        try Data("functions:\n  settings: {handler: settings, route: /settings, method: GET}\n".utf8).write(to: manifest)
+        let process = Process()
+        process.executableURL = try #require(builtLocalRunner)
+        process.arguments = ["dev", "--port", "0", "--manifest", manifest.path]
+        process.currentDirectoryURL = bin.url
+        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path, "WXAUTH_RETURN_TO": "/app"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        var printed = ""
+        while !printed.contains("Stop with Ctrl-C.") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        let sandboxURL = String(try #require(printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)).1)
+        let serverURL = String(try #require(printed.firstMatch(of: /Serving 1 function on (http:\/\/127\.0\.0\.1:\d+)\n/)).1)
+
+        let answer = try await send("GET", "\(serverURL)/settings", nil)
+        let settings = Dictionary(
+            answer.body.split(separator: " ").map { line in
+                let parts = line.split(separator: "=", maxSplits: 1)
+                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+            },
+            uniquingKeysWith: { $1 }
+        )
+        #expect(settings["WECHAT_APPID"] == "wxsandboxapp0001")
+        #expect(settings["WECHAT_OA_APPID"] == "wxsandboxoa00001")
+        #expect(settings["WECHAT_WEB_APPID"] == "wxsandboxweb0001")
+        #expect(settings["WECHAT_API_BASE"] == sandboxURL)
+        #expect(settings["WECHAT_OPEN_BASE"] == sandboxURL)
+        #expect(settings["WXAUTH_PUBLIC_URL"] == serverURL)
+        // The user's own allow-list stays; dev only fills in "/" when there is none.
+        #expect(settings["WXAUTH_RETURN_TO"] == "/app")
+        #expect(printed.contains("  WXAUTH_RETURN_TO=/app\n"), "\(printed)")
+        #expect(settings.keys.contains { $0.hasSuffix("_FILE") } == false)
+
+        // Each secret is the one the sandbox holds for that app: WeChat accepts it with a code.
+        for (prefix, appid) in [("WECHAT_OA", "wxsandboxoa00001"), ("WECHAT_WEB", "wxsandboxweb0001")] {
+            let secret = try #require(settings["\(prefix)_SECRET"])
+            let minted = try await send("POST", "\(sandboxURL)/sandbox/web-codes", #"{"appid":"\#(appid)","user":"alice"}"#)
+            let code = try #require(minted.json["code"] as? String, "\(minted.body)")
+            let exchanged = try await send(
+                "GET",
+                "\(sandboxURL)/sns/oauth2/access_token?appid=\(appid)&secret=\(secret)&code=\(code)&grant_type=authorization_code",
+                nil
+            )
+            #expect(exchanged.json["access_token"] is String, "\(appid): \(exchanged.body)")
+        }
+    }
+
     private struct Reply {
         var status: UInt
+        var headers: [String: String] = [:]
         var body: String
         var json: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
@@ -119,6 +262,7 @@ struct DevTests {
         if let bearer { request.headers.add(name: "authorization", value: "Bearer \(bearer)") }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        return Reply(status: response.status.code, body: String(buffer: bytes))
+        let headers = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
+        return Reply(status: response.status.code, headers: headers, body: String(buffer: bytes))
     }
 }
