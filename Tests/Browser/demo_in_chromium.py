@@ -263,7 +263,9 @@ def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="
         # One character of the state the server signed, changed as an attacker (or a broken proxy) would.
         original = browser.evaluate("document.querySelector('input[name=state]').value")
         check(original, "the consent form carries no state")
-        changed = original[:-1] + ("A" if original[-1] != "A" else "B")
+        # In the middle: a last character may carry only padding bits of its encoding.
+        middle = len(original) // 2
+        changed = original[:middle] + ("A" if original[middle] != "A" else "B") + original[middle + 1 :]
         browser.evaluate(f"document.querySelector('input[name=state]').value = {json.dumps(changed)}")
     browser.evaluate(f"document.getElementById('{decision}').click()")
 

@@ -121,29 +121,11 @@ struct DevTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = ["dev", "--port", "0"]
-        process.currentDirectoryURL = directory
-        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": try #require(builtFunctions).path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        var terminated = false
-        defer { if !terminated { kill(process.processIdentifier, SIGKILL) } }
-
-        var printed = ""
-        while !printed.contains("Stop with Ctrl-C.") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            printed += String(decoding: chunk, as: UTF8.self)
-        }
-        let sandboxURL = try #require(printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)").1
-        let serverURL = try #require(
-            printed.firstMatch(of: /Serving \d+ functions on (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)"
-        ).1
+        let dev = try RunningDev(
+            directory: directory,
+            environment: ["WXAUTH_BIN_DIR": try #require(builtFunctions).path]
+        )
+        let (printed, sandboxURL, serverURL) = (dev.printed, dev.sandboxURL, dev.serverURL)
         #expect(printed.contains("DEVELOPMENT ONLY"))
         #expect(printed.contains("Web sign-in demo: open \(serverURL)/ in a browser"))
         for setting in [
@@ -171,11 +153,8 @@ struct DevTests {
         let userinfo = try await send("GET", "\(serverURL)/userinfo", nil, bearer: token)
         #expect(userinfo.status == 200, "\(userinfo.body)")
 
-        kill(process.processIdentifier, SIGTERM)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        terminated = true
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let (status, stderr) = dev.stop()
+        #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("POST /login 200 "), "\(stderr)")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".wxauth/dev.sqlite").path))
     }
@@ -187,28 +166,20 @@ struct DevTests {
             "settings": #"cat >/dev/null; printf '{"statusCode":200,"body":"%s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | sort | tr '\n' ' ')""#
         ])
         let manifest = bin.file("functions.yaml")
-        try Data("functions:\n  settings: {handler: settings, route: /settings, method: GET}\n".utf8).write(to: manifest)
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = ["dev", "--port", "0", "--manifest", manifest.path]
-        process.currentDirectoryURL = bin.url
-        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path, "WXAUTH_RETURN_TO": "/app"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        var printed = ""
-        while !printed.contains("Stop with Ctrl-C.") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            printed += String(decoding: chunk, as: UTF8.self)
-        }
-        let sandboxURL = String(try #require(printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)).1)
-        let serverURL = String(try #require(printed.firstMatch(of: /Serving 1 function on (http:\/\/127\.0\.0\.1:\d+)\n/)).1)
+        try Data(
+            """
+            defaults: {environment: {WXAUTH_RETURN_TO: "${WXAUTH_RETURN_TO:-}"}}
+            functions:
+              settings: {handler: settings, route: /settings, method: GET}
+            """.utf8
+        ).write(to: manifest)
+        let dev = try RunningDev(
+            arguments: ["--manifest", manifest.path],
+            directory: bin.url,
+            environment: ["WXAUTH_BIN_DIR": bin.url.path, "WXAUTH_RETURN_TO": "/app"]
+        )
+        defer { _ = dev.stop() }
+        let (printed, sandboxURL, serverURL) = (dev.printed, dev.sandboxURL, dev.serverURL)
 
         let answer = try await send("GET", "\(serverURL)/settings", nil)
         let settings = Dictionary(
@@ -224,7 +195,7 @@ struct DevTests {
         #expect(settings["WECHAT_API_BASE"] == sandboxURL)
         #expect(settings["WECHAT_OPEN_BASE"] == sandboxURL)
         #expect(settings["WXAUTH_PUBLIC_URL"] == serverURL)
-        // The user's own allow-list stays; dev only fills in "/" when there is none.
+        // The user's own allow-list (exported, through the manifest) stays; dev fills in "/" only without one.
         #expect(settings["WXAUTH_RETURN_TO"] == "/app")
         #expect(printed.contains("  WXAUTH_RETURN_TO=/app\n"), "\(printed)")
         #expect(settings.keys.contains { $0.hasSuffix("_FILE") } == false)
@@ -240,6 +211,60 @@ struct DevTests {
                 nil
             )
             #expect(exchanged.json["access_token"] is String, "\(appid): \(exchanged.body)")
+        }
+    }
+
+    /// `local-runner dev --port 0` started in `directory`, with what it printed up to "Stop with Ctrl-C."
+    /// and the two URLs read from it.
+    private final class RunningDev {
+        let process = Process()
+        let errors = Pipe()
+        let printed: String
+        let sandboxURL: String
+        let serverURL: String
+
+        init(arguments: [String] = [], directory: URL, environment: [String: String]) throws {
+            process.executableURL = try #require(builtLocalRunner)
+            process.arguments = ["dev", "--port", "0"] + arguments
+            process.currentDirectoryURL = directory
+            process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            var printed = ""
+            while !printed.contains("Stop with Ctrl-C.") {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                printed += String(decoding: chunk, as: UTF8.self)
+            }
+            self.printed = printed
+            let sandbox = printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)
+            let server = printed.firstMatch(of: /Serving \d+ functions? on (http:\/\/127\.0\.0\.1:\d+)\n/)
+            guard let sandbox, let server else {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                Issue.record("local-runner dev did not print its URLs: \(printed)")
+                throw CancellationError()
+            }
+            sandboxURL = String(sandbox.1)
+            serverURL = String(server.1)
+        }
+
+        /// Stops it with SIGTERM; its exit status and everything it wrote on stderr.
+        func stop() -> (status: Int32, stderr: String) {
+            guard process.isRunning else { return (process.terminationStatus, "") }
+            kill(process.processIdentifier, SIGTERM)
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, stderr)
+        }
+
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
         }
     }
 
