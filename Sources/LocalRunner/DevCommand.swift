@@ -86,7 +86,7 @@ struct DevCommand: AsyncParsableCommand {
         }
         let pinned = DevelopmentApp.environment(apps: apps, sandboxURL: sandbox.baseURL)
         let jwtSecret = DevelopmentApp.makeJWTSecret()
-        let defaults = { (baseURL: String) in
+        let defaults: @Sendable (String) -> [String: String] = { baseURL in
             [
                 "WXAUTH_JWT_SECRET": jwtSecret,
                 "WXAUTH_DATABASE_URL": "sqlite:.wxauth/dev.sqlite",

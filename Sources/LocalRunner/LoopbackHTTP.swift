@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -45,15 +47,12 @@ enum LoopbackHTTP {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
-        address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        // NIO builds the sockaddr: touching sockaddr_in's fields here fails MemberImportVisibility
+        // whenever this file is compiled in one batch with a NIO-importing file (CNIOLinux owns them then).
+        guard let address = try? SocketAddress(ipAddress: "127.0.0.1", port: port) else {
+            throw Failure(description: "\(port) is not a port")
         }
+        let connected = address.withSockAddr { connect(fd, $0, socklen_t($1)) }
         guard connected == 0 else { throw Failure(description: "cannot connect to 127.0.0.1:\(port)") }
 
         var sent = 0
