@@ -4,7 +4,8 @@
 /// On load it calls `POST /refresh` with the `wxauth_refresh` cookie (no body): a session shows the
 /// profile from `GET /userinfo`; `400` shows "Sign in with WeChat", a link to `/login?return_to=/`.
 /// `#refresh` rotates the tokens again (`#refresh-count`, `#jti`), `#signout` calls `POST /logout`.
-/// `body[data-state]` is `loading`, `signed-in` or `signed-out`; errors go to `#error`.
+/// `body[data-state]` is `loading`, `signed-in` or `signed-out`, and `body[aria-busy]` is set while an
+/// action runs; errors go to `#error`.
 enum DemoPage {
     /// The page, with a policy that allows only its own inline script and style and calls to its own origin.
     static let page = StaticPage(
@@ -25,6 +26,7 @@ enum DemoPage {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>wxauth demo: sign in with WeChat</title>
+        <link rel="icon" href="data:,">
         <style>
           body { font: 16px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 40rem; padding: 1rem; color: #222; }
           [hidden] { display: none !important; }
@@ -160,10 +162,11 @@ enum DemoPage {
           }
         }
 
-        // Runs one user action with the buttons disabled, showing what went wrong.
+        // Runs one action with the buttons disabled and the page aria-busy, showing what went wrong.
         async function act(action) {
           const buttons = document.querySelectorAll("button");
           buttons.forEach((button) => { button.disabled = true; });
+          document.body.setAttribute("aria-busy", "true");
           showError("");
           try {
             await action();
@@ -171,6 +174,7 @@ enum DemoPage {
             showError(error.message);
           } finally {
             buttons.forEach((button) => { button.disabled = false; });
+            document.body.removeAttribute("aria-busy");
           }
         }
 
