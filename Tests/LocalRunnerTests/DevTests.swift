@@ -76,7 +76,7 @@ struct DevTests {
         }
         let sandboxURL = try #require(printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)").1
         let serverURL = try #require(
-            printed.firstMatch(of: /Serving 4 functions on (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)"
+            printed.firstMatch(of: /Serving \d+ functions on (http:\/\/127\.0\.0\.1:\d+)\n/), "\(printed)"
         ).1
         #expect(printed.contains("DEVELOPMENT ONLY"))
         #expect(printed.contains("\(serverURL)/login -H 'content-type: application/json'"))
