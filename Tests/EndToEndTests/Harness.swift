@@ -45,12 +45,13 @@ final class EndToEnd: Sendable {
     let databasePath: String
     let binDirectory: URL
 
-    init() async throws {
+    /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
+    init(sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
         sandbox = try await SandboxServer.start(apps: [
             SandboxApp(appid: Self.appid, secret: Self.appSecret),
             SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
             SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
-        ])
+        ], clock: sandboxClock)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         databasePath = directory.appendingPathComponent("wxauth.sqlite").path

@@ -143,6 +143,28 @@ import WeChatSandbox
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 0)
     }
 
+    @Test func aLaterSilentSignInRefreshesTheStoredWeChatTokenToReadTheProfile() async throws {
+        let clock = ManualSandboxClock(start: Date())
+        let e2e = try await EndToEnd(sandboxClock: clock)
+        let (_, state) = try await startSignIn(e2e, userAgent: Self.wechat)
+        let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "hank")
+        #expect(try await callback(e2e, code: code, state: state, accept: "application/json").status == 200)
+        #expect(try await e2e.upstreamCalls("/sns/userinfo") == 1)
+
+        // Three hours on, WeChat's 2-hour access token has expired; a silent (snsapi_base) sign-in has no
+        // profile of its own, so the stored grant is refreshed and the profile read again.
+        clock.advance(by: 3 * 3600)
+        let (_, silentState) = try await startSignIn(e2e, scope: "base", userAgent: Self.wechat)
+        let silentCode = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "hank", scope: "snsapi_base")
+        let silent = try await callback(e2e, code: silentCode, state: silentState, accept: "application/json")
+        #expect(silent.status == 200, "\(silent.stdout)")
+        #expect(try await e2e.upstreamCalls("/sns/oauth2/refresh_token") == 1)
+        #expect(try await e2e.upstreamCalls("/sns/userinfo") == 3, "refused as expired, then read after the refresh")
+        let access = try #require(silent.body["access_token"] as? String)
+        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        #expect(info.body["nickname"] as? String == "hank")
+    }
+
     @Test func forgedMissingAndRefusedStates() async throws {
         let e2e = try await EndToEnd()
         let (_, state) = try await startSignIn(e2e)
