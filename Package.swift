@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "callback", targets: ["callback"]),
         .executable(name: "refresh", targets: ["refresh"]),
         .executable(name: "userinfo", targets: ["userinfo"]),
+        .executable(name: "logout", targets: ["logout"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
     dependencies: [
@@ -114,6 +115,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "userinfo", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "logout", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),

@@ -150,12 +150,12 @@ struct DevCommand: AsyncParsableCommand {
         await sandbox.stop()
     }
 
-    /// `--manifest`, `$WXAUTH_MANIFEST` or `./functions.yaml`; the built-in four when none is given and
+    /// `--manifest`, `$WXAUTH_MANIFEST` or `./functions.yaml`; the built-in ones when none is given and
     /// there is no `./functions.yaml`.
     private func loadManifest(environment: [String: String]) throws -> Manifest {
         let named = manifestOptions.manifest != nil || !(environment["WXAUTH_MANIFEST"] ?? "").isEmpty
         if !named, !FileManager.default.fileExists(atPath: manifestOptions.url(environment: environment).path) {
-            Console.error("local-runner dev: no functions.yaml here; serving the built-in login, callback, refresh, userinfo")
+            Console.error("local-runner dev: no functions.yaml here; serving the built-in login, callback, refresh, userinfo, logout")
             return Manifest.builtIn
         }
         return try manifestOptions.load(environment: environment)

@@ -73,12 +73,13 @@ extension Manifest {
     /// The methods `method` accepts (`ANY` as in API Gateway).
     public static let httpMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
-    /// The four functions with default limits and no environment: what `demo` runs without a `functions.yaml`.
+    /// The five functions with default limits and no environment: what `demo` runs without a `functions.yaml`.
     public static let builtIn = Manifest(functions: [
         FunctionSpec(name: "login", handler: "login", route: "/login", methods: ["POST", "GET"]),
         FunctionSpec(name: "callback", handler: "callback", route: "/callback", methods: ["GET"]),
         FunctionSpec(name: "refresh", handler: "refresh", route: "/refresh", methods: ["POST"]),
         FunctionSpec(name: "userinfo", handler: "userinfo", route: "/userinfo", methods: ["GET", "POST"]),
+        FunctionSpec(name: "logout", handler: "logout", route: "/logout", methods: ["POST"]),
     ])
 }
 

@@ -94,7 +94,7 @@ struct AppTokenProvider {
                 appid: app.appid, secret: app.secret, forceRefresh: force, deadline: deadline
             )
         } catch {
-            logger.notice("stable_token refused", metadata: ["errcode": "\(error.errcode.map(String.init) ?? "-")"])
+            logger.wechatRefused("stable_token refused", error)
             throw AuthError(error)
         }
         do {

@@ -1,4 +1,5 @@
 import FunctionRuntime
+import Logging
 import WeChat
 
 /// A refusal the caller sees: CONTRACT §3's error code, HTTP status and a description safe to show.
@@ -24,6 +25,11 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
 
     public static func invalidGrant(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
         AuthError(status: 400, code: "invalid_grant", description: text, wechatErrcode: wechatErrcode)
+    }
+
+    /// A web callback's `state` that is missing, forged, expired or replayed.
+    public static func invalidState(_ text: String) -> AuthError {
+        AuthError(status: 400, code: "invalid_state", description: text)
     }
 
     public static func invalidToken(_ text: String) -> AuthError {
@@ -90,8 +96,10 @@ extension AuthError {
             self = .unavailable("WeChat is busy; try again", retryAfter: 1, wechatErrcode: errcode)
         case .rateLimited:
             self = .unavailable("WeChat's rate limit was hit; try again in a minute", retryAfter: 60, wechatErrcode: errcode)
-        case .refreshTokenInvalid:
+        case .refreshTokenInvalid, .userTokenInvalid:
             self = .invalidGrant("the WeChat authorisation has expired; sign in again", wechatErrcode: errcode)
+        case .insufficientScope:
+            self = .accessDenied("the WeChat authorisation does not include the profile", wechatErrcode: errcode)
         case .invalidParameter:
             self = .invalidRequest("WeChat refused a parameter (errcode \(errcode ?? 0))")
             wechatErrcode = errcode
@@ -103,5 +111,12 @@ extension AuthError {
                 wechatErrcode: errcode
             )
         }
+    }
+}
+
+extension Logger {
+    /// One log line for a WeChat refusal: its errcode and category, never the request (which holds secrets).
+    func wechatRefused(_ message: Logger.Message, _ error: WeChatError) {
+        notice(message, metadata: ["errcode": "\(error.errcode.map(String.init) ?? "-")", "category": "\(error.category)"])
     }
 }

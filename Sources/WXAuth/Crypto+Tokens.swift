@@ -89,6 +89,11 @@ public struct SecretBox: Sendable {
         let box = try AES.GCM.SealedBox(combined: sealed)
         return Secret(String(decoding: try AES.GCM.open(box, using: key), as: UTF8.self))
     }
+
+    /// HMAC-SHA256 of `message` under this box's key (a signed `state`, say).
+    public func authenticationCode(_ message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+    }
 }
 
 /// base64url without padding (RFC 4648 §5), as JWTs and our refresh tokens use.

@@ -21,7 +21,11 @@ public enum Functions {
                         code: code, shared: shared, services: services, deadline: context.deadline, logger: context.logger
                     ).response
                 case "GET":
-                    throw .notImplemented("web sign-in (GET /login) is not implemented yet")
+                    let services = try await provider.services(logger: context.logger)
+                    return try await WebLogin.start(
+                        query: request.query, userAgent: request.header("user-agent"), services: services,
+                        logger: context.logger
+                    )
                 default:
                     throw .methodNotAllowed(request.method, allowed: ["GET", "POST"])
                 }
@@ -33,11 +37,20 @@ public enum Functions {
 
     /// `callback`: `GET /callback` of web OAuth sign-in.
     public static func callback(_ provider: ServiceProvider) -> FunctionHandler {
-        { request, _ in
-            guard request.method == "GET" else {
-                return AuthError.methodNotAllowed(request.method, allowed: ["GET"]).response
+        { request, context in
+            let accept = request.header("accept") ?? ""
+            do throws(AuthError) {
+                guard request.method == "GET" else { throw .methodNotAllowed(request.method, allowed: ["GET"]) }
+                let services = try await provider.services(logger: context.logger)
+                return try await WebCallback.run(
+                    query: request.query, acceptsJSON: accept.contains("application/json"), services: services,
+                    deadline: context.deadline, logger: context.logger
+                )
+            } catch {
+                // A browser that followed WeChat's redirect gets a page, not JSON; scripts still get JSON.
+                return accept.contains("text/html") && !accept.contains("application/json")
+                    ? ErrorPage.response(for: error) : error.response
             }
-            return AuthError.notImplemented("web sign-in (GET /callback) is not implemented yet").response
         }
     }
 
@@ -46,16 +59,44 @@ public enum Functions {
         { request, context in
             do throws(AuthError) {
                 guard request.method == "POST" else { throw .methodNotAllowed(request.method, allowed: ["POST"]) }
-                let fields = try RequestFields(request)
-                guard let token = try fields.optional("refresh_token") ?? request.cookies[RefreshFlow.cookieName] else {
-                    throw .invalidRequest("refresh_token is required")
-                }
+                let (token, fromCookie) = try refreshToken(of: request)
                 let services = try await provider.services(logger: context.logger)
-                return try await RefreshFlow.run(refreshToken: token, services: services, logger: context.logger).response
+                let tokens = try await RefreshFlow.run(refreshToken: token, services: services, logger: context.logger)
+                var response = tokens.response
+                // A browser keeps its refresh token in the cookie: rotate the cookie with it.
+                if fromCookie { response.cookies = [RefreshCookie.set(tokens.refreshToken, maxAge: services.config.refreshTTL)] }
+                return response
             } catch {
                 return error.response
             }
         }
+    }
+
+    /// `logout`: `POST /logout` with the refresh token in the body or the cookie: the sign-in is revoked.
+    public static func logout(_ provider: ServiceProvider) -> FunctionHandler {
+        { request, context in
+            do throws(AuthError) {
+                guard request.method == "POST" else { throw .methodNotAllowed(request.method, allowed: ["POST"]) }
+                let (token, _) = try refreshToken(of: request)
+                let services = try await provider.services(logger: context.logger)
+                try await LogoutFlow.run(refreshToken: token, services: services, logger: context.logger)
+                return FunctionResponse(
+                    statusCode: 204, headers: ["cache-control": "no-store"], cookies: [RefreshCookie.cleared]
+                )
+            } catch {
+                var response = error.response
+                response.cookies = [RefreshCookie.cleared]
+                return response
+            }
+        }
+    }
+
+    /// The refresh token from the JSON body's `refresh_token` or the refresh cookie, and whether it was the cookie.
+    static func refreshToken(of request: FunctionRequest) throws(AuthError) -> (String, fromCookie: Bool) {
+        let fields = try RequestFields(request)
+        if let token = try fields.optional("refresh_token") { return (token, false) }
+        if let token = request.cookies[RefreshFlow.cookieName], !token.isEmpty { return (token, true) }
+        throw .invalidRequest("refresh_token is required (in the body or the \(RefreshFlow.cookieName) cookie)")
     }
 
     /// `userinfo`: `GET /userinfo` with `Authorization: Bearer`; `POST` decrypts later encrypted data.
@@ -97,10 +138,10 @@ public enum Functions {
 extension Functions {
     /// The functions this package builds, by executable name.
     public enum Name: String, Sendable, CaseIterable {
-        case login, callback, refresh, userinfo
+        case login, callback, refresh, userinfo, logout
 
-        /// Only `login` calls WeChat; the others never pay for an HTTP client.
-        var needsWeChat: Bool { self == .login }
+        /// Only `login` and `callback` call WeChat; the others never pay for an HTTP client.
+        var needsWeChat: Bool { self == .login || self == .callback }
     }
 
     /// What `main.swift` runs: the function's handler over services built from the environment, built on
@@ -113,6 +154,7 @@ extension Functions {
             case .callback: callback(provider)
             case .refresh: refresh(provider)
             case .userinfo: userinfo(provider)
+            case .logout: logout(provider)
             }
         return FunctionDefinition(handler: handler) { logger in
             _ = try await provider.services(logger: logger)

@@ -27,10 +27,7 @@ public enum MiniProgramLogin {
         do {
             session = try await wechat.codeToSession(appid: app.appid, secret: app.secret, code: code, deadline: deadline)
         } catch {
-            logger.notice(
-                "jscode2session refused",
-                metadata: ["errcode": "\(error.errcode.map(String.init) ?? "-")", "category": "\(error.category)"]
-            )
+            logger.wechatRefused("jscode2session refused", error)
             throw AuthError(error)
         }
 

@@ -3,8 +3,8 @@ import WeChat
 import WXAuthStore
 
 /// The body of a successful sign-in or refresh (CONTRACT §4).
-public struct TokenResponse: Encodable, Sendable, Equatable {
-    public struct User: Encodable, Sendable, Equatable {
+public struct TokenResponse: Codable, Sendable, Equatable {
+    public struct User: Codable, Sendable, Equatable {
         public var id: String
         public var openid: String
         public var unionid: String?

@@ -3,6 +3,13 @@ public actor MemoryStore: Store {
     private struct Identity {
         var userId: String
         var sessionKey: [UInt8]?
+        var webTokens: [UInt8]?
+    }
+
+    private struct WebState {
+        var record: WebStateRecord
+        var codeHash: [UInt8]?
+        var outcome: [UInt8]?
     }
 
     private struct Family {
@@ -29,6 +36,7 @@ public actor MemoryStore: Store {
     private var tokens: [[UInt8]: Token] = [:]
     private var appTokens: [String: CachedAppToken] = [:]
     private var leases: [String: (holder: String, until: Int64)] = [:]
+    private var webStates: [String: WebState] = [:]
 
     public init() {}
 
@@ -124,5 +132,39 @@ public actor MemoryStore: Store {
     private func sessionRecord(familyId: String) -> SessionRecord? {
         guard let family = families[familyId], let user = users[family.userId] else { return nil }
         return SessionRecord(familyId: familyId, user: user, appid: family.appid, openid: family.openid, revoked: family.revoked)
+    }
+
+    // MARK: - Web sign-in
+
+    public func createWebState(_ state: WebStateRecord, now: Int64) async throws {
+        webStates = webStates.filter { $0.value.record.expiresAt >= now - 3_600 }
+        webStates[state.id] = WebState(record: state)
+    }
+
+    public func claimWebState(id: String, codeHash: [UInt8], now: Int64) async throws -> WebStateClaim {
+        guard var state = webStates[id] else { return .unknown }
+        guard let bound = state.codeHash else {
+            guard state.record.expiresAt >= now else { return .unknown }
+            state.codeHash = codeHash
+            webStates[id] = state
+            return .claimed(state.record)
+        }
+        return bound == codeHash ? .repeated(state.record, sealedOutcome: state.outcome) : .replayed
+    }
+
+    public func completeWebState(id: String, sealedOutcome: [UInt8]) async throws {
+        webStates[id]?.outcome = sealedOutcome
+    }
+
+    public func releaseWebState(id: String) async throws {
+        if webStates[id]?.outcome == nil { webStates[id]?.codeHash = nil }
+    }
+
+    public func saveWebTokens(appid: String, openid: String, sealed: [UInt8]) async throws {
+        identities[IdentityKey(appid: appid, openid: openid)]?.webTokens = sealed
+    }
+
+    public func sealedWebTokens(appid: String, openid: String) async throws -> [UInt8]? {
+        identities[IdentityKey(appid: appid, openid: openid)]?.webTokens
     }
 }

@@ -57,5 +57,19 @@ enum SQLiteSchema {
             lease_until INTEGER NOT NULL DEFAULT 0
         );
         """,
+        // 3: web sign-in: states between GET /login and the callback; WeChat's web tokens per identity.
+        """
+        CREATE TABLE web_states (
+            id TEXT PRIMARY KEY,
+            appid TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            return_to TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            code_hash BLOB,
+            outcome BLOB
+        );
+        CREATE INDEX web_states_expiry ON web_states(expires_at);
+        ALTER TABLE identities ADD COLUMN web_tokens BLOB;
+        """,
     ]
 }

@@ -37,7 +37,7 @@ public final class SQLiteStore: Store {
     }
 
     @discardableResult
-    private func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try connection.withLock { try body($0.connection) }
     }
 

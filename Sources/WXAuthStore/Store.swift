@@ -158,6 +158,29 @@ public protocol Store: Sendable {
     /// when no other user has it, and returns the updated user.
     func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord
 
+    // MARK: Web sign-in
+
+    /// Records a web sign-in started by `GET /login`.
+    func createWebState(_ state: WebStateRecord, now: Int64) async throws
+
+    /// Binds the state to `codeHash` on first use, in one atomic step: of two callbacks racing with different
+    /// codes exactly one claims it; a repeat with the same code gets the first one's outcome.
+    func claimWebState(id: String, codeHash: [UInt8], now: Int64) async throws -> WebStateClaim
+
+    /// Stores the outcome of a claimed state's callback (sealed by the caller, under a key derived from the
+    /// code, which is never stored) so that repeats answer the same.
+    func completeWebState(id: String, sealedOutcome: [UInt8]) async throws
+
+    /// Unbinds a claimed state whose callback could not finish (the store or WeChat was unavailable),
+    /// so a repeat may try again.
+    func releaseWebState(id: String) async throws
+
+    /// Replaces the WeChat web tokens (access and refresh, sealed by the caller) of an identity.
+    func saveWebTokens(appid: String, openid: String, sealed: [UInt8]) async throws
+
+    /// The sealed WeChat web tokens of an identity, if any.
+    func sealedWebTokens(appid: String, openid: String) async throws -> [UInt8]?
+
     // MARK: App access token, shared by every instance
 
     /// The cached app token of `appid`, if any (possibly expired: the caller decides).

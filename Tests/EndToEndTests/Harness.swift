@@ -19,6 +19,8 @@ struct Invocation {
 
     var status: Int { response["statusCode"] as? Int ?? -1 }
     var headers: [String: String] { response["headers"] as? [String: String] ?? [:] }
+    /// The response's `Set-Cookie` values.
+    var cookies: [String] { response["cookies"] as? [String] ?? [] }
 
     /// The response body, parsed as JSON.
     var body: [String: Any] {
@@ -32,13 +34,24 @@ final class EndToEnd: Sendable {
     static let appid = "wxe2eminiapp0001"
     static let appSecret = "e2e-app-secret-do-not-leak-7f3a"
     static let jwtSecret = "e2e-jwt-secret-do-not-leak-0123456789abcdef"
+    static let officialAccount = "wxe2eofficial0001"
+    static let officialSecret = "e2e-oa-secret-do-not-leak-91c2"
+    static let website = "wxe2ewebsite00001"
+    static let websiteSecret = "e2e-web-secret-do-not-leak-5d7e"
+    /// Where the functions say they live (the `redirect_uri` WeChat sends users back to).
+    static let publicURL = "https://auth.example.test"
 
     let sandbox: SandboxServer
     let databasePath: String
     let binDirectory: URL
 
-    init() async throws {
-        sandbox = try await SandboxServer.start(apps: [SandboxApp(appid: Self.appid, secret: Self.appSecret)])
+    /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
+    init(sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
+        sandbox = try await SandboxServer.start(apps: [
+            SandboxApp(appid: Self.appid, secret: Self.appSecret),
+            SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
+            SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
+        ], clock: sandboxClock)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         databasePath = directory.appendingPathComponent("wxauth.sqlite").path
@@ -69,6 +82,9 @@ final class EndToEnd: Sendable {
             "WECHAT_APPID": Self.appid, "WECHAT_SECRET": Self.appSecret,
             "WECHAT_API_BASE": sandbox.baseURL, "WXAUTH_JWT_SECRET": Self.jwtSecret,
             "WXAUTH_DATABASE_URL": "sqlite:" + databasePath, "WXAUTH_FUNCTION_TIMEOUT": "3",
+            "WECHAT_OA_APPID": Self.officialAccount, "WECHAT_OA_SECRET": Self.officialSecret,
+            "WECHAT_WEB_APPID": Self.website, "WECHAT_WEB_SECRET": Self.websiteSecret,
+            "WECHAT_OPEN_BASE": sandbox.baseURL, "WXAUTH_PUBLIC_URL": Self.publicURL, "WXAUTH_RETURN_TO": "/,/app",
         ]
     }
 
@@ -109,18 +125,28 @@ final class EndToEnd: Sendable {
         }
     }
 
-    /// Runs one function with an API Gateway v2.0 event.
+    /// Runs one function with an API Gateway v2.0 event; `path` may carry a query string.
     func invoke(
         _ function: String, method: String, path: String, body: String? = nil, headers: [String: String] = [:],
-        extraEnvironment: [String: String] = [:]
+        cookies: [String] = [], extraEnvironment: [String: String] = [:]
     ) async throws -> Invocation {
         var allHeaders = headers
         if body != nil { allHeaders["content-type"] = "application/json" }
+        let parts = path.split(separator: "?", maxSplits: 1)
+        let rawPath = String(parts.first ?? "")
+        let rawQuery = parts.count > 1 ? String(parts[1]) : ""
+        var query: [String: String] = [:]
+        for pair in rawQuery.split(separator: "&") {
+            let keyValue = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            query[keyValue[0]] = keyValue.count > 1 ? keyValue[1] : ""
+        }
         var event: [String: Any] = [
-            "version": "2.0", "routeKey": "\(method) \(path)", "rawPath": path, "rawQueryString": "",
+            "version": "2.0", "routeKey": "\(method) \(rawPath)", "rawPath": rawPath, "rawQueryString": rawQuery,
             "headers": allHeaders, "isBase64Encoded": false,
-            "requestContext": ["http": ["method": method, "path": path], "requestId": UUID().uuidString],
+            "requestContext": ["http": ["method": method, "path": rawPath], "requestId": UUID().uuidString],
         ]
+        if !query.isEmpty { event["queryStringParameters"] = query }
+        if !cookies.isEmpty { event["cookies"] = cookies }
         if let body { event["body"] = body }
         let bytes = try JSONSerialization.data(withJSONObject: event)
         return try await invoke(function, stdin: Array(bytes), extraEnvironment: extraEnvironment)
