@@ -264,9 +264,10 @@ def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="
         # One character of the state the server signed, changed as an attacker (or a broken proxy) would.
         original = browser.evaluate("document.querySelector('input[name=state]').value")
         check(original, "the consent form carries no state")
-        # In the middle: a last character may carry only padding bits of its encoding.
+        # In the middle (a last character may carry only padding bits of its encoding), and a digit, which
+        # every alphanumeric encoding (hex, base36, base62) has: the state still looks well-formed.
         middle = len(original) // 2
-        changed = original[:middle] + ("A" if original[middle] != "A" else "B") + original[middle + 1 :]
+        changed = original[:middle] + ("0" if original[middle] != "0" else "1") + original[middle + 1 :]
         browser.evaluate(f"document.querySelector('input[name=state]').value = {json.dumps(changed)}")
     browser.evaluate(f"document.getElementById('{decision}').click()")
 
