@@ -13,11 +13,12 @@ leaves the machine. It checks, in one browser profile:
   3. #refresh rotates the tokens (the counter goes up, a new token id); a reload stays signed in;
   4. #signout ends the session (POST /logout, cookie gone); a reload stays signed out;
   5. a tampered state (one character of it changed on the consent page, so WeChat's redirect carries it)
-     ends on the callback's error page naming invalid_state, with no session: no cookie, and
+     ends on the callback's error page, 400, naming invalid_state, with no session: no cookie, and
      POST /refresh from the page answers 400;
-  6. refusing consent ends on an error page naming access_denied, with no session;
-  7. inside WeChat (a MicroMessenger user agent) sign-in goes through the official account's
-     /connect/oauth2/authorize page instead, and signs in.
+  6. refusing consent ends on an error page, 403, naming access_denied, with no session;
+  7. the demo page loaded with ?error=… shows the error, signed out;
+  8. inside WeChat (a MicroMessenger user agent) sign-in goes through the official account's
+     /connect/oauth2/authorize page instead, and the same nickname (one unionid) is the same user.
 
 Usage: demo_in_chromium.py [--runner PATH] [--manifest PATH] [--chromium PATH]
 Exit status 0 when every check passes; otherwise 1, with the page, dev's log and Chromium's log.
@@ -272,7 +273,7 @@ def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="
     browser.evaluate(f"document.getElementById('{decision}').click()")
 
 
-def expect_error_page(browser, dev, code):
+def expect_error_page(browser, dev, code, expected_status):
     """The sign-in ended on the callback's error page, or back on the demo page with ?error=, naming `code`."""
     shown = browser.wait_until(
         f"location.href.startsWith({json.dumps(dev.url + '/')}) && !location.href.startsWith({json.dumps(dev.url + '/login')})"
@@ -281,6 +282,9 @@ def expect_error_page(browser, dev, code):
         f"an error page naming {code}",
     )
     check(code in shown, f"the error page shows {shown!r}, not {code}")
+    if browser.evaluate("location.pathname") == "/callback":
+        status = browser.evaluate("performance.getEntriesByType('navigation')[0].responseStatus")
+        check(status == expected_status, f"the callback answered {status} for {code}, not {expected_status}")
     check(session_cookie(browser) is None, f"a failed sign-in ({code}) left a refresh cookie")
     browser.navigate(dev.url + "/")
     browser.wait_until(state_is("signed-out"), f"the demo page signed out after {code}")
@@ -334,12 +338,19 @@ def run_checks(browser, dev):
     step("signing out clears the cookie; a reload stays signed out")
 
     sign_in_on_consent_page(browser, dev, "/connect/qrconnect", "wxsandboxweb0001", nickname="Mallory", tamper=True)
-    expect_error_page(browser, dev, "invalid_state")
-    step("a tampered state ends on the callback's error page (invalid_state), without a session")
+    expect_error_page(browser, dev, "invalid_state", 400)
+    step("a tampered state ends on the callback's error page (400 invalid_state), without a session")
 
     sign_in_on_consent_page(browser, dev, "/connect/qrconnect", "wxsandboxweb0001", decision="refuse")
-    expect_error_page(browser, dev, "access_denied")
-    step("refusing consent ends on an error page (access_denied), without a session")
+    expect_error_page(browser, dev, "access_denied", 403)
+    step("refusing consent ends on an error page (403 access_denied), without a session")
+
+    browser.navigate(dev.url + "/?error=access_denied&error_description=refused")
+    browser.wait_until(state_is("signed-out"), "the demo page loaded with ?error=")
+    shown = browser.evaluate(text_of("error"))
+    check(shown == "Sign-in failed: access_denied: refused", f"the demo page shows {shown!r} for ?error=")
+    check(browser.evaluate("location.search") == "", "the demo page kept ?error= in its address")
+    step("the demo page loaded with ?error= says so and is signed out")
 
     browser.send("Emulation.setUserAgentOverride", {"userAgent": "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50"})
     browser.navigate(dev.url + "/")
@@ -348,9 +359,9 @@ def run_checks(browser, dev):
     browser.wait_until(f"location.href === {json.dumps(dev.url + '/')} && {state_is('signed-in')}", "signed in inside WeChat")
     inside = browser.evaluate("({sub: " + text_of("sub") + ", openid: " + text_of("openid") + ", unionid: " + text_of("unionid") + "})")
     check(inside["openid"] and inside["openid"] != profile["openid"], "the official account gave the website app's openid")
-    if profile["unionid"] not in ("", "(none)") and inside["unionid"] == profile["unionid"]:
-        check(inside["sub"] == profile["sub"], "the same unionid signed in as a different user")
-    step("inside WeChat, sign-in goes through the official account's authorize page")
+    check(inside["unionid"] == profile["unionid"], f"the same person's unionid differs: {inside} vs {profile}")
+    check(inside["sub"] == profile["sub"], "the same unionid signed in as a different user")
+    step("inside WeChat, sign-in goes through the official account's authorize page; the unionid links the same user")
 
 
 def main():
