@@ -101,21 +101,10 @@ struct CommandLineTests {
         ])
         let manifest = bin.file("functions.yaml")
         try Data("functions:\n  echo: {handler: echo, route: /echo, method: [POST, GET]}\n".utf8).write(to: manifest)
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = ["serve", "--port", "0", "--manifest", manifest.path]
-        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        var printed = ""
-        while !printed.contains("Stop with Ctrl-C.") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            printed += String(decoding: chunk, as: UTF8.self)
-        }
+        let runner = try RunningRunner(
+            ["serve", "--port", "0", "--manifest", manifest.path], environment: ["WXAUTH_BIN_DIR": bin.url.path]
+        )
+        let printed = runner.printed
         let served = /Serving 1 function on http:\/\/127\.0\.0\.1:(\d+)\n/
         let match = try #require(printed.firstMatch(of: served), "\(printed)")
         let port = try #require(Int(match.1))
@@ -126,11 +115,51 @@ struct CommandLineTests {
         #expect(response.status == 200)
         #expect(String(decoding: response.body, as: UTF8.self) == "served")
 
+        let (status, stderr) = runner.stop()
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("[echo] echo log"), "\(stderr)")
+        #expect(stderr.contains(/POST \/echo 200 \d+\.\dms maxRSS=\d+MB function=echo/), "\(stderr)")
+    }
+}
+
+/// The built `local-runner` serving (`serve`, `dev`): started with `arguments`, with what it printed up to
+/// "Stop with Ctrl-C."; killed when dropped unless stopped.
+final class RunningRunner {
+    let process = Process()
+    let errors = Pipe()
+    let printed: String
+
+    init(_ arguments: [String], directory: URL? = nil, environment: [String: String]) throws {
+        process.executableURL = try #require(builtLocalRunner)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        var printed = ""
+        while !printed.contains("Stop with Ctrl-C.") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        self.printed = printed
+    }
+
+    /// Stops it with SIGTERM; its exit status and everything it wrote on stderr.
+    func stop() -> (status: Int32, stderr: String) {
+        guard process.isRunning else { return (process.terminationStatus, "") }
         kill(process.processIdentifier, SIGTERM)
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
-        #expect(stderr.contains("[echo] echo log"), "\(stderr)")
-        #expect(stderr.contains(/POST \/echo 200 \d+\.\dms maxRSS=\d+MB function=echo/), "\(stderr)")
+        return (process.terminationStatus, stderr)
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 }

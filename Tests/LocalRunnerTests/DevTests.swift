@@ -210,58 +210,22 @@ struct DevTests {
         }
     }
 
-    /// `local-runner dev --port 0` started in `directory`, with what it printed up to "Stop with Ctrl-C."
-    /// and the two URLs read from it.
-    private final class RunningDev {
-        let process = Process()
-        let errors = Pipe()
-        let printed: String
+    /// `local-runner dev --port 0` started in `directory`, and the two URLs it printed.
+    private struct RunningDev {
+        let runner: RunningRunner
         let sandboxURL: String
         let serverURL: String
+        var printed: String { runner.printed }
 
         init(arguments: [String] = [], directory: URL, environment: [String: String]) throws {
-            process.executableURL = try #require(builtLocalRunner)
-            process.arguments = ["dev", "--port", "0"] + arguments
-            process.currentDirectoryURL = directory
-            process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            var printed = ""
-            while !printed.contains("Stop with Ctrl-C.") {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                printed += String(decoding: chunk, as: UTF8.self)
-            }
-            self.printed = printed
-            let sandbox = printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)
-            let server = printed.firstMatch(of: /Serving \d+ functions? on (http:\/\/127\.0\.0\.1:\d+)\n/)
-            guard let sandbox, let server else {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-                Issue.record("local-runner dev did not print its URLs: \(printed)")
-                throw CancellationError()
-            }
-            sandboxURL = String(sandbox.1)
-            serverURL = String(server.1)
+            runner = try RunningRunner(["dev", "--port", "0"] + arguments, directory: directory, environment: environment)
+            let sandbox = runner.printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)
+            let server = runner.printed.firstMatch(of: /Serving \d+ functions? on (http:\/\/127\.0\.0\.1:\d+)\n/)
+            sandboxURL = String(try #require(sandbox, "\(runner.printed)").1)
+            serverURL = String(try #require(server, "\(runner.printed)").1)
         }
 
-        /// Stops it with SIGTERM; its exit status and everything it wrote on stderr.
-        func stop() -> (status: Int32, stderr: String) {
-            guard process.isRunning else { return (process.terminationStatus, "") }
-            kill(process.processIdentifier, SIGTERM)
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, stderr)
-        }
-
-        deinit {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
+        func stop() -> (status: Int32, stderr: String) { runner.stop() }
     }
 
     private struct Reply {
