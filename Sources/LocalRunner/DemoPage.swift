@@ -35,7 +35,8 @@ enum DemoPage {
           dd { margin: 0; overflow-wrap: anywhere; }
           #picture { width: 64px; height: 64px; border-radius: 8px; background: #eee; }
           .button, button { display: inline-block; font: inherit; padding: .6rem 1rem; margin: .25rem .25rem .25rem 0;
-            border: 1px solid #07a35a; border-radius: .4rem; background: #07a35a; color: #fff; text-decoration: none; cursor: pointer; }
+            border: 1px solid #07a35a; border-radius: .4rem; background: #07a35a; color: #fff;
+            text-decoration: none; cursor: pointer; }
           button.secondary { background: #fff; color: #05733f; }
           button:disabled { opacity: .6; cursor: wait; }
           #error { color: #a0001c; border: 1px solid currentColor; border-radius: .4rem; padding: .5rem; }
@@ -99,7 +100,8 @@ enum DemoPage {
         }
 
         function describe(body, response) {
-          return (body.error || "HTTP " + response.status) + (body.error_description ? ": " + body.error_description : "");
+          const description = body.error_description ? ": " + body.error_description : "";
+          return (body.error || "HTTP " + response.status) + description;
         }
 
         // The access token's claims, for show only: the server checks the signature, not this page.
@@ -193,7 +195,9 @@ enum DemoPage {
           const response = await fetch("/logout", { method: "POST", credentials: "same-origin" });
           const body = response.status === 204 ? {} : await readJSON(response);
           // A session that is already gone is signed out too.
-          if (!response.ok && body.error !== "invalid_grant") throw new Error("Signing out failed: " + describe(body, response));
+          if (!response.ok && body.error !== "invalid_grant") {
+            throw new Error("Signing out failed: " + describe(body, response));
+          }
           accessToken = null;
           refreshes = 0;
           $("refresh-count").textContent = "0";

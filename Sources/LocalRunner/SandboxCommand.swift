@@ -25,7 +25,10 @@ struct SandboxCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("app"),
-        help: ArgumentHelp("An app to register (repeatable); kind mini (default), oa or web.", valueName: "APPID:SECRET[:KIND]")
+        help: ArgumentHelp(
+            "An app to register (repeatable); kind mini (default), oa or web.",
+            valueName: "APPID:SECRET[:KIND]"
+        )
     )
     var apps: [String] = []
 
@@ -74,7 +77,9 @@ struct SandboxCommand: AsyncParsableCommand {
         try apps.map { text in
             var rest = Substring(text)
             var kind = SandboxApp.Kind.miniProgram
-            if let last = rest.lastIndex(of: ":"), let named = SandboxApp.Kind(rawValue: String(rest[rest.index(after: last)...])) {
+            if let last = rest.lastIndex(of: ":"),
+                let named = SandboxApp.Kind(rawValue: String(rest[rest.index(after: last)...]))
+            {
                 kind = named
                 rest = rest[..<last]
             }
@@ -83,7 +88,8 @@ struct SandboxCommand: AsyncParsableCommand {
             else {
                 throw ValidationError("--app takes APPID:SECRET[:mini|oa|web], e.g. --app wxbench:benchsecret")
             }
-            return SandboxApp(appid: String(rest[..<colon]), secret: String(rest[rest.index(after: colon)...]), kind: kind)
+            let secret = String(rest[rest.index(after: colon)...])
+            return SandboxApp(appid: String(rest[..<colon]), secret: secret, kind: kind)
         }
     }
 }

@@ -143,9 +143,8 @@ class Chromium:
     def open_page(self):
         targets = self.send("Target.getTargets", session=False)["targetInfos"]
         page = next(target for target in targets if target["type"] == "page")
-        self.session = self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}, session=False)[
-            "sessionId"
-        ]
+        attached = self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}, session=False)
+        self.session = attached["sessionId"]
         self.send("Page.enable")
 
     def navigate(self, url):
@@ -249,6 +248,16 @@ def text_of(element_id):
     return f"document.getElementById('{element_id}').textContent"
 
 
+def texts(browser, *element_ids):
+    """The text of each element, by id."""
+    return browser.evaluate("({" + ", ".join(f"'{name}': {text_of(name)}" for name in element_ids) + "})")
+
+
+def wait_until_signed_in(browser, dev, what):
+    """Back on the demo page at /, signed in."""
+    browser.wait_until(f"location.href === {json.dumps(dev.url + '/')} && {state_is('signed-in')}", what)
+
+
 def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="approve", tamper=False):
     """Clicks "Sign in with WeChat" on the demo page and answers the sandbox's consent page."""
     browser.evaluate("document.getElementById('signin').click()")
@@ -258,9 +267,8 @@ def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="
     shown = browser.evaluate(text_of("appid"))
     check(shown == appid, f"the consent page is for {shown}, not {appid}")
     if nickname is not None:
-        browser.evaluate(
-            f"document.getElementById('user').value = ''; document.getElementById('nickname').value = {json.dumps(nickname)}"
-        )
+        browser.evaluate("document.getElementById('user').value = ''")
+        browser.evaluate(f"document.getElementById('nickname').value = {json.dumps(nickname)}")
     if tamper:
         # One character of the state the server signed, changed as an attacker (or a broken proxy) would.
         original = browser.evaluate("document.querySelector('input[name=state]').value")
@@ -276,7 +284,8 @@ def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="
 def expect_error_page(browser, dev, code, expected_status):
     """The sign-in ended on the callback's error page, or back on the demo page with ?error=, naming `code`."""
     shown = browser.wait_until(
-        f"location.href.startsWith({json.dumps(dev.url + '/')}) && !location.href.startsWith({json.dumps(dev.url + '/login')})"
+        f"location.href.startsWith({json.dumps(dev.url + '/')})"
+        f" && !location.href.startsWith({json.dumps(dev.url + '/login')})"
         " && document.getElementById('error') !== null && !document.getElementById('error').hidden"
         " && !document.body.hasAttribute('aria-busy') && document.getElementById('error').textContent",
         f"an error page naming {code}",
@@ -302,12 +311,10 @@ def run_checks(browser, dev):
     step("the demo page shows the signed-out state")
 
     sign_in_on_consent_page(browser, dev, "/connect/qrconnect", "wxsandboxweb0001", nickname=NICKNAME)
-    browser.wait_until(f"location.href === {json.dumps(dev.url + '/')} && {state_is('signed-in')}", "signed in on /")
+    wait_until_signed_in(browser, dev, "signed in on /")
     nickname = browser.evaluate(text_of("nickname"))
     check(nickname == NICKNAME, f"the page shows nickname {nickname!r}, not {NICKNAME!r}")
-    profile = browser.evaluate(
-        "Object.fromEntries(['sub', 'openid', 'unionid', 'jti', 'sid'].map(id => [id, document.getElementById(id).textContent]))"
-    )
+    profile = texts(browser, "sub", "openid", "unionid", "jti", "sid")
     check(all(profile[key] for key in ("sub", "openid", "jti", "sid")), f"the profile is incomplete: {profile}")
     cookie = session_cookie(browser)
     check(cookie is not None, "no wxauth_refresh cookie after sign-in")
@@ -352,13 +359,14 @@ def run_checks(browser, dev):
     check(browser.evaluate("location.search") == "", "the demo page kept ?error= in its address")
     step("the demo page loaded with ?error= says so and is signed out")
 
-    browser.send("Emulation.setUserAgentOverride", {"userAgent": "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50"})
+    wechat = "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0.50"
+    browser.send("Emulation.setUserAgentOverride", {"userAgent": wechat})
     browser.navigate(dev.url + "/")
     browser.wait_until(state_is("signed-out"), "the demo page inside WeChat")
     sign_in_on_consent_page(browser, dev, "/connect/oauth2/authorize", "wxsandboxoa00001", nickname=NICKNAME)
-    browser.wait_until(f"location.href === {json.dumps(dev.url + '/')} && {state_is('signed-in')}", "signed in inside WeChat")
-    inside = browser.evaluate("({sub: " + text_of("sub") + ", openid: " + text_of("openid") + ", unionid: " + text_of("unionid") + "})")
-    check(inside["openid"] and inside["openid"] != profile["openid"], "the official account gave the website app's openid")
+    wait_until_signed_in(browser, dev, "signed in inside WeChat")
+    inside = texts(browser, "sub", "openid", "unionid")
+    check(inside["openid"] and inside["openid"] != profile["openid"], "the official account gave the website's openid")
     check(inside["unionid"] == profile["unionid"], f"the same person's unionid differs: {inside} vs {profile}")
     check(inside["sub"] == profile["sub"], "the same unionid signed in as a different user")
     step("inside WeChat, sign-in goes through the official account's authorize page; the unionid links the same user")
@@ -371,7 +379,7 @@ def main():
     parser.add_argument("--chromium", default=os.environ.get("WXAUTH_CHROMIUM") or shutil.which("chromium"))
     options = parser.parse_args()
     if not options.chromium:
-        print("demo_in_chromium: no chromium on PATH (apt-get install chromium, or set WXAUTH_CHROMIUM)", file=sys.stderr)
+        print("demo_in_chromium: no chromium on PATH (apt-get install chromium; or WXAUTH_CHROMIUM)", file=sys.stderr)
         return 2
     if not os.access(options.runner, os.X_OK):
         print(f"demo_in_chromium: {options.runner} is not built (swift build)", file=sys.stderr)

@@ -16,7 +16,8 @@ enum BrowserTools {
     /// Why the test cannot run here, or nil when it can.
     static let missing: String? = {
         if chromium == nil {
-            return "chromium is not installed (apt-get install chromium, or set WXAUTH_CHROMIUM); skipping the browser test"
+            return
+                "chromium is not installed (apt-get install chromium, or set WXAUTH_CHROMIUM); skipping the browser test"
         }
         if python == nil { return "python3 is not on PATH; skipping the browser test" }
         if !FileManager.default.isExecutableFile(atPath: runner.path) {

@@ -63,7 +63,8 @@ struct DevTests {
         )
         #expect(
             shown == [
-                "WECHAT_APPID=wxsandboxapp0001", "WECHAT_OA_APPID=wxsandboxoa00001", "WECHAT_WEB_APPID=wxsandboxweb0001",
+                "WECHAT_APPID=wxsandboxapp0001", "WECHAT_OA_APPID=wxsandboxoa00001",
+                "WECHAT_WEB_APPID=wxsandboxweb0001",
                 "WECHAT_API_BASE=http://127.0.0.1:9", "WECHAT_OPEN_BASE=http://127.0.0.1:9",
                 "WXAUTH_PUBLIC_URL=http://127.0.0.1:2", "WXAUTH_RETURN_TO=/",
             ]
@@ -159,7 +160,10 @@ struct DevTests {
     func devGivesEveryFunctionTheSandboxAppsAndTheirWorkingSecrets() async throws {
         // A function that answers with the settings it was given.
         let bin = try InvocationTests.BinDirectory([
-            "settings": #"cat >/dev/null; printf '{"statusCode":200,"body":"%s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | sort | tr '\n' ' ')""#
+            "settings": #"""
+                cat >/dev/null
+                printf '{"statusCode":200,"body":"%s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | tr '\n' ' ')"
+                """#
         ])
         let manifest = bin.file("functions.yaml")
         try Data(
@@ -199,11 +203,14 @@ struct DevTests {
         // Each secret is the one the sandbox holds for that app: WeChat accepts it with a code.
         for (prefix, appid) in [("WECHAT_OA", "wxsandboxoa00001"), ("WECHAT_WEB", "wxsandboxweb0001")] {
             let secret = try #require(settings["\(prefix)_SECRET"])
-            let minted = try await send("POST", "\(sandboxURL)/sandbox/web-codes", #"{"appid":"\#(appid)","user":"alice"}"#)
+            let minted = try await send(
+                "POST", "\(sandboxURL)/sandbox/web-codes", #"{"appid":"\#(appid)","user":"alice"}"#
+            )
             let code = try #require(minted.json["code"] as? String, "\(minted.body)")
             let exchanged = try await send(
                 "GET",
-                "\(sandboxURL)/sns/oauth2/access_token?appid=\(appid)&secret=\(secret)&code=\(code)&grant_type=authorization_code",
+                "\(sandboxURL)/sns/oauth2/access_token?appid=\(appid)&secret=\(secret)&code=\(code)"
+                    + "&grant_type=authorization_code",
                 nil
             )
             #expect(exchanged.json["access_token"] is String, "\(appid): \(exchanged.body)")
@@ -218,7 +225,9 @@ struct DevTests {
         var printed: String { runner.printed }
 
         init(arguments: [String] = [], directory: URL, environment: [String: String]) throws {
-            runner = try RunningRunner(["dev", "--port", "0"] + arguments, directory: directory, environment: environment)
+            runner = try RunningRunner(
+                ["dev", "--port", "0"] + arguments, directory: directory, environment: environment
+            )
             let sandbox = runner.printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)
             let server = runner.printed.firstMatch(of: /Serving \d+ functions? on (http:\/\/127\.0\.0\.1:\d+)\n/)
             sandboxURL = String(try #require(sandbox, "\(runner.printed)").1)
