@@ -40,6 +40,7 @@ enum DemoPage {
           button.secondary { background: #fff; color: #05733f; }
           button:disabled { opacity: .6; cursor: wait; }
           #error { color: #a0001c; border: 1px solid currentColor; border-radius: .4rem; padding: .5rem; }
+          @media (max-width: 30rem) { dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
         </style>
         </head>
         <body data-state="loading">

@@ -7,7 +7,7 @@ import WeChatSandbox
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Zero-config development: the WeChat sandbox and every function served on 127.0.0.1.",
+        abstract: "Zero-config development: the WeChat sandbox, every function and a sign-in demo on 127.0.0.1.",
         discussion: """
             Starts the WeChat sandbox (a free port) with three development apps (a mini-program, an
             official account and a website app, secrets generated for this run), generates a
