@@ -181,6 +181,9 @@ enum DemoPage {
           }
         }
 
+        // An avatar that cannot be loaded is left out rather than shown broken.
+        $("picture").addEventListener("error", () => { $("picture").hidden = true; });
+
         $("refresh").addEventListener("click", () => act(async () => {
           if (!(await refresh())) {
             show("signed-out");
