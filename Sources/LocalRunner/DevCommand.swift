@@ -131,7 +131,9 @@ struct DevCommand: AsyncParsableCommand {
             Console.out("  \(app.appid)  \(app.kind.title)")
         }
         Console.out("  AppSecrets and the JWT signing key generated for this run (DEVELOPMENT ONLY, not shown)")
-        Console.out("  database \(effective["WXAUTH_DATABASE_URL"] ?? "sqlite:.wxauth/dev.sqlite")")
+        // A database URL of the user's may hold a password: only the default is shown.
+        let defaultDatabase = effective["WXAUTH_DATABASE_URL"] == "sqlite:.wxauth/dev.sqlite"
+        Console.out("  database " + (defaultDatabase ? "sqlite:.wxauth/dev.sqlite" : "as you set it (not shown)"))
         Console.out("")
         Console.out("Every function gets (secrets not shown):")
         for line in Self.settingLines(effective) { Console.out("  \(line)") }
