@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PostgresTestSupport
 import Testing
 import WeChatSandbox
 
@@ -27,6 +28,21 @@ struct Invocation {
     }
 }
 
+/// The store the spawned functions share.
+enum E2EDatabase: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite, postgres
+    var description: String { rawValue }
+
+    /// What the tests parameterised by store run against: PostgreSQL too when `WXAUTH_TEST_POSTGRES_URL` is set.
+    static var available: [E2EDatabase] { PostgresTestDatabase.url == nil ? [.sqlite] : allCases }
+
+    /// The store of every other end-to-end test: SQLite, or PostgreSQL with `WXAUTH_E2E_DATABASE=postgres`
+    /// (`.ci/run` runs the end-to-end suite a second time that way).
+    static var `default`: E2EDatabase {
+        ProcessInfo.processInfo.environment["WXAUTH_E2E_DATABASE"] == "postgres" ? .postgres : .sqlite
+    }
+}
+
 /// Runs the built function executables as a FaaS platform would, against a WeChat sandbox on a loopback port.
 final class EndToEnd: Sendable {
     static let appid = "wxe2eminiapp0001"
@@ -34,14 +50,20 @@ final class EndToEnd: Sendable {
     static let jwtSecret = "e2e-jwt-secret-do-not-leak-0123456789abcdef"
 
     let sandbox: SandboxServer
-    let databasePath: String
+    /// `WXAUTH_DATABASE_URL` of the spawned functions: a fresh SQLite file or a fresh PostgreSQL schema.
+    let databaseURL: String
     let binDirectory: URL
 
-    init() async throws {
+    init(database: E2EDatabase = .default) async throws {
         sandbox = try await SandboxServer.start(apps: [SandboxApp(appid: Self.appid, secret: Self.appSecret)])
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        databasePath = directory.appendingPathComponent("wxauth.sqlite").path
+        switch database {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            databaseURL = "sqlite:" + directory.appendingPathComponent("wxauth.sqlite").path
+        case .postgres:
+            databaseURL = try await PostgresTestDatabase.freshSchemaURL()
+        }
         binDirectory = Self.locateExecutables()
     }
 
@@ -68,7 +90,7 @@ final class EndToEnd: Sendable {
             "PATH": "/usr/bin:/bin",
             "WECHAT_APPID": Self.appid, "WECHAT_SECRET": Self.appSecret,
             "WECHAT_API_BASE": sandbox.baseURL, "WXAUTH_JWT_SECRET": Self.jwtSecret,
-            "WXAUTH_DATABASE_URL": "sqlite:" + databasePath, "WXAUTH_FUNCTION_TIMEOUT": "3",
+            "WXAUTH_DATABASE_URL": databaseURL, "WXAUTH_FUNCTION_TIMEOUT": "3",
         ]
     }
 
