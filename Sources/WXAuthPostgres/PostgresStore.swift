@@ -33,17 +33,27 @@ public final class PostgresStore: Store {
     /// (`set_config(…, true)`, i.e. `SET LOCAL`, so a transaction-mode pooler such as PgBouncer carries nothing
     /// over to other clients). A unique violation, serialization failure or deadlock — a concurrent writer won
     /// a race — runs `body` again, where it sees the winner's row.
+    ///
+    /// `locks` names advisory locks (a namespace and a key) taken first, in order, in the same round trip as the
+    /// timeouts: transactions about one person then queue up instead of deadlocking on each other's rows.
     @discardableResult
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await retryingLostRaces {
+    func transaction<T: Sendable>(
+        locks: [(String, String)] = [], _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        var bindings = PostgresBindings()
+        bindings.append(String(timeouts.operationMilliseconds))
+        var sql = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)"
+        for (namespace, key) in locks {
+            bindings.append(namespace)
+            bindings.append(key)
+            sql += ", pg_advisory_xact_lock(hashtext($\(bindings.count - 1)), hashtext($\(bindings.count)))"
+        }
+        let prologue = PostgresQuery(unsafeSQL: sql, binds: bindings)
+        return try await retryingLostRaces {
             try await self.onConnection { connection in
-                let limit = String(self.timeouts.operationMilliseconds)
                 try await connection.query("BEGIN", logger: self.logger)
                 do {
-                    try await Self.rows(
-                        connection, "SELECT set_config('statement_timeout', \(limit), true), set_config('lock_timeout', \(limit), true)",
-                        self.logger
-                    )
+                    try await Self.rows(connection, prologue, self.logger)
                     let result = try await body(connection)
                     try await connection.query("COMMIT", logger: self.logger)
                     return result
@@ -115,7 +125,10 @@ public final class PostgresStore: Store {
     // MARK: - Sign-in
 
     public func signIn(_ record: SignInRecord) async throws -> UserRecord {
-        try await transaction { db in
+        // Sign-ins of one identity, and of one unionid, queue on advisory locks: always identity first, then unionid.
+        var locks = [("wxauth.identity", record.appid + "/" + record.openid)]
+        if let unionid = record.unionid { locks.append(("wxauth.unionid", unionid)) }
+        return try await transaction(locks: locks) { db in
             let userId = try await self.upsertIdentity(db, record)
             let logger = self.logger
             try await Self.rows(
@@ -138,9 +151,9 @@ public final class PostgresStore: Store {
         }
     }
 
-    /// The identity's user after creating or updating it. Two first sign-ins of one person may run at once on
-    /// different instances: `ON CONFLICT` makes the later one wait for the earlier and take its user, and the
-    /// user it had just created for itself is deleted again in the same transaction.
+    /// The identity's user after creating or updating it. Two first sign-ins of one person on different
+    /// instances are serialised by ``signIn(_:)``'s advisory locks; `ON CONFLICT` still makes a later one take the
+    /// earlier one's user should they ever meet here, deleting the user it had just created for itself.
     private func upsertIdentity(_ db: PostgresConnection, _ record: SignInRecord) async throws -> String {
         let sessionKey = record.sealedSessionKey.map { ByteBuffer(bytes: $0) }
         let existing = try await Self.rows(
