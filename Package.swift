@@ -146,7 +146,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "WXAuthStoreTests", dependencies: ["WXAuthStore", "WXAuthPostgres", "PostgresTestSupport"],
+            name: "WXAuthStoreTests",
+            dependencies: [
+                "WXAuthStore", "WXAuthPostgres", "PostgresTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "WXAuthTests", dependencies: ["WXAuth"], swiftSettings: swiftSettings),

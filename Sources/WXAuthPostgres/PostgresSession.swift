@@ -117,19 +117,24 @@ actor PostgresSession {
     }
 }
 
-/// How long connecting and each operation may take; both fit inside the function's timeout.
+/// How long connecting and each operation may take; together they fit inside the function's timeout.
 struct PostgresTimeouts: Sendable {
     var connect: Duration
-    var operation: Duration
+    /// The server's `statement_timeout` and `lock_timeout` for each statement of an operation.
+    var statement: Duration
+    /// When the client gives up on an operation whose server has gone silent. Well after ``statement``, so a
+    /// server that is merely slow answers with its own timeout error first and the connection stays usable.
+    var watchdog: Duration
 
-    /// A third of the function's timeout each for connecting and for one operation, leaving the rest for WeChat.
+    /// A quarter of the function's timeout to connect and a quarter per statement; the watchdog at half.
     init(functionTimeout: Duration) {
-        connect = functionTimeout / 3
-        operation = functionTimeout / 3
+        connect = functionTimeout / 4
+        statement = functionTimeout / 4
+        watchdog = functionTimeout / 2
     }
 
-    var operationMilliseconds: Int64 {
-        let (seconds, attoseconds) = operation.components
+    var statementMilliseconds: Int64 {
+        let (seconds, attoseconds) = statement.components
         return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 }

@@ -41,7 +41,7 @@ public final class PostgresStore: Store {
         locks: [(String, String)] = [], _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         var bindings = PostgresBindings()
-        bindings.append(String(timeouts.operationMilliseconds))
+        bindings.append(String(timeouts.statementMilliseconds))
         var sql = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)"
         for (namespace, key) in locks {
             bindings.append(namespace)
@@ -90,12 +90,12 @@ public final class PostgresStore: Store {
         let connection = try await link.take()
         do {
             if !(await migrated.done) {
-                try await withWatchdog(connection, timeouts.operation) {
+                try await withWatchdog(connection, timeouts.watchdog) {
                     try await PostgresSchema.migrate($0, logger: self.logger)
                 }
                 await migrated.set()
             }
-            let result = try await withWatchdog(connection, timeouts.operation, body)
+            let result = try await withWatchdog(connection, timeouts.watchdog, body)
             await link.giveBack(connection, healthy: true)
             return result
         } catch {

@@ -32,14 +32,9 @@ public enum PostgresTestDatabase {
     /// first row as an integer, if there is one.
     @discardableResult
     public static func integer(_ sql: String, url: String) async throws -> Int? {
-        let settings = try PostgresSettings(url: url)
-        let logger = Logger(label: "postgres-test") { _ in SwiftLogNoOpLogHandler() }
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.any(),
-            configuration: try settings.connectionConfiguration(connectTimeout: .seconds(10)), id: 0, logger: logger
-        )
+        let connection = try await connect(url: url)
         do {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).collect()
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
             try await connection.close()
             return try rows.first.map { try $0.decode(Int.self) }
         } catch {
@@ -47,6 +42,18 @@ public enum PostgresTestDatabase {
             throw error
         }
     }
+
+    /// A connection of the test's own; the caller closes it.
+    public static func connect(url: String) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(),
+            configuration: try PostgresSettings(url: url).connectionConfiguration(connectTimeout: .seconds(10)), id: 0,
+            logger: logger
+        )
+    }
+
+    /// Discards postgres-nio's own logs.
+    public static let logger = Logger(label: "postgres-test") { _ in SwiftLogNoOpLogHandler() }
 }
 
 public struct PostgresTestError: Error, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Logging
+import PostgresNIO
 import PostgresTestSupport
 import Testing
 import WXAuthPostgres
@@ -19,10 +20,6 @@ struct PostgresStoreTests {
     static func makeStores(_ count: Int, onSchemaOf url: String) throws -> [PostgresStore] {
         let settings = try PostgresSettings(url: url)
         return (0..<count).map { _ in PostgresStore(settings: settings, functionTimeout: .seconds(30), logger: logger) }
-    }
-
-    static func isRotated(_ outcome: RotationOutcome) -> Bool {
-        if case .rotated = outcome { true } else { false }
     }
 
     @Test func migratorsRacingAtColdStartMigrateOnce() async throws {
@@ -47,15 +44,8 @@ struct PostgresStoreTests {
     @Test func concurrentRefreshesOnManyConnectionsHaveExactlyOneWinner() async throws {
         let stores = try Self.makeStores(12, onSchemaOf: await PostgresTestDatabase.freshSchemaURL())
         _ = try await stores[0].signIn(StoreContractTests.signIn(openid: "o1", family: "f1", token: [1]))
-        let outcomes = try await withThrowingTaskGroup(of: RotationOutcome.self) { group in
-            for (index, store) in stores.enumerated() {
-                group.addTask {
-                    try await store.rotateRefreshToken(presentedHash: [1], newHash: [UInt8(50 + index)], newExpiresAt: 3000, now: 1100)
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        #expect(outcomes.filter(Self.isRotated).count == 1)
+        let outcomes = try await StoreContractTests.rotateAtOnce(stores)
+        #expect(StoreContractTests.winners(outcomes) == 1)
         #expect(outcomes.filter { $0 == .reused || $0 == .revoked }.count == stores.count - 1)
         for store in stores { await store.close() }
     }
@@ -91,6 +81,25 @@ struct PostgresStoreTests {
         _ = try await store.signIn(StoreContractTests.signIn(openid: "o1", family: "f1", token: [1]))
         await store.close()
         #expect(try await store.session(familyId: "f1")?.openid == "o1")
+    }
+
+    @Test func aLockedRowFailsInsideTheTimeoutAndTheStoreRecovers() async throws {
+        let url = try await PostgresTestDatabase.freshSchemaURL()
+        // A 1.5 s function gives each statement 375 ms.
+        let store = PostgresStore(settings: try PostgresSettings(url: url), functionTimeout: .seconds(1.5), logger: Self.logger)
+        _ = try await store.signIn(StoreContractTests.signIn(openid: "o1", family: "f1", token: [1]))
+        let blocker = try await PostgresTestDatabase.connect(url: url)
+        try await blocker.query("BEGIN", logger: PostgresTestDatabase.logger)
+        try await blocker.query("SELECT 1 FROM refresh_tokens FOR UPDATE", logger: PostgresTestDatabase.logger)
+        let started = ContinuousClock.now
+        await #expect(throws: StoreError.self) {
+            try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1100)
+        }
+        #expect(ContinuousClock.now - started < .seconds(1.5))
+        try await blocker.query("ROLLBACK", logger: PostgresTestDatabase.logger)
+        try await blocker.close()
+        #expect(StoreContractTests.winners([try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1100)]) == 1)
+        await store.close()
     }
 
     @Test func requiringTLSFromAServerWithoutItFailsWithoutNamingThePassword() async throws {
