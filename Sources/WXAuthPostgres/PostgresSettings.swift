@@ -15,11 +15,17 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
         case verifyFull = "verify-full"
     }
 
+    /// Host name or IP address; `localhost` when the URL names none.
     public var host: String
+    /// TCP port, 5432 unless the URL says otherwise.
     public var port: Int
+    /// The user to sign in as (percent-decoded).
     public var username: String
+    /// The password (percent-decoded), nil when the URL has none. Never printed.
     public var password: String?
+    /// The database; nil means the server's default (the user's name).
     public var database: String?
+    /// Whether and how to use TLS; plain unless the URL asks.
     public var sslMode: SSLMode
     /// From `connect_timeout` (seconds, as libpq); nil leaves the choice to the store.
     public var connectTimeout: Duration?

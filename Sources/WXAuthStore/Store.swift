@@ -182,7 +182,9 @@ public protocol Store: Sendable {
 
 /// What one sweep deleted.
 public struct SweepReport: Sendable, Equatable {
+    /// Refresh tokens deleted.
     public var refreshTokens: Int
+    /// Refresh-token families (sign-in sessions) deleted because no token of theirs was left.
     public var families: Int
 
     /// Seconds an expired token is kept, so that presenting it still answers "expired" rather than "unknown" for a day.

@@ -150,7 +150,7 @@ import Testing
         let code = try await e2e.mintCode(user: "bob")
         let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
         let refresh = try #require(login.body["refresh_token"] as? String)
-        let processes = 12
+        let processes = 8
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<processes {
                 group.addTask {
@@ -167,7 +167,7 @@ import Testing
     @Test(arguments: E2EDatabase.available) func concurrentFirstSignInsOfOnePersonMakeOneUser(database: E2EDatabase) async throws {
         let e2e = try await EndToEnd(database: database)
         var codes: [String] = []
-        for _ in 0..<10 { codes.append(try await e2e.mintCode(user: "dave")) }
+        for _ in 0..<8 { codes.append(try await e2e.mintCode(user: "dave")) }
         let users = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
             for code in codes {
                 group.addTask {
