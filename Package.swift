@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // MARK: Libraries
@@ -64,9 +66,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WXAuthPostgres",
+            dependencies: [
+                "WXAuthStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WXAuth",
             dependencies: [
-                "FunctionRuntime", "WeChat", "WXAuthStore",
+                "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuthPostgres",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,7 +102,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "WeChatSandbox",
+                "WeChatSandbox", "WXAuthStore", "WXAuthPostgres",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -126,7 +140,24 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "WeChatTests", dependencies: ["WeChat"], swiftSettings: swiftSettings),
-        .testTarget(name: "WXAuthStoreTests", dependencies: ["WXAuthStore"], swiftSettings: swiftSettings),
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [
+                "WXAuthPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PostgresTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WXAuthStoreTests",
+            dependencies: [
+                "WXAuthStore", "WXAuthPostgres", "PostgresTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "WXAuthTests", dependencies: ["WXAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeChatSandboxTests",
@@ -142,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "LocalRunnerTests",
             dependencies: [
-                "LocalRunner",
+                "LocalRunner", "WXAuthStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -152,8 +183,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "WeChatSandbox",
-                "LocalRunner",
+                "WeChatSandbox", "PostgresTestSupport", "LocalRunner",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,5 +1,6 @@
 import FunctionRuntime
 import WeChat
+import WXAuthPostgres
 import WXAuthStore
 
 /// A WeChat app's id and secret.
@@ -32,6 +33,8 @@ public struct Config: Sendable {
     /// Refresh-token lifetime, seconds.
     public var refreshTTL: Int64 = 604_800
     public var databaseURL: DatabaseURL = .sqlite(path: ".wxauth/wxauth.sqlite")
+    /// How long one invocation may run (`WXAUTH_FUNCTION_TIMEOUT`); bounds the database's connect and query timeouts.
+    public var functionTimeout: Duration = .seconds(10)
     public var publicURL: String?
     public var returnTo: [String] = ["/"]
 
@@ -78,8 +81,13 @@ extension Config {
             guard let url = DatabaseURL(value) else {
                 throw ConfigError(description: "WXAUTH_DATABASE_URL must be sqlite:PATH or postgres://user:pass@host:port/db")
             }
+            if case .postgres(let text) = url {
+                // Checked here so a malformed URL is a configuration error naming the part that is wrong.
+                do { _ = try PostgresSettings(url: text) } catch { throw ConfigError(description: error.description) }
+            }
             databaseURL = url
         }
+        functionTimeout = ProcessEnvironment.timeout(environment: environment)
         publicURL = try reader.value("WXAUTH_PUBLIC_URL")
         if let value = try reader.value("WXAUTH_RETURN_TO") {
             returnTo = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }

@@ -1,5 +1,6 @@
 import Logging
 import WeChat
+import WXAuthPostgres
 import WXAuthStore
 
 /// Everything a flow uses, injected: configuration, storage, WeChat, time and randomness.
@@ -33,16 +34,11 @@ public struct Services: Sendable {
     /// The production wiring for one function process.
     public static func live(config: Config, needsWeChat: Bool, logger: Logger) async throws(AuthError) -> Services {
         let store: any Store
-        switch config.databaseURL {
-        case .sqlite(let path):
-            do {
-                store = try SQLiteStore(path: path)
-            } catch {
-                logger.error("cannot open the database", metadata: ["error": "\(error)"])
-                throw .misconfigured("the database of WXAUTH_DATABASE_URL cannot be opened")
-            }
-        case .postgres:
-            throw .misconfigured("WXAUTH_DATABASE_URL names PostgreSQL, which this build does not include yet")
+        do {
+            store = try config.databaseURL.openStore(functionTimeout: config.functionTimeout, logger: logger)
+        } catch {
+            logger.error("cannot open the database", metadata: ["error": "\(error)"])
+            throw .misconfigured("the database of WXAUTH_DATABASE_URL cannot be opened")
         }
         let tokens = await AccessTokens(
             secret: config.jwtSecret, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL

@@ -63,6 +63,7 @@ public actor MemoryStore: Store {
         users[userId]?.updatedAt = record.now
         families[record.familyId] = Family(userId: userId, appid: record.appid, openid: record.openid, revoked: false)
         tokens[record.refreshTokenHash] = Token(familyId: record.familyId, expiresAt: record.refreshExpiresAt, spent: false)
+        _ = try await sweepExpired(now: record.now, limit: 20)
         guard let user = users[userId] else { throw StoreError("sign-in lost its user") }
         return user
     }
@@ -127,6 +128,14 @@ public actor MemoryStore: Store {
 
     public func releaseAppTokenLease(appid: String, holder: String) async throws {
         if leases[appid]?.holder == holder { leases[appid] = nil }
+    }
+
+    public func sweepExpired(now: Int64, limit: Int) async throws -> SweepReport {
+        let gone = Array(tokens.filter { $0.value.expiresAt < now - SweepReport.grace }.prefix(limit))
+        for (hash, _) in gone { tokens[hash] = nil }
+        let emptied = Set(gone.map(\.value.familyId)).filter { family in !tokens.values.contains { $0.familyId == family } }
+        for family in emptied { families[family] = nil }
+        return SweepReport(refreshTokens: gone.count, families: emptied.count)
     }
 
     private func sessionRecord(familyId: String) -> SessionRecord? {

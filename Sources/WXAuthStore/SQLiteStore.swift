@@ -55,7 +55,7 @@ public final class SQLiteStore: Store {
                     "INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
                     [.blob(record.refreshTokenHash), .text(record.familyId), .integer(record.now), .integer(record.refreshExpiresAt)]
                 )
-                try Self.sweepExpired(db, now: record.now)
+                _ = try Self.sweepExpired(db, now: record.now)
                 return user
             }
         }
@@ -107,12 +107,32 @@ public final class SQLiteStore: Store {
         return user
     }
 
-    /// Deletes a bounded batch of long-expired refresh tokens, so the table does not grow without a cron job.
-    private static func sweepExpired(_ db: SQLiteConnection, now: Int64) throws {
-        try db.query(
-            "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ? LIMIT 20)",
-            [.integer(now - 86_400)]
+    /// Expired tokens deleted by each sign-in: enough to outpace growth, few enough to cost nothing noticeable.
+    static let opportunisticSweep = 20
+
+    /// Deletes a bounded batch of long-expired refresh tokens and the families they leave empty, so the tables
+    /// do not grow without a cron job.
+    private static func sweepExpired(_ db: SQLiteConnection, now: Int64, limit: Int = opportunisticSweep) throws -> SweepReport {
+        let gone = try db.query(
+            """
+            DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ? LIMIT ?)
+            RETURNING family_id
+            """,
+            [.integer(now - SweepReport.grace), .integer(Int64(limit))]
         )
+        var families = 0
+        for familyId in Set(gone.compactMap { $0.first?.text }) {
+            try db.query(
+                "DELETE FROM refresh_families WHERE id = ? AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?)",
+                [.text(familyId), .text(familyId)]
+            )
+            families += db.changes
+        }
+        return SweepReport(refreshTokens: gone.count, families: families)
+    }
+
+    public func sweepExpired(now: Int64, limit: Int) async throws -> SweepReport {
+        try withConnection { db in try db.writeTransaction { try Self.sweepExpired(db, now: now, limit: limit) } }
     }
 
     /// The user columns every user read selects, in ``user(from:at:)``'s order.

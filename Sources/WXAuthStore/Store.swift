@@ -195,6 +195,28 @@ public protocol Store: Sendable {
 
     /// Gives the lease back early (it also lapses on its own at its `until`).
     func releaseAppTokenLease(appid: String, holder: String) async throws
+
+    // MARK: Housekeeping
+
+    /// Deletes at most `limit` refresh tokens expired for longer than ``SweepReport/grace``, and the families they
+    /// leave empty. Sign-ins sweep a small batch as they go; `local-runner sweep` runs batches until none is left.
+    func sweepExpired(now: Int64, limit: Int) async throws -> SweepReport
+}
+
+/// What one sweep deleted.
+public struct SweepReport: Sendable, Equatable {
+    /// Refresh tokens deleted.
+    public var refreshTokens: Int
+    /// Refresh-token families (sign-in sessions) deleted because no token of theirs was left.
+    public var families: Int
+
+    /// Seconds an expired token is kept, so that presenting it still answers "expired" rather than "unknown" for a day.
+    public static let grace: Int64 = 86_400
+
+    public init(refreshTokens: Int = 0, families: Int = 0) {
+        self.refreshTokens = refreshTokens
+        self.families = families
+    }
 }
 
 /// A failure inside a store; the text names the operation, never data.

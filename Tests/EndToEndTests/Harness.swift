@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PostgresTestSupport
 import Testing
 import WeChatSandbox
 
@@ -29,6 +30,21 @@ struct Invocation {
     }
 }
 
+/// The store the spawned functions share.
+enum E2EDatabase: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite, postgres
+    var description: String { rawValue }
+
+    /// What the tests parameterised by store run against: PostgreSQL too when `WXAUTH_TEST_POSTGRES_URL` is set.
+    static var available: [E2EDatabase] { PostgresTestDatabase.url == nil ? [.sqlite] : allCases }
+
+    /// The store of every other end-to-end test: SQLite, or PostgreSQL with `WXAUTH_E2E_DATABASE=postgres`
+    /// (`.ci/run` runs the end-to-end suite a second time that way).
+    static var `default`: E2EDatabase {
+        ProcessInfo.processInfo.environment["WXAUTH_E2E_DATABASE"] == "postgres" ? .postgres : .sqlite
+    }
+}
+
 /// Runs the built function executables as a FaaS platform would, against a WeChat sandbox on a loopback port.
 final class EndToEnd: Sendable {
     static let appid = "wxe2eminiapp0001"
@@ -42,19 +58,25 @@ final class EndToEnd: Sendable {
     static let publicURL = "https://auth.example.test"
 
     let sandbox: SandboxServer
-    let databasePath: String
+    /// `WXAUTH_DATABASE_URL` of the spawned functions: a fresh SQLite file or a fresh PostgreSQL schema.
+    let databaseURL: String
     let binDirectory: URL
 
     /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
-    init(sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
+    init(database: E2EDatabase = .default, sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
         sandbox = try await SandboxServer.start(apps: [
             SandboxApp(appid: Self.appid, secret: Self.appSecret),
             SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
             SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
         ], clock: sandboxClock)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        databasePath = directory.appendingPathComponent("wxauth.sqlite").path
+        switch database {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            databaseURL = "sqlite:" + directory.appendingPathComponent("wxauth.sqlite").path
+        case .postgres:
+            databaseURL = try await PostgresTestDatabase.freshSchemaURL()
+        }
         binDirectory = Self.locateExecutables()
     }
 
@@ -81,7 +103,7 @@ final class EndToEnd: Sendable {
             "PATH": "/usr/bin:/bin",
             "WECHAT_APPID": Self.appid, "WECHAT_SECRET": Self.appSecret,
             "WECHAT_API_BASE": sandbox.baseURL, "WXAUTH_JWT_SECRET": Self.jwtSecret,
-            "WXAUTH_DATABASE_URL": "sqlite:" + databasePath, "WXAUTH_FUNCTION_TIMEOUT": "3",
+            "WXAUTH_DATABASE_URL": databaseURL, "WXAUTH_FUNCTION_TIMEOUT": "3",
             "WECHAT_OA_APPID": Self.officialAccount, "WECHAT_OA_SECRET": Self.officialSecret,
             "WECHAT_WEB_APPID": Self.website, "WECHAT_WEB_SECRET": Self.websiteSecret,
             "WECHAT_OPEN_BASE": sandbox.baseURL, "WXAUTH_PUBLIC_URL": Self.publicURL, "WXAUTH_RETURN_TO": "/,/app",

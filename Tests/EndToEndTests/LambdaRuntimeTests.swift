@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestSupport
 import Testing
 
 /// The function executables as Lambda `bootstrap`s: one warm process serving several invocations.
@@ -65,6 +66,29 @@ import Testing
         }
         await emulator.stop()
         await userinfoEmulator.stop()
+    }
+
+    /// A warm process keeps one PostgreSQL connection for all its invocations instead of one per invocation.
+    @Test(.enabled(if: PostgresTestDatabase.url != nil, Comment(rawValue: PostgresTestDatabase.skipReason)))
+    func oneWarmProcessKeepsOnePostgresConnection() async throws {
+        let e2e = try await EndToEnd(database: .postgres)
+        let emulator = try await RuntimeAPIEmulator()
+        let name = "wxauth-e2e-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        var environment = e2e.environment
+        environment["WXAUTH_DATABASE_URL"] = e2e.databaseURL + "&application_name=" + name
+        let login = try start("login", environment: environment, emulator: emulator, e2e: e2e)
+        defer { login.terminate() }
+        for index in 0..<4 {
+            let code = try await e2e.mintCode(user: "warm\(index)")
+            await emulator.enqueue(id: "req-\(index)", event: try Self.event("POST", "/login", body: #"{"code":"\#(code)"}"#))
+            #expect(Self.response(await emulator.nextPosted()).0 == 200)
+        }
+        let url = try #require(PostgresTestDatabase.url)
+        let connections = try await PostgresTestDatabase.integer(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)'", url: url
+        )
+        #expect(connections == 1)
+        await emulator.stop()
     }
 
     @Test func missingConfigurationIsAnInitError() async throws {

@@ -4,8 +4,8 @@ import Testing
 
 /// The built `login`, `refresh` and `userinfo` executables, each run as its own process against the sandbox.
 @Suite(.serialized) struct MiniProgramSignInTests {
-    @Test func signInUserinfoRefreshReuseAndRevocation() async throws {
-        let e2e = try await EndToEnd()
+    @Test(arguments: E2EDatabase.available) func signInUserinfoRefreshReuseAndRevocation(database: E2EDatabase) async throws {
+        let e2e = try await EndToEnd(database: database)
         let code = try await e2e.mintCode(user: "alice")
         let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
         #expect(login.exitStatus == 0)
@@ -146,13 +146,15 @@ import Testing
         }
     }
 
-    @Test func concurrentRefreshesHaveExactlyOneWinner() async throws {
-        let e2e = try await EndToEnd()
+    /// Of many `refresh` processes presenting one token at once, exactly one wins; the rest are refused.
+    @Test(arguments: E2EDatabase.available) func concurrentRefreshesHaveExactlyOneWinner(database: E2EDatabase) async throws {
+        let e2e = try await EndToEnd(database: database)
         let code = try await e2e.mintCode(user: "bob")
         let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
         let refresh = try #require(login.body["refresh_token"] as? String)
+        let processes = 8
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<8 {
+            for _ in 0..<processes {
                 group.addTask {
                     try await e2e.invoke("refresh", method: "POST", path: "/refresh", body: #"{"refresh_token":"\#(refresh)"}"#).status
                 }
@@ -160,7 +162,25 @@ import Testing
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         #expect(statuses.filter { $0 == 200 }.count == 1)
-        #expect(statuses.filter { $0 == 400 }.count == 7)
+        #expect(statuses.filter { $0 == 400 }.count == processes - 1)
+    }
+
+    /// Many `login` processes signing the same new person in at once make one user, not one each.
+    @Test(arguments: E2EDatabase.available) func concurrentFirstSignInsOfOnePersonMakeOneUser(database: E2EDatabase) async throws {
+        let e2e = try await EndToEnd(database: database)
+        var codes: [String] = []
+        for _ in 0..<8 { codes.append(try await e2e.mintCode(user: "dave")) }
+        let users = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for code in codes {
+                group.addTask {
+                    let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+                    return (login.status, (login.body["user"] as? [String: Any])?["id"] as? String)
+                }
+            }
+            return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
+        }
+        #expect(users.allSatisfy { $0.0 == 200 })
+        #expect(Set(users.compactMap(\.1)).count == 1)
     }
 
     /// No secret ever reaches stdout or stderr.

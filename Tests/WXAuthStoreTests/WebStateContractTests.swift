@@ -9,8 +9,8 @@ import WXAuthStore
         WebStateRecord(id: id, appid: "wxweb", scope: "snsapi_login", returnTo: "/home", expiresAt: expiresAt)
     }
 
-    @Test(arguments: Kind.allCases) func aStateIsBoundToTheFirstCodeOnly(kind: Kind) async throws {
-        let store = try StoreContractTests.makeStore(kind)
+    @Test(arguments: Kind.available) func aStateIsBoundToTheFirstCodeOnly(kind: Kind) async throws {
+        let store = try await StoreContractTests.makeStore(kind)
         try await store.createWebState(Self.state("s1"), now: 1000)
         #expect(try await store.claimWebState(id: "s1", codeHash: [1], now: 1001) == .claimed(Self.state("s1")))
         #expect(try await store.claimWebState(id: "s1", codeHash: [1], now: 1002) == .repeated(Self.state("s1"), sealedOutcome: nil))
@@ -24,8 +24,8 @@ import WXAuthStore
         )
     }
 
-    @Test(arguments: Kind.allCases) func unknownExpiredAndReleasedStates(kind: Kind) async throws {
-        let store = try StoreContractTests.makeStore(kind)
+    @Test(arguments: Kind.available) func unknownExpiredAndReleasedStates(kind: Kind) async throws {
+        let store = try await StoreContractTests.makeStore(kind)
         #expect(try await store.claimWebState(id: "nope", codeHash: [1], now: 1000) == .unknown)
         try await store.createWebState(Self.state("old", expiresAt: 1100), now: 1000)
         #expect(try await store.claimWebState(id: "old", codeHash: [1], now: 1101) == .unknown)
@@ -35,8 +35,8 @@ import WXAuthStore
         #expect(try await store.claimWebState(id: "s2", codeHash: [3], now: 1002) == .claimed(Self.state("s2")))
     }
 
-    @Test(arguments: Kind.allCases) func ofConcurrentClaimsWithDifferentCodesOneWins(kind: Kind) async throws {
-        let store = try StoreContractTests.makeStore(kind)
+    @Test(arguments: Kind.available) func ofConcurrentClaimsWithDifferentCodesOneWins(kind: Kind) async throws {
+        let store = try await StoreContractTests.makeStore(kind)
         try await store.createWebState(Self.state("race"), now: 1000)
         let outcomes = try await withThrowingTaskGroup(of: WebStateClaim.self) { group in
             for code in 0..<16 {
@@ -48,8 +48,8 @@ import WXAuthStore
         #expect(outcomes.filter { $0 == .replayed }.count == 15)
     }
 
-    @Test(arguments: Kind.allCases) func webTokensBelongToAnIdentity(kind: Kind) async throws {
-        let store = try StoreContractTests.makeStore(kind)
+    @Test(arguments: Kind.available) func webTokensBelongToAnIdentity(kind: Kind) async throws {
+        let store = try await StoreContractTests.makeStore(kind)
         #expect(try await store.sealedWebTokens(appid: "wxweb", openid: "o1") == nil)
         _ = try await store.signIn(StoreContractTests.signIn(appid: "wxweb", openid: "o1", family: "f1", token: [1]))
         try await store.saveWebTokens(appid: "wxweb", openid: "o1", sealed: [7, 7])

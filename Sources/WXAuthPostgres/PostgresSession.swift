@@ -1,0 +1,153 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import WXAuthStore
+
+/// The one connection of a process: opened on first use, kept across warm invocations, reopened when it has
+/// closed. Operations take turns on it, since a transaction needs the connection to itself.
+actor PostgresSession {
+    private let settings: PostgresSettings
+    private let timeouts: PostgresTimeouts
+    private let logger: Logger
+    private var connection: PostgresConnection?
+    private var lastUsed: ContinuousClock.Instant?
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var connectionCount = 0
+
+    /// A warm connection idle longer than this is checked before use: a frozen Lambda or a NAT may have
+    /// dropped it without either end noticing.
+    private static let idleCheckAfter: Duration = .seconds(30)
+
+    init(settings: PostgresSettings, timeouts: PostgresTimeouts, logger: Logger) {
+        self.settings = settings
+        self.timeouts = timeouts
+        self.logger = logger
+    }
+
+    deinit {
+        // Closing is asynchronous; the completion handler keeps the connection alive until it is closed.
+        if let connection { connection.close().whenComplete { _ in _ = connection } }
+    }
+
+    /// Waits for its turn and returns an open connection; the caller must ``giveBack(_:healthy:)`` it.
+    func take() async throws -> PostgresConnection {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        do {
+            return try await openConnection()
+        } catch {
+            passTurn()
+            throw error
+        }
+    }
+
+    /// Ends a turn. A connection that failed at the transport level is dropped, so the next turn reconnects.
+    func giveBack(_ used: PostgresConnection, healthy: Bool) async {
+        lastUsed = ContinuousClock.now
+        if !healthy, used === connection {
+            connection = nil
+            try? await used.close()
+        }
+        passTurn()
+    }
+
+    /// Closes the connection (tests, the runner's commands); a later turn would open a new one.
+    func close() async {
+        if let connection { try? await connection.close() }
+        connection = nil
+    }
+
+    private func passTurn() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
+    private func openConnection() async throws -> PostgresConnection {
+        if let connection, !connection.isClosed {
+            guard let lastUsed, ContinuousClock.now - lastUsed > Self.idleCheckAfter else { return connection }
+            let logger = self.logger
+            let answered = try? await withWatchdog(connection, timeouts.connect) {
+                try await $0.query("SELECT 1", logger: logger).collect().count
+            }
+            if answered != nil { return connection }
+            try? await connection.close()
+        }
+        connection = nil
+        connectionCount += 1
+        let configuration = try settings.connectionConfiguration(connectTimeout: timeouts.connect)
+        do {
+            let opened = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: connectionCount,
+                logger: logger
+            )
+            connection = opened
+            return opened
+        } catch {
+            // postgres-nio's error text may quote the server; the log names the host, never the password.
+            logger.error("cannot connect to PostgreSQL", metadata: ["database": "\(settings)", "reason": "\(Self.reason(error))"])
+            throw StoreError("cannot connect to the PostgreSQL database of \(PostgresSettings.settingName)")
+        }
+    }
+
+    /// The server's SQLSTATE for a failed statement, from either of postgres-nio's error types.
+    static func sqlState(_ error: any Error) -> String? {
+        switch error {
+        case let error as PSQLError: error.serverInfo?[.sqlState]
+        case PostgresError.server(let message): message.fields[.sqlState]
+        default: nil
+        }
+    }
+
+    /// The short, secret-free reason for a failure: its SQLSTATE or postgres-nio's error code.
+    static func reason(_ error: any Error) -> String {
+        if let state = sqlState(error) { return "SQLSTATE \(state)" }
+        switch error {
+        case let error as PSQLError: return error.code.description
+        case PostgresError.connectionClosed: return "connection closed"
+        default: return "\(type(of: error))"
+        }
+    }
+}
+
+/// How long connecting and each operation may take; together they fit inside the function's timeout.
+struct PostgresTimeouts: Sendable {
+    var connect: Duration
+    /// The server's `statement_timeout` and `lock_timeout` for each statement of an operation.
+    var statement: Duration
+    /// When the client gives up on an operation whose server has gone silent. Well after ``statement``, so a
+    /// server that is merely slow answers with its own timeout error first and the connection stays usable.
+    var watchdog: Duration
+
+    /// A quarter of the function's timeout to connect and a quarter per statement; the watchdog at half.
+    init(functionTimeout: Duration) {
+        connect = functionTimeout / 4
+        statement = functionTimeout / 4
+        watchdog = functionTimeout / 2
+    }
+
+    var statementMilliseconds: Int64 {
+        let (seconds, attoseconds) = statement.components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// Runs `body`, closing the connection if it outlasts `limit`: a statement timeout cannot help when the network
+/// itself has gone quiet, and closing fails the pending query at once.
+func withWatchdog<T: Sendable>(
+    _ connection: PostgresConnection, _ limit: Duration, _ body: (PostgresConnection) async throws -> T
+) async throws -> T {
+    let watchdog = Task {
+        try await Task.sleep(for: limit)
+        try await connection.close()
+    }
+    defer { watchdog.cancel() }
+    return try await body(connection)
+}

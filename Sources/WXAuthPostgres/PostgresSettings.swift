@@ -1,0 +1,218 @@
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import WXAuthStore
+
+/// Where and how to reach PostgreSQL, read from a `postgres://user:pass@host:port/db?sslmode=…` URL.
+///
+/// The URL carries the password, so nothing here ever prints it: errors name the part that is wrong, and
+/// ``description`` leaves the password out.
+public struct PostgresSettings: Sendable, CustomStringConvertible {
+    /// libpq's `sslmode`, as far as a client that either verifies fully or not at all can honour it.
+    public enum SSLMode: String, Sendable, CaseIterable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
+    /// Host name or IP address; `localhost` when the URL names none.
+    public var host: String
+    /// TCP port, 5432 unless the URL says otherwise.
+    public var port: Int
+    /// The user to sign in as (percent-decoded).
+    public var username: String
+    /// The password (percent-decoded), nil when the URL has none. Never printed.
+    public var password: String?
+    /// The database; nil means the server's default (the user's name).
+    public var database: String?
+    /// Whether and how to use TLS; plain unless the URL asks.
+    public var sslMode: SSLMode
+    /// From `connect_timeout` (seconds, as libpq); nil leaves the choice to the store.
+    public var connectTimeout: Duration?
+    /// Run-time settings sent at start-up: `application_name`, and `-c name=value` pairs of `options`.
+    public var startupParameters: [(String, String)]
+
+    /// The setting the URL came from, named in every error.
+    static let settingName = "WXAUTH_DATABASE_URL"
+
+    /// Parses a `postgres://` or `postgresql://` URL. Query parameters: `sslmode`, `connect_timeout`,
+    /// `application_name` and `options` (`-c name=value …`, e.g. a `search_path`), as libpq reads them.
+    public init(url: String) throws(StoreError) {
+        let text: Substring
+        if url.hasPrefix("postgres://") {
+            text = url.dropFirst("postgres://".count)
+        } else if url.hasPrefix("postgresql://") {
+            text = url.dropFirst("postgresql://".count)
+        } else {
+            throw Self.error("must start with postgres://")
+        }
+        let (location, query) = text.splitOnce("?")
+        let (authority, path) = location.splitOnce("/")
+        guard let at = authority.lastIndex(of: "@") else { throw Self.error("must name a user (postgres://user:pass@host/db)") }
+        let (user, password) = authority[..<at].splitOnce(":")
+        guard let username = user.percentDecoded(), !username.isEmpty else { throw Self.error("must name a user") }
+        self.username = username
+        if let password {
+            guard let decoded = password.percentDecoded() else { throw Self.error("has a badly escaped password") }
+            self.password = decoded
+        }
+        (host, port) = try Self.hostAndPort(authority[authority.index(after: at)...])
+        if let path, !path.isEmpty {
+            guard let database = path.percentDecoded() else { throw Self.error("has a badly escaped database name") }
+            self.database = database
+        }
+        sslMode = .disable
+        startupParameters = []
+        for pair in (query ?? "").split(separator: "&") {
+            let (name, rawValue) = pair.splitOnce("=")
+            guard let value = (rawValue ?? "").percentDecoded() else { throw Self.error("has a badly escaped \(name)") }
+            try apply(parameter: String(name), value: value)
+        }
+    }
+
+    private mutating func apply(parameter name: String, value: String) throws(StoreError) {
+        switch name {
+        case "sslmode":
+            guard let mode = SSLMode(rawValue: value) else {
+                throw Self.error("sslmode must be one of " + SSLMode.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            sslMode = mode
+        case "connect_timeout":
+            guard let seconds = Int(value), seconds > 0 else { throw Self.error("connect_timeout must be whole seconds") }
+            connectTimeout = .seconds(seconds)
+        case "application_name":
+            startupParameters.append(("application_name", value))
+        case "options":
+            startupParameters += try Self.runTimeOptions(value)
+        default:
+            throw Self.error("has an unknown parameter \(name)")
+        }
+    }
+
+    /// `-c name=value -cname=value …` → pairs; anything else is refused rather than silently ignored.
+    private static func runTimeOptions(_ text: String) throws(StoreError) -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        var words = text.split(separator: " ")[...]
+        while let word = words.popFirst() {
+            let setting: Substring
+            if word == "-c", let next = words.popFirst() {
+                setting = next
+            } else if word.hasPrefix("-c") {
+                setting = word.dropFirst(2)
+            } else {
+                throw error("options may hold only -c name=value")
+            }
+            let (name, value) = setting.splitOnce("=")
+            guard let value, !name.isEmpty else { throw error("options may hold only -c name=value") }
+            pairs.append((String(name), String(value)))
+        }
+        return pairs
+    }
+
+    private static func hostAndPort(_ text: Substring) throws(StoreError) -> (String, Int) {
+        var host = text
+        var portText: Substring?
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            // An IPv6 literal: [::1]:5432.
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if rest.hasPrefix(":") { portText = rest.dropFirst() }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        var port = 5432
+        if let portText {
+            guard let number = Int(portText), (1...65_535).contains(number) else { throw error("has a bad port") }
+            port = number
+        }
+        return (host.isEmpty ? "localhost" : String(host), port)
+    }
+
+    static func error(_ problem: String) -> StoreError {
+        StoreError("\(settingName) \(problem)")
+    }
+
+    /// The URL without its password, for logs.
+    public var description: String {
+        "postgres://\(username)@\(host):\(port)/\(database ?? "") (sslmode=\(sslMode.rawValue))"
+    }
+
+    // MARK: - Connection configuration
+
+    /// postgres-nio's configuration for these settings. Builds the TLS context only when the URL asks for TLS.
+    public func connectionConfiguration(connectTimeout fallback: Duration) throws(StoreError) -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch sslMode {
+            case .disable:
+                tls = .disable
+            case .allow, .prefer:
+                tls = .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .none)))
+            case .require:
+                tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .none)))
+            case .verifyCA:
+                tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .noHostnameVerification)))
+            case .verifyFull:
+                tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .fullVerification)))
+            }
+        } catch {
+            throw Self.error("asks for TLS, but no TLS context could be made")
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls
+        )
+        configuration.options.connectTimeout = TimeAmount(connectTimeout ?? fallback)
+        configuration.options.additionalStartupParameters = startupParameters
+        // Backend key data only serves query cancellation, which wxauth never sends; RDS Proxy does not provide it.
+        configuration.options.requireBackendKeyData = false
+        return configuration
+    }
+
+    private static func tlsConfiguration(verification: CertificateVerification) -> TLSConfiguration {
+        // The client default trusts the system's roots and, with full verification, checks the host name too.
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = verification
+        return configuration
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension Substring {
+    /// The parts before and after the first `separator`; the second is nil when there is none.
+    func splitOnce(_ separator: Character) -> (Substring, Substring?) {
+        guard let found = firstIndex(of: separator) else { return (self, nil) }
+        return (self[..<found], self[index(after: found)...])
+    }
+
+    /// `%XX` escapes decoded as UTF-8; nil when an escape is malformed or the bytes are not UTF-8.
+    func percentDecoded() -> String? {
+        var bytes: [UInt8] = []
+        var utf8 = self.utf8[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard utf8.count >= 2, let high = Self.hexValue(utf8.removeFirst()), let low = Self.hexValue(utf8.removeFirst())
+            else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

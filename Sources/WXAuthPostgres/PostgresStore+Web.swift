@@ -1,0 +1,95 @@
+import NIOCore
+import PostgresNIO
+import WXAuthStore
+
+extension PostgresStore {
+    // MARK: - Web sign-in
+
+    public func createWebState(_ state: WebStateRecord, now: Int64) async throws {
+        try await transaction { db in
+            try await Self.rows(
+                db,
+                """
+                INSERT INTO web_states (id, appid, scope, return_to, expires_at)
+                VALUES (\(state.id), \(state.appid), \(state.scope), \(state.returnTo), \(state.expiresAt))
+                """, self.logger
+            )
+            // `GET /login` is open to anyone: a bounded sweep on every insert keeps the table small.
+            try await Self.rows(
+                db,
+                """
+                DELETE FROM web_states WHERE id IN (
+                  SELECT id FROM web_states WHERE expires_at < \(now - 3_600) LIMIT 20 FOR UPDATE SKIP LOCKED
+                )
+                """, self.logger
+            )
+        }
+    }
+
+    public func claimWebState(id: String, codeHash: [UInt8], now: Int64) async throws -> WebStateClaim {
+        try await transaction { db in
+            // One conditional update binds the code; of racing callbacks exactly one sees its row come back.
+            let claimed = try await Self.rows(
+                db,
+                """
+                UPDATE web_states SET code_hash = \(ByteBuffer(bytes: codeHash))
+                WHERE id = \(id) AND code_hash IS NULL AND expires_at >= \(now)
+                RETURNING appid, scope, return_to, expires_at
+                """, self.logger
+            )
+            if let row = claimed.first {
+                let (appid, scope, returnTo, expiresAt) = try row.decode((String, String, String, Int64).self)
+                return .claimed(WebStateRecord(id: id, appid: appid, scope: scope, returnTo: returnTo, expiresAt: expiresAt))
+            }
+            guard
+                let row = try await Self.rows(
+                    db,
+                    "SELECT appid, scope, return_to, expires_at, code_hash, outcome FROM web_states WHERE id = \(id)",
+                    self.logger
+                ).first
+            else { return .unknown }
+            let (appid, scope, returnTo, expiresAt, bound, outcome) = try row.decode(
+                (String, String, String, Int64, ByteBuffer?, ByteBuffer?).self
+            )
+            let record = WebStateRecord(id: id, appid: appid, scope: scope, returnTo: returnTo, expiresAt: expiresAt)
+            guard let bound else { return .unknown }  // expired before it was used
+            guard Array(bound.readableBytesView) == codeHash else { return .replayed }
+            return .repeated(record, sealedOutcome: outcome.map { Array($0.readableBytesView) })
+        }
+    }
+
+    public func completeWebState(id: String, sealedOutcome: [UInt8]) async throws {
+        try await statement { db in
+            try await Self.rows(
+                db, "UPDATE web_states SET outcome = \(ByteBuffer(bytes: sealedOutcome)) WHERE id = \(id)", self.logger
+            )
+        }
+    }
+
+    public func releaseWebState(id: String) async throws {
+        try await statement { db in
+            try await Self.rows(
+                db, "UPDATE web_states SET code_hash = NULL WHERE id = \(id) AND outcome IS NULL", self.logger
+            )
+        }
+    }
+
+    public func saveWebTokens(appid: String, openid: String, sealed: [UInt8]) async throws {
+        try await statement { db in
+            try await Self.rows(
+                db,
+                "UPDATE identities SET web_tokens = \(ByteBuffer(bytes: sealed)) WHERE appid = \(appid) AND openid = \(openid)",
+                self.logger
+            )
+        }
+    }
+
+    public func sealedWebTokens(appid: String, openid: String) async throws -> [UInt8]? {
+        try await statement { db in
+            let row = try await Self.rows(
+                db, "SELECT web_tokens FROM identities WHERE appid = \(appid) AND openid = \(openid)", self.logger
+            ).first
+            return try row?.decode(ByteBuffer?.self).map { Array($0.readableBytesView) }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import WXAuthStore
+
+@testable import LocalRunner
+
+/// `local-runner sweep`: expired rows deleted on demand, batch by batch.
+@Suite struct SweepTests {
+    /// A SQLite database holding `count` sign-ins whose refresh tokens expired in 1970.
+    static func databaseWithExpiredSignIns(_ count: Int) async throws -> (path: String, store: SQLiteStore) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-sweep-\(UUID().uuidString).sqlite").path
+        let store = try SQLiteStore(path: path)
+        for index in 0..<count {
+            _ = try await store.signIn(
+                SignInRecord(
+                    appid: "wx", openid: "o\(index)", unionid: nil, sealedSessionKey: nil, newUserId: "u\(index)",
+                    familyId: "f\(index)", refreshTokenHash: [UInt8(index)], refreshExpiresAt: 1500, now: 1000
+                )
+            )
+        }
+        return (path, store)
+    }
+
+    @Test func sweepsInBatchesUntilNothingIsLeft() async throws {
+        let (_, store) = try await Self.databaseWithExpiredSignIns(5)
+        let now = Int64(Date().timeIntervalSince1970)
+        #expect(try await SweepCommand.sweep(store, now: now, batch: 2) == SweepReport(refreshTokens: 5, families: 5))
+        #expect(try await SweepCommand.sweep(store, now: now, batch: 2) == SweepReport())
+        #expect(try await store.session(familyId: "f0") == nil)
+    }
+
+    @Test(.enabled(if: builtLocalRunner != nil, "local-runner is not built"))
+    func theCommandPrintsWhatItDeleted() async throws {
+        let (path, _) = try await Self.databaseWithExpiredSignIns(3)
+        let process = Process()
+        process.executableURL = try #require(builtLocalRunner)
+        process.arguments = ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"]
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(stdout == "deleted 3 expired refresh tokens and 3 emptied sessions\n")
+    }
+}
