@@ -37,8 +37,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Port on 127.0.0.1 for the functions; 0 picks a free one.")
     var port: Int = 8787
 
-    @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
-    var envFile: String?
+    @OptionGroup var envFileOption: EnvFileOption
 
     @Flag(help: "Keep warm function processes (their Lambda runtime loop) instead of one process per request.")
     var warm = false
@@ -52,23 +51,17 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let manifest = try loadManifest(environment: environment)
-        var variables: EnvironmentFile?
-        if let envFile {
-            do {
-                var file = try EnvironmentFile(contentsOf: URL(fileURLWithPath: envFile))
-                let ignored = Set(file.entries.map(\.key)).intersection(Self.sandboxVariables)
-                if !ignored.isEmpty {
-                    Console.error(
-                        "local-runner dev: ignoring \(ignored.sorted().joined(separator: ", ")) from \(envFile) "
-                            + "(dev points every function at the sandbox)"
-                    )
-                }
-                file.entries.removeAll { Self.sandboxVariables.contains($0.key) }
-                variables = file
-            } catch {
-                Console.error("local-runner: \(error)")
-                throw ExitCode(2)
+        var variables = try envFileOption.load()
+        if var file = variables {
+            let ignored = Set(file.entries.map(\.key)).intersection(Self.sandboxVariables)
+            if !ignored.isEmpty {
+                Console.error(
+                    "local-runner dev: ignoring \(ignored.sorted().joined(separator: ", ")) from \(envFileOption.envFile ?? "") "
+                        + "(dev points every function at the sandbox)"
+                )
             }
+            file.entries.removeAll { Self.sandboxVariables.contains($0.key) }
+            variables = file
         }
         let binDirectory = Invocation.binDirectory(environment: environment)
         FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)

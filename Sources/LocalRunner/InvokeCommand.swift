@@ -20,8 +20,7 @@ struct InvokeCommand: AsyncParsableCommand {
     @Option(name: [.customShort("e"), .long], help: "Event JSON file, or - for stdin (default: {}).")
     var event: String?
 
-    @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
-    var envFile: String?
+    @OptionGroup var envFileOption: EnvFileOption
 
     @OptionGroup var manifestOptions: ManifestOptions
 
@@ -35,7 +34,7 @@ struct InvokeCommand: AsyncParsableCommand {
             )
             throw ExitCode(2)
         }
-        let variables = try loadEnvFile()
+        let variables = try envFileOption.load()
         let eventBytes = try readEvent()
         let invocation = Invocation(
             function: spec,
@@ -73,16 +72,6 @@ struct InvokeCommand: AsyncParsableCommand {
         case .cancelled: throw ExitCode(130)
         case _ where !result.succeeded: throw ExitCode(1)
         default: return
-        }
-    }
-
-    private func loadEnvFile() throws -> EnvironmentFile? {
-        guard let envFile else { return nil }
-        do {
-            return try EnvironmentFile(contentsOf: URL(fileURLWithPath: envFile))
-        } catch {
-            Console.error("local-runner: \(error)")
-            throw ExitCode(2)
         }
     }
 

@@ -22,3 +22,20 @@ struct ManifestOptions: ParsableArguments {
         }
     }
 }
+
+/// `--env-file`, shared by the commands that run functions.
+struct EnvFileOption: ParsableArguments {
+    @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
+    var envFile: String?
+
+    /// The file's variables (nil without `--env-file`), or an explanation on stderr and exit status 2.
+    func load() throws -> EnvironmentFile? {
+        guard let envFile else { return nil }
+        do {
+            return try EnvironmentFile(contentsOf: URL(fileURLWithPath: envFile))
+        } catch {
+            Console.error("local-runner: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}

@@ -21,8 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (loopback by default).")
     var host = "127.0.0.1"
 
-    @Option(name: .customLong("env-file"), help: "KEY=VALUE lines applied over the manifest's environment.")
-    var envFile: String?
+    @OptionGroup var envFileOption: EnvFileOption
 
     @Flag(help: "Keep one warm process per function busy slot (its Lambda runtime loop) instead of one process per request.")
     var warm = false
@@ -36,15 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let manifest = try manifestOptions.load(environment: environment)
-        var variables: EnvironmentFile?
-        if let envFile {
-            do {
-                variables = try EnvironmentFile(contentsOf: URL(fileURLWithPath: envFile))
-            } catch {
-                Console.error("local-runner: \(error)")
-                throw ExitCode(2)
-            }
-        }
+        let variables = try envFileOption.load()
         let binDirectory = Invocation.binDirectory(environment: environment)
         FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)
         let server: FunctionServer
