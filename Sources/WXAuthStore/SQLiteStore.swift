@@ -1,4 +1,11 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The embedded store: one SQLite file in WAL mode, safe for many processes writing at once.
 ///
@@ -9,12 +16,29 @@ public final class SQLiteStore: Store {
 
     /// Opens the database at `path` (`:memory:` for a private in-memory one) and brings its schema up to date.
     public init(path: String, busyTimeoutMilliseconds: Int32 = 10_000) throws {
+        // Switching a new file to WAL takes an exclusive lock that SQLite may refuse at once, without its busy
+        // handler, when other processes open the same new file at the same moment (cold starts racing): then
+        // the whole opening is tried again, for at most the busy timeout.
+        var waited: Int32 = 0
+        while true {
+            do {
+                let connection = try Self.open(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                self.connection = Mutex(SQLiteConnectionBox(connection))
+                return
+            } catch let error as StoreError where error.description.contains("database is locked") && waited < busyTimeoutMilliseconds {
+                usleep(10_000)
+                waited += 10
+            }
+        }
+    }
+
+    private static func open(path: String, busyTimeoutMilliseconds: Int32) throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         // WAL lets readers run beside the writer; NORMAL skips the fsync per commit that WAL makes safe to skip.
         try connection.query("PRAGMA journal_mode=WAL")
         try connection.execute("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
-        try Self.migrate(connection)
-        self.connection = Mutex(SQLiteConnectionBox(connection))
+        try migrate(connection)
+        return connection
     }
 
     /// Applies the migrations this database has not seen, under the write lock so racing cold starts
