@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "refresh", targets: ["refresh"]),
         .executable(name: "userinfo", targets: ["userinfo"]),
         .executable(name: "logout", targets: ["logout"]),
+        .executable(name: "wxauth-postgres", targets: ["wxauth-postgres"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
     dependencies: [
@@ -80,7 +81,7 @@ let package = Package(
         .target(
             name: "WXAuth",
             dependencies: [
-                "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuthPostgres",
+                "FunctionRuntime", "WeChat", "WXAuthStore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,6 +136,12 @@ let package = Package(
             name: "logout", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
+        // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,
+        // so they never link postgres-nio (and its Foundation) themselves.
+        .executableTarget(
+            name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
+        ),
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
         // MARK: Tests
@@ -143,7 +150,7 @@ let package = Package(
         .target(
             name: "PostgresTestSupport",
             dependencies: [
-                "WXAuthPostgres",
+                "WXAuthPostgres", "WXAuthStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -8,7 +8,9 @@ struct PackageCommand: AsyncParsableCommand {
         abstract: "Build DIR/FUNCTION.zip (static, stripped bootstrap) and DIR/template.yaml (AWS SAM).",
         discussion: """
             Builds each function with `swift build -c release --static-swift-stdlib --product HANDLER` in the \
-            manifest's directory, strips the executable, and zips it as `bootstrap` (executable bit kept).
+            manifest's directory, strips the executable, and zips it as `bootstrap` (executable bit kept). \
+            Beside it goes `wxauth-postgres`, which the functions run in their place when WXAUTH_DATABASE_URL \
+            names PostgreSQL (they do not link postgres-nio themselves); --no-postgres leaves it out.
 
             The template (runtime provided.al2023, HttpApi events from the routes) takes every *SECRET \
             variable as a NoEcho parameter and leaves out *_FILE variables and values that come out empty. \
@@ -30,6 +32,12 @@ struct PackageCommand: AsyncParsableCommand {
     @Flag(help: "Write only template.yaml: no build, no zips.")
     var templateOnly = false
 
+    @Flag(
+        name: .customLong("postgres"), inversion: .prefixedNo,
+        help: "Put wxauth-postgres (the functions with the PostgreSQL store) in every zip."
+    )
+    var postgres = true
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let manifestURL = manifestOptions.url(environment: environment).standardizedFileURL
@@ -49,7 +57,8 @@ struct PackageCommand: AsyncParsableCommand {
                 functions: functions,
                 output: outputURL,
                 build: !noBuild && !templateOnly,
-                zips: !templateOnly
+                zips: !templateOnly,
+                companions: postgres ? [Packager.postgresExecutable] : []
             ).run()
             for line in report { Console.out(line) }
         } catch let error as ManifestError {
@@ -69,10 +78,15 @@ struct Packager {
     var output: URL
     var build: Bool
     var zips: Bool
+    /// Executables zipped beside every function's `bootstrap`, under their own names.
+    var companions: [String] = []
     /// Where the executables are taken from; `.build/release` beside the manifest when nil.
     var binaries: URL? = nil
     /// Progress lines (stderr by default).
     var progress: (String) -> Void = { Console.error($0) }
+
+    /// The functions linked with the PostgreSQL store, run by the others when the database is PostgreSQL.
+    static let postgresExecutable = "wxauth-postgres"
 
     /// The package root: the manifest's directory.
     var root: URL { manifest.deletingLastPathComponent() }
@@ -89,7 +103,7 @@ struct Packager {
         }
         var summary: [String] = []
         if zips {
-            let handlers = template.functions.map(\.spec.handler).reduce(into: [String]()) { list, handler in
+            let handlers = (template.functions.map(\.spec.handler) + companions).reduce(into: [String]()) { list, handler in
                 if !list.contains(handler) { list.append(handler) }
             }
             if build {
@@ -123,32 +137,43 @@ struct Packager {
         return summary
     }
 
-    /// Copies, strips and zips one function's executable; returns the zip.
+    /// Copies, strips and zips one function's executable as `bootstrap`, with the companions; returns the zip.
     func packageFunction(_ spec: FunctionSpec, binaries: URL) throws -> URL {
         let fileManager = FileManager.default
-        let executable = binaries.appendingPathComponent(spec.handler)
-        guard fileManager.isExecutableFile(atPath: executable.path) else {
-            throw PackageError("\(executable.path) is missing; build it or drop --no-build")
-        }
         let staging = fileManager.temporaryDirectory
             .appendingPathComponent("local-runner-package-\(UUID().uuidString)", isDirectory: true)
         try fileManager.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(at: staging) }
-        let bootstrap = staging.appendingPathComponent("bootstrap")
+        progress("packaging \(spec.name): strip + zip")
+        var entries = [try stage(spec.handler, as: "bootstrap", from: binaries, in: staging)]
+        for companion in companions {
+            entries.append(try stage(companion, as: companion, from: binaries, in: staging))
+        }
+        let zip = output.appendingPathComponent(spec.name + ".zip")
+        try? fileManager.removeItem(at: zip)
+        let zipped = try Self.execute(["zip", "-q", "-j", "-X", zip.path] + entries.map(\.path), in: staging)
+        guard zipped.status == 0 else { throw PackageError("zip failed for \(spec.name): \(zipped.output)") }
+        return zip
+    }
+
+    /// Copies an executable into the staging directory under `name`, stripped and executable.
+    private func stage(_ executableName: String, as name: String, from binaries: URL, in staging: URL) throws -> URL {
+        let fileManager = FileManager.default
+        let executable = binaries.appendingPathComponent(executableName)
+        guard fileManager.isExecutableFile(atPath: executable.path) else {
+            let hint = companions.contains(executableName) ? ", drop --no-build or pass --no-postgres" : "; build it or drop --no-build"
+            throw PackageError("\(executable.path) is missing\(hint)")
+        }
+        let staged = staging.appendingPathComponent(name)
         do {
-            try fileManager.copyItem(at: executable, to: bootstrap)
+            try fileManager.copyItem(at: executable, to: staged)
         } catch {
             throw PackageError("cannot copy \(executable.path): \(error.localizedDescription)")
         }
-        progress("packaging \(spec.name): strip + zip")
-        let strip = try Self.execute(["strip", bootstrap.path], in: staging)
-        guard strip.status == 0 else { throw PackageError("strip failed for \(spec.name): \(strip.output)") }
-        try fileManager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bootstrap.path)
-        let zip = output.appendingPathComponent(spec.name + ".zip")
-        try? fileManager.removeItem(at: zip)
-        let zipped = try Self.execute(["zip", "-q", "-j", "-X", zip.path, bootstrap.path], in: staging)
-        guard zipped.status == 0 else { throw PackageError("zip failed for \(spec.name): \(zipped.output)") }
-        return zip
+        let strip = try Self.execute(["strip", staged.path], in: staging)
+        guard strip.status == 0 else { throw PackageError("strip failed for \(executableName): \(strip.output)") }
+        try fileManager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: staged.path)
+        return staged
     }
 
     /// `dist/login.zip  7.9 MB`.

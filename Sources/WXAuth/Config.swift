@@ -1,6 +1,5 @@
 import FunctionRuntime
 import WeChat
-import WXAuthPostgres
 import WXAuthStore
 
 /// A WeChat app's id and secret.

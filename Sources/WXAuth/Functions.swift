@@ -1,4 +1,6 @@
 import FunctionRuntime
+import Logging
+import WXAuthStore
 
 /// The HTTP face of each function: method check, body parsing, flow, response. `main.swift` files call these.
 public enum Functions {
@@ -146,8 +148,17 @@ extension Functions {
 
     /// What `main.swift` runs: the function's handler over services built from the environment, built on
     /// first use in a one-shot process and up front (reporting bad configuration) in a warm one.
-    public static func definition(_ name: Name, environment: [String: String]) -> FunctionDefinition {
-        let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat)
+    ///
+    /// `postgres` opens PostgreSQL stores in executables that link postgres-nio (`wxauth-postgres`). Without it, a
+    /// configuration naming PostgreSQL replaces this process with `wxauth-postgres` (``PostgresHandOff``); should
+    /// that fail, every request is a 500 naming the setting and a warm start reports an initialisation error.
+    public static func definition(
+        _ name: Name, environment: [String: String], postgres: PostgresStoreOpener? = nil
+    ) -> FunctionDefinition {
+        if postgres == nil, PostgresHandOff.isNeeded(environment: environment) {
+            return handOffFailed(reason: PostgresHandOff.exec(name))
+        }
+        let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat, postgres: postgres)
         let handler: FunctionHandler =
             switch name {
             case .login: login(provider)
@@ -159,5 +170,22 @@ extension Functions {
         return FunctionDefinition(handler: handler) { logger in
             _ = try await provider.services(logger: logger)
         }
+    }
+
+    /// A function that cannot reach its PostgreSQL store: every request, and a warm start, fails saying so.
+    private static func handOffFailed(reason: String) -> FunctionDefinition {
+        let error = AuthError.misconfigured(
+            "WXAUTH_DATABASE_URL names PostgreSQL, but \(PostgresHandOff.executableName) is not installed beside this function"
+        )
+        return FunctionDefinition(
+            handler: { _, context in
+                context.logger.error("PostgreSQL hand-off failed", metadata: ["reason": "\(reason)"])
+                return error.response
+            },
+            warmUp: { logger in
+                logger.error("PostgreSQL hand-off failed", metadata: ["reason": "\(reason)"])
+                throw error
+            }
+        )
     }
 }

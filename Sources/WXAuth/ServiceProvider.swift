@@ -1,20 +1,21 @@
 import Logging
+import WXAuthStore
 
 /// Builds ``Services`` on first use and keeps them for later invocations of a warm process.
 ///
 /// Nothing is built at start-up: a request refused for its method or body never opens the database.
 public actor ServiceProvider {
     private enum Source {
-        case environment([String: String], needsWeChat: Bool)
+        case environment([String: String], needsWeChat: Bool, postgres: PostgresStoreOpener?)
         case fixed(Services)
     }
 
     private let source: Source
     private var built: Services?
 
-    /// Services from the process environment (CONTRACT §6).
-    public init(environment: [String: String], needsWeChat: Bool) {
-        source = .environment(environment, needsWeChat: needsWeChat)
+    /// Services from the process environment (CONTRACT §6); `postgres` opens PostgreSQL stores, where linked.
+    public init(environment: [String: String], needsWeChat: Bool, postgres: PostgresStoreOpener? = nil) {
+        source = .environment(environment, needsWeChat: needsWeChat, postgres: postgres)
     }
 
     /// Ready-made services (tests).
@@ -28,7 +29,7 @@ public actor ServiceProvider {
         case .fixed(let services):
             built = services
             return services
-        case .environment(let environment, let needsWeChat):
+        case .environment(let environment, let needsWeChat, let postgres):
             let config: Config
             do {
                 config = try Config(environment: environment)
@@ -36,7 +37,7 @@ public actor ServiceProvider {
                 logger.error("configuration error", metadata: ["setting": "\(error.description)"])
                 throw .misconfigured(error.description)
             }
-            let services = try await Services.live(config: config, needsWeChat: needsWeChat, logger: logger)
+            let services = try await Services.live(config: config, needsWeChat: needsWeChat, postgres: postgres, logger: logger)
             built = services
             return services
         }

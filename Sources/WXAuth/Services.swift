@@ -1,6 +1,5 @@
 import Logging
 import WeChat
-import WXAuthPostgres
 import WXAuthStore
 
 /// Everything a flow uses, injected: configuration, storage, WeChat, time and randomness.
@@ -31,11 +30,15 @@ public struct Services: Sendable {
         self.random = random
     }
 
-    /// The production wiring for one function process.
-    public static func live(config: Config, needsWeChat: Bool, logger: Logger) async throws(AuthError) -> Services {
+    /// The production wiring for one function process; `postgres` opens PostgreSQL stores, where linked.
+    public static func live(
+        config: Config, needsWeChat: Bool, postgres: PostgresStoreOpener?, logger: Logger
+    ) async throws(AuthError) -> Services {
         let store: any Store
         do {
-            store = try config.databaseURL.openStore(functionTimeout: config.functionTimeout, logger: logger)
+            store = try config.databaseURL.openStore(
+                functionTimeout: config.functionTimeout, logger: logger, postgres: postgres
+            )
         } catch {
             logger.error("cannot open the database", metadata: ["error": "\(error)"])
             throw .misconfigured("the database of WXAUTH_DATABASE_URL cannot be opened")

@@ -1,15 +1,16 @@
 import Logging
 import WXAuthStore
 
+extension PostgresStore {
+    /// Makes the PostgreSQL store of a URL: what executables that link postgres-nio hand to the store opening.
+    public static let opener: PostgresStoreOpener = { settings, functionTimeout, logger in
+        PostgresStore(settings: settings, functionTimeout: functionTimeout, logger: logger)
+    }
+}
+
 extension DatabaseURL {
-    /// The store this URL names. Opens SQLite at once; PostgreSQL connects on the store's first operation, so a
-    /// process that never touches the store never pays for a connection or an event loop.
+    /// The store this URL names, SQLite or PostgreSQL.
     public func openStore(functionTimeout: Duration, logger: Logger) throws -> any Store {
-        switch self {
-        case .sqlite(let path):
-            try SQLiteStore(path: path)
-        case .postgres(let url):
-            PostgresStore(settings: try PostgresSettings(url: url), functionTimeout: functionTimeout, logger: logger)
-        }
+        try openStore(functionTimeout: functionTimeout, logger: logger, postgres: PostgresStore.opener)
     }
 }

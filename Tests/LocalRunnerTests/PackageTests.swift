@@ -10,12 +10,14 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath)
 
 private let repositoryManifest = repositoryRoot.appendingPathComponent("functions.yaml")
 
-/// The directory holding a built `login`: the release build `package` uses when there is one, else the
-/// debug build beside these tests (CI builds debug only; a debug binary runs here just the same).
+/// The directory holding a built `login` and `wxauth-postgres`: the release build `package` uses when there is
+/// one, else the debug build beside these tests (CI builds debug only; a debug binary runs here just the same).
 private let builtBinaries: URL? = {
     for configuration in ["release", "debug"] {
         let directory = repositoryRoot.appendingPathComponent(".build/\(configuration)", isDirectory: true)
-        if FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("login").path) {
+        if ["login", Packager.postgresExecutable].allSatisfy({
+            FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent($0).path)
+        }) {
             return directory
         }
     }
@@ -208,7 +210,7 @@ struct PackageTests {
         defer { try? FileManager.default.removeItem(at: output) }
         let summary = try Packager(
             manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
-            binaries: builtBinaries, progress: { _ in }
+            companions: [Packager.postgresExecutable], binaries: builtBinaries, progress: { _ in }
         ).run()
         #expect(summary.first?.contains("login.zip") == true)
         #expect(summary.first?.hasSuffix("MB") == true, "\(summary)")
@@ -217,7 +219,9 @@ struct PackageTests {
         #expect(listing.status == 0)
         let entry = try #require(listing.stdout.split(separator: "\n").first { $0.hasSuffix(" bootstrap") })
         #expect(entry.hasPrefix("-rwx"), "\(entry)")
-        #expect(listing.stdout.contains("number of entries: 1"))
+        #expect(listing.stdout.contains("number of entries: 2"))
+        let companion = try #require(listing.stdout.split(separator: "\n").first { $0.hasSuffix(" wxauth-postgres") })
+        #expect(companion.hasPrefix("-rwx"), "\(companion)")
 
         let unpacked = output.appendingPathComponent("unpacked")
         #expect(try run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
@@ -230,6 +234,14 @@ struct PackageTests {
         #expect(answer.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
         #expect(object?["statusCode"] is Int, "\(answer.stdout)")
+
+        // With a PostgreSQL URL the bootstrap runs the zip's wxauth-postgres in its place: the function still
+        // answers the empty body with its own 400 (no database needed for that), not the hand-off's 500.
+        var onPostgres = environment
+        onPostgres["WXAUTH_DATABASE_URL"] = "postgres://wxauth:pw@127.0.0.1:9/wxauth"
+        let handedOff = try run([bootstrap.path], stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#, environment: onPostgres)
+        let handedOffResponse = try JSONSerialization.jsonObject(with: Data(handedOff.stdout.utf8)) as? [String: Any]
+        #expect(handedOffResponse?["statusCode"] as? Int == 400, "\(handedOff.stdout)")
 
         // As Lambda runs it: the runtime loop polls a runtime API and posts each response back.
         let spec = FunctionSpec(name: "login", handler: "bootstrap", route: "/login", methods: ["POST"], timeout: 5)

@@ -3,6 +3,7 @@ import Logging
 import NIOPosix
 import PostgresNIO
 import WXAuthPostgres
+import WXAuthStore
 
 /// The PostgreSQL server the tests may use, named by `WXAUTH_TEST_POSTGRES_URL`. Every test gets a schema of its
 /// own, so tests run in parallel and never see each other's rows.

@@ -45,3 +45,17 @@ import WXAuthStore
         #expect(!(error?.description.contains("short-secret") ?? true))
     }
 }
+
+/// `wxauth-postgres FUNCTION`, or `_HANDLER` when Lambda runs it as the `bootstrap` itself.
+@Suite struct WxauthPostgresFunctionChoiceTests {
+    @Test func theArgumentNamesTheFunctionAndWinsOverHandler() {
+        #expect(Functions.Name(arguments: ["wxauth-postgres", "refresh"], environment: ["_HANDLER": "login"]) == .refresh)
+        #expect(Functions.Name(arguments: ["wxauth-postgres"], environment: ["_HANDLER": "userinfo"]) == .userinfo)
+    }
+
+    @Test func anUnknownOrMissingFunctionIsNone() {
+        #expect(Functions.Name(arguments: ["wxauth-postgres"], environment: [:]) == nil)
+        #expect(Functions.Name(arguments: ["wxauth-postgres", "bootstrap"], environment: ["_HANDLER": "login"]) == nil)
+        #expect(Functions.Name(arguments: ["wxauth-postgres", "Login"], environment: [:]) == nil)
+    }
+}

@@ -1,8 +1,3 @@
-import NIOCore
-import NIOSSL
-import PostgresNIO
-import WXAuthStore
-
 /// Where and how to reach PostgreSQL, read from a `postgres://user:pass@host:port/db?sslmode=…` URL.
 ///
 /// The URL carries the password, so nothing here ever prints it: errors name the part that is wrong, and
@@ -33,7 +28,7 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
     public var startupParameters: [(String, String)]
 
     /// The setting the URL came from, named in every error.
-    static let settingName = "WXAUTH_DATABASE_URL"
+    public static let settingName = "WXAUTH_DATABASE_URL"
 
     /// Parses a `postgres://` or `postgresql://` URL. Query parameters: `sslmode`, `connect_timeout`,
     /// `application_name` and `options` (`-c name=value …`, e.g. a `search_path`), as libpq reads them.
@@ -129,58 +124,14 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
         return (host.isEmpty ? "localhost" : String(host), port)
     }
 
-    static func error(_ problem: String) -> StoreError {
+    /// An error naming the setting and the part of it that is wrong, never its value.
+    public static func error(_ problem: String) -> StoreError {
         StoreError("\(settingName) \(problem)")
     }
 
     /// The URL without its password, for logs.
     public var description: String {
         "postgres://\(username)@\(host):\(port)/\(database ?? "") (sslmode=\(sslMode.rawValue))"
-    }
-
-    // MARK: - Connection configuration
-
-    /// postgres-nio's configuration for these settings. Builds the TLS context only when the URL asks for TLS.
-    public func connectionConfiguration(connectTimeout fallback: Duration) throws(StoreError) -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        do {
-            switch sslMode {
-            case .disable:
-                tls = .disable
-            case .allow, .prefer:
-                tls = .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .none)))
-            case .require:
-                tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .none)))
-            case .verifyCA:
-                tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .noHostnameVerification)))
-            case .verifyFull:
-                tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verification: .fullVerification)))
-            }
-        } catch {
-            throw Self.error("asks for TLS, but no TLS context could be made")
-        }
-        var configuration = PostgresConnection.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: tls
-        )
-        configuration.options.connectTimeout = TimeAmount(connectTimeout ?? fallback)
-        configuration.options.additionalStartupParameters = startupParameters
-        // Backend key data only serves query cancellation, which wxauth never sends; RDS Proxy does not provide it.
-        configuration.options.requireBackendKeyData = false
-        return configuration
-    }
-
-    private static func tlsConfiguration(verification: CertificateVerification) -> TLSConfiguration {
-        // The client default trusts the system's roots and, with full verification, checks the host name too.
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = verification
-        return configuration
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
 
