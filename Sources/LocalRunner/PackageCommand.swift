@@ -9,8 +9,10 @@ struct PackageCommand: AsyncParsableCommand {
         discussion: """
             Builds each function with `swift build -c release --static-swift-stdlib --product HANDLER` in the \
             manifest's directory, strips the executable, and zips it as `bootstrap` (executable bit kept). \
-            Beside it goes `wxauth-postgres`, which the functions run in their place when WXAUTH_DATABASE_URL \
-            names PostgreSQL (they do not link postgres-nio themselves); --no-postgres leaves it out.
+            --database says what else: `both` (default) puts `wxauth-postgres` beside it, which the function \
+            runs in its place when WXAUTH_DATABASE_URL names PostgreSQL (the functions do not link \
+            postgres-nio themselves); `postgres` zips `wxauth-postgres` itself as `bootstrap` (no hand-off at \
+            cold start; it picks the function from the template's Handler); `sqlite` zips the function alone.
 
             The template (runtime provided.al2023, HttpApi events from the routes) takes every *SECRET \
             variable as a NoEcho parameter and leaves out *_FILE variables and values that come out empty. \
@@ -32,11 +34,8 @@ struct PackageCommand: AsyncParsableCommand {
     @Flag(help: "Write only template.yaml: no build, no zips.")
     var templateOnly = false
 
-    @Flag(
-        name: .customLong("postgres"), inversion: .prefixedNo,
-        help: "Put wxauth-postgres (the functions with the PostgreSQL store) in every zip."
-    )
-    var postgres = true
+    @Option(help: "The databases the zips can use: both, postgres or sqlite.")
+    var database: Packager.Database = .both
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -58,7 +57,7 @@ struct PackageCommand: AsyncParsableCommand {
                 output: outputURL,
                 build: !noBuild && !templateOnly,
                 zips: !templateOnly,
-                companions: postgres ? [Packager.postgresExecutable] : []
+                database: database
             ).run()
             for line in report { Console.out(line) }
         } catch let error as ManifestError {
@@ -78,8 +77,8 @@ struct Packager {
     var output: URL
     var build: Bool
     var zips: Bool
-    /// Executables zipped beside every function's `bootstrap`, under their own names.
-    var companions: [String] = []
+    /// Which executables each zip holds.
+    var database: Database = .both
     /// Where the executables are taken from; `.build/release` beside the manifest when nil.
     var binaries: URL? = nil
     /// Progress lines (stderr by default).
@@ -87,6 +86,26 @@ struct Packager {
 
     /// The functions linked with the PostgreSQL store, run by the others when the database is PostgreSQL.
     static let postgresExecutable = "wxauth-postgres"
+
+    /// The databases a zip can use, hence its executables.
+    enum Database: String, CaseIterable, ExpressibleByArgument {
+        /// The function as `bootstrap`, `wxauth-postgres` beside it for a PostgreSQL URL.
+        case both
+        /// `wxauth-postgres` as `bootstrap` (the template's Handler names the function): a PostgreSQL
+        /// deployment's cold starts skip the hand-off. SQLite works too, at postgres-nio's start-up cost.
+        case postgres
+        /// The function alone: the smallest zip; a PostgreSQL URL is a configuration error.
+        case sqlite
+    }
+
+    /// What goes into a function's zip: (executable in the build directory, name in the zip).
+    func entries(for handler: String) -> [(executable: String, name: String)] {
+        switch database {
+        case .both: [(handler, "bootstrap"), (Self.postgresExecutable, Self.postgresExecutable)]
+        case .postgres: [(Self.postgresExecutable, "bootstrap")]
+        case .sqlite: [(handler, "bootstrap")]
+        }
+    }
 
     /// The package root: the manifest's directory.
     var root: URL { manifest.deletingLastPathComponent() }
@@ -103,9 +122,10 @@ struct Packager {
         }
         var summary: [String] = []
         if zips {
-            let handlers = (template.functions.map(\.spec.handler) + companions).reduce(into: [String]()) { list, handler in
-                if !list.contains(handler) { list.append(handler) }
-            }
+            let handlers = template.functions.flatMap { entries(for: $0.spec.handler).map(\.executable) }
+                .reduce(into: [String]()) { list, handler in
+                    if !list.contains(handler) { list.append(handler) }
+                }
             if build {
                 for (index, handler) in handlers.enumerated() {
                     progress("[\(index + 1)/\(handlers.count)] building \(handler) (swift build -c release --static-swift-stdlib)…")
@@ -137,7 +157,7 @@ struct Packager {
         return summary
     }
 
-    /// Copies, strips and zips one function's executable as `bootstrap`, with the companions; returns the zip.
+    /// Copies, strips and zips one function's executables (``entries(for:)``); returns the zip.
     func packageFunction(_ spec: FunctionSpec, binaries: URL) throws -> URL {
         let fileManager = FileManager.default
         let staging = fileManager.temporaryDirectory
@@ -145,13 +165,10 @@ struct Packager {
         try fileManager.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(at: staging) }
         progress("packaging \(spec.name): strip + zip")
-        var entries = [try stage(spec.handler, as: "bootstrap", from: binaries, in: staging)]
-        for companion in companions {
-            entries.append(try stage(companion, as: companion, from: binaries, in: staging))
-        }
+        let staged = try entries(for: spec.handler).map { try stage($0.executable, as: $0.name, from: binaries, in: staging) }
         let zip = output.appendingPathComponent(spec.name + ".zip")
         try? fileManager.removeItem(at: zip)
-        let zipped = try Self.execute(["zip", "-q", "-j", "-X", zip.path] + entries.map(\.path), in: staging)
+        let zipped = try Self.execute(["zip", "-q", "-j", "-X", zip.path] + staged.map(\.path), in: staging)
         guard zipped.status == 0 else { throw PackageError("zip failed for \(spec.name): \(zipped.output)") }
         return zip
     }
@@ -161,8 +178,7 @@ struct Packager {
         let fileManager = FileManager.default
         let executable = binaries.appendingPathComponent(executableName)
         guard fileManager.isExecutableFile(atPath: executable.path) else {
-            let hint = companions.contains(executableName) ? ", drop --no-build or pass --no-postgres" : "; build it or drop --no-build"
-            throw PackageError("\(executable.path) is missing\(hint)")
+            throw PackageError("\(executable.path) is missing; build it or drop --no-build")
         }
         let staged = staging.appendingPathComponent(name)
         do {
@@ -199,7 +215,7 @@ struct Packager {
         process.arguments = arguments
         process.currentDirectoryURL = directory
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("local-runner-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle

@@ -190,7 +190,9 @@ struct SAMTemplate {
             lines.append("    Properties:")
             lines.append("      Runtime: provided.al2023")
             lines.append("      Architectures: [\(architecture)]")
-            lines.append("      Handler: bootstrap")
+            // A custom runtime's Handler only reaches the process as _HANDLER: wxauth-postgres, zipped as the
+            // bootstrap itself, reads the function from it.
+            lines.append("      Handler: \(Self.quoted(spec.handler))")
             lines.append("      CodeUri: \(Self.quoted(spec.name + ".zip"))")
             lines.append("      MemorySize: \(memory)")
             lines.append("      Timeout: \(timeout)")

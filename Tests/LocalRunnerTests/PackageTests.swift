@@ -72,7 +72,7 @@ struct PackageTests {
             #expect(resource["Type"]?.string == "AWS::Serverless::Function")
             let properties = try #require(resource["Properties"])
             #expect(properties["Runtime"]?.string == "provided.al2023")
-            #expect(properties["Handler"]?.string == "bootstrap")
+            #expect(properties["Handler"]?.string == function.handler)
             #expect(properties["Architectures"]?.array().compactMap(\.string) == ["x86_64"])
             #expect(properties["CodeUri"]?.string == "\(function.name).zip")
             #expect(properties["MemorySize"]?.int == function.memory)
@@ -210,7 +210,7 @@ struct PackageTests {
         defer { try? FileManager.default.removeItem(at: output) }
         let summary = try Packager(
             manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
-            companions: [Packager.postgresExecutable], binaries: builtBinaries, progress: { _ in }
+            database: .both, binaries: builtBinaries, progress: { _ in }
         ).run()
         #expect(summary.first?.contains("login.zip") == true)
         #expect(summary.first?.hasSuffix("MB") == true, "\(summary)")
@@ -260,5 +260,35 @@ struct PackageTests {
             #expect(response?["statusCode"] as? Int == 400, "\(String(decoding: payload, as: UTF8.self))")
         }
         await instance.stop()
+    }
+
+    @Test(.enabled(if: builtBinaries != nil, "skipped: wxauth-postgres is not built (swift build --build-tests builds it)"))
+    func aPostgresZipRunsWxauthPostgresAsTheBootstrapForTheTemplatesHandler() throws {
+        let output = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        _ = try Packager(
+            manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
+            database: .postgres, binaries: builtBinaries, progress: { _ in }
+        ).run()
+        let zip = output.appendingPathComponent("login.zip")
+        let listing = try run(["unzip", "-Z", zip.path])
+        #expect(listing.stdout.contains("number of entries: 1") && listing.stdout.contains(" bootstrap"))
+        let unpacked = output.appendingPathComponent("unpacked")
+        #expect(try run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
+        let bootstrap = unpacked.appendingPathComponent("bootstrap").path
+
+        // Lambda passes the template's Handler (the manifest's handler) as _HANDLER.
+        let environment = [
+            "PATH": "/usr/bin:/bin", "WXAUTH_JWT_SECRET": String(repeating: "k", count: 32), "_HANDLER": "login",
+            "WXAUTH_DATABASE_URL": "postgres://wxauth:pw@127.0.0.1:9/wxauth",
+        ]
+        let event = #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#
+        let answer = try run([bootstrap], stdin: event, environment: environment)
+        let response = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
+        #expect(response?["statusCode"] as? Int == 400, "\(answer.stdout)")
+        // Without a function to run it says so, rather than guessing.
+        var unnamed = environment
+        unnamed["_HANDLER"] = nil
+        #expect(try run([bootstrap], stdin: event, environment: unnamed).status == 64)
     }
 }
