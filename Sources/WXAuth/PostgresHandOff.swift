@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FunctionRuntime
 import WXAuthStore
 
 /// The function binaries do not link postgres-nio: it brings all of Foundation, which every cold start would pay
@@ -51,6 +52,16 @@ enum PostgresHandOff {
         #endif
         guard let slash = path.lastIndex(of: "/") else { return nil }
         return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+extension Functions {
+    /// Runs `wxauth-postgres` in this process's place when the environment names PostgreSQL, before anything
+    /// else starts: `main.swift` calls it first, synchronously, so the exec happens before Swift's concurrency
+    /// runtime has started threads (which the kernel would have to stop). Returns when nothing was handed off;
+    /// a failed hand-off is reported by ``definition(_:environment:postgres:)``.
+    public static func handOffToPostgresIfConfigured(_ name: Name) {
+        if PostgresHandOff.isNeeded(environment: ProcessEnvironment.current()) { _ = PostgresHandOff.exec(name) }
     }
 }
 

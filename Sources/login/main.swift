@@ -1,4 +1,5 @@
 import FunctionRuntime
 import WXAuth
 
+Functions.handOffToPostgresIfConfigured(.login)
 await FunctionHarness.main(name: "login") { Functions.definition(.login, environment: $0) }
