@@ -15,8 +15,13 @@ public final class PostgresStore: Store {
     private let migrated: Migrated
 
     /// A store for `settings`; connects and migrates lazily, on the first operation.
-    public init(settings: PostgresSettings, functionTimeout: Duration, logger: Logger) {
-        timeouts = PostgresTimeouts(functionTimeout: functionTimeout)
+    public convenience init(settings: PostgresSettings, functionTimeout: Duration, logger: Logger) {
+        self.init(settings: settings, timeouts: PostgresTimeouts(functionTimeout: functionTimeout), logger: logger)
+    }
+
+    /// A store with its timeouts given one by one (tests).
+    init(settings: PostgresSettings, timeouts: PostgresTimeouts, logger: Logger) {
+        self.timeouts = timeouts
         self.logger = logger
         link = PostgresSession(settings: settings, timeouts: timeouts, logger: logger)
         migrated = Migrated()
@@ -38,7 +43,7 @@ public final class PostgresStore: Store {
     /// timeouts: transactions about one person then queue up instead of deadlocking on each other's rows.
     @discardableResult
     func transaction<T: Sendable>(
-        locks: [(String, String)] = [], _ body: (PostgresConnection) async throws -> T
+        locks: [(String, String)] = [], _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         var bindings = PostgresBindings()
         bindings.append(String(timeouts.statementMilliseconds))
@@ -58,7 +63,11 @@ public final class PostgresStore: Store {
                     try await connection.query("COMMIT", logger: self.logger)
                     return result
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    // Never on a closed connection: NIO drops a query written after the close has finished, and
+                    // postgres-nio then never completes it. A closed connection has ended the transaction anyway.
+                    if !connection.isClosed && !Self.isTransportFailure(error) {
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    }
                     throw error
                 }
             }
@@ -68,7 +77,7 @@ public final class PostgresStore: Store {
     /// Runs one statement on its own (its own implicit transaction): a round trip cheaper than ``transaction(_:)``.
     /// The client-side watchdog bounds it; a single indexed statement has nothing long to wait for.
     @discardableResult
-    func statement<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await retryingLostRaces { try await self.onConnection(body) }
     }
 
@@ -86,16 +95,20 @@ public final class PostgresStore: Store {
         }
     }
 
-    private func onConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// Runs `body` in a turn on the session's connection, migrating first on the process's first operation.
+    /// The watchdog bounds the whole turn: when it fires, the caller gets its error at once and the connection is
+    /// dropped, while `body` is left to fail on the closed connection without holding the turn.
+    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await link.take()
         do {
-            if !(await migrated.done) {
-                try await withWatchdog(connection, timeouts.watchdog) {
-                    try await PostgresSchema.migrate($0, logger: self.logger)
+            let (logger, migrated) = (self.logger, self.migrated)
+            let result = try await withWatchdog(connection, timeouts.watchdog) { connection in
+                if !(await migrated.done) {
+                    try await PostgresSchema.migrate(connection, logger: logger)
+                    await migrated.set()
                 }
-                await migrated.set()
+                return try await body(connection)
             }
-            let result = try await withWatchdog(connection, timeouts.watchdog, body)
             await link.giveBack(connection, healthy: true)
             return result
         } catch {
@@ -112,7 +125,9 @@ public final class PostgresStore: Store {
         ["23505", "40001", "40P01"].contains(PostgresSession.sqlState(error) ?? "")
     }
 
+    /// Whether the connection failed (or was given up on) rather than a statement: it must not be used again.
     private static func isTransportFailure(_ error: any Error) -> Bool {
+        if error is PostgresWatchdogTimeout { return true }
         guard let error = error as? PSQLError else { return false }
         return error.code != .server
     }

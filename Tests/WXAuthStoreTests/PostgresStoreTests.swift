@@ -2,7 +2,7 @@ import Logging
 import PostgresNIO
 import PostgresTestSupport
 import Testing
-import WXAuthPostgres
+@testable import WXAuthPostgres
 import WXAuthStore
 
 /// What only PostgreSQL has: many connections (one per instance) racing on one database, migrations racing at
@@ -104,6 +104,79 @@ struct PostgresStoreTests {
         try await blocker.close()
         #expect(StoreContractTests.winners([try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1100)]) == 1)
         await store.close()
+    }
+
+    /// The client's watchdog firing in the middle of a transaction (the lock timeout far later), or just as the
+    /// server's lock timeout answers (equal, or the server a little first): each time the caller gets a
+    /// `StoreError` instead of hanging, no abandoned operation keeps the next one from its turn, and once the row
+    /// is free the store works again on a new connection.
+    @Test(arguments: zip([30_000, 300, 250], [300, 300, 300]))
+    func theWatchdogFiringMidTransactionNeverHangsTheCaller(lockMilliseconds: Int, watchdogMilliseconds: Int) async throws {
+        let url = try await PostgresTestDatabase.freshSchemaURL()
+        let settings = try PostgresSettings(url: url)
+        let setup = PostgresStore(settings: settings, functionTimeout: .seconds(30), logger: Self.logger)
+        _ = try await setup.signIn(StoreContractTests.signIn(openid: "o1", family: "f1", token: [1]))
+        await setup.close()
+        let timeouts = PostgresTimeouts(
+            connect: .seconds(10), statement: .milliseconds(lockMilliseconds), watchdog: .milliseconds(watchdogMilliseconds)
+        )
+        let store = PostgresStore(settings: settings, timeouts: timeouts, logger: Self.logger)
+        let rotate: @Sendable () async throws -> RotationOutcome = {
+            try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1100)
+        }
+        let blocker = try await PostgresTestDatabase.connect(url: url)
+        try await blocker.query("BEGIN", logger: PostgresTestDatabase.logger)
+        try await blocker.query("SELECT 1 FROM refresh_tokens FOR UPDATE", logger: PostgresTestDatabase.logger)
+        for attempt in 1...8 {
+            // 10 s only tells a hang from a slow machine.
+            guard let outcome = await Self.outcome(within: .seconds(10), of: rotate) else {
+                Issue.record("attempt \(attempt): the caller did not return")
+                break
+            }
+            #expect(throws: StoreError.self, "attempt \(attempt)") { try outcome.get() }
+        }
+        try await blocker.query("ROLLBACK", logger: PostgresTestDatabase.logger)
+        try await blocker.close()
+        // A loaded machine may need more than one try at a 300 ms watchdog.
+        var recovered: RotationOutcome?
+        for _ in 1...5 where recovered == nil {
+            recovered = try? await Self.outcome(within: .seconds(10), of: rotate)?.get()
+        }
+        #expect(recovered.map { StoreContractTests.winners([$0]) } == 1)
+        await store.close()
+    }
+
+    /// NIO drops a query written to a connection that has finished closing, and postgres-nio (1.33) then never
+    /// completes it; the watchdog returns to its caller all the same.
+    @Test func theWatchdogReturnsWhenAQueryNeverCompletes() async throws {
+        let connection = try await PostgresTestDatabase.connect(url: try #require(PostgresTestDatabase.url))
+        try await connection.close()
+        let outcome = await Self.outcome(within: .seconds(10)) {
+            try await withWatchdog(connection, .milliseconds(200)) { try await $0.query("SELECT 1", logger: Self.logger).collect().count }
+        }
+        // A later postgres-nio may fail the query itself instead: either way, the caller has an error.
+        #expect(throws: (any Error).self) { try #require(outcome).get() }
+    }
+
+    /// `body`'s outcome, or nil when it has not returned within `limit` (a hang: it is left running).
+    static func outcome<T: Sendable>(
+        within limit: Duration, of body: @escaping @Sendable () async throws -> T
+    ) async -> Result<T, any Error>? {
+        let (outcomes, race) = AsyncStream.makeStream(of: Result<T, any Error>?.self)
+        Task {
+            do {
+                race.yield(.success(try await body()))
+            } catch {
+                race.yield(.failure(error))
+            }
+        }
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            race.yield(nil)
+        }
+        defer { timer.cancel() }
+        for await first in outcomes { return first }
+        return nil
     }
 
     @Test func requiringTLSFromAServerWithoutItFailsWithoutNamingThePassword() async throws {
