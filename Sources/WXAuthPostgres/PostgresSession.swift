@@ -108,6 +108,13 @@ actor PostgresSession {
         }
     }
 
+    /// Whether the connection failed (or was given up on) rather than a statement: it must not be used again.
+    static func isTransportFailure(_ error: any Error) -> Bool {
+        if error is PostgresWatchdogTimeout { return true }
+        guard let error = error as? PSQLError else { return false }
+        return error.code != .server
+    }
+
     /// The short, secret-free reason for a failure: its SQLSTATE or postgres-nio's error code.
     static func reason(_ error: any Error) -> String {
         if let state = sqlState(error) { return "SQLSTATE \(state)" }

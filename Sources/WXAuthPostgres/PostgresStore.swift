@@ -65,7 +65,7 @@ public final class PostgresStore: Store {
                 } catch {
                     // Never on a closed connection: NIO drops a query written after the close has finished, and
                     // postgres-nio then never completes it. A closed connection has ended the transaction anyway.
-                    if !connection.isClosed && !Self.isTransportFailure(error) {
+                    if !connection.isClosed && !PostgresSession.isTransportFailure(error) {
                         _ = try? await connection.query("ROLLBACK", logger: self.logger)
                     }
                     throw error
@@ -96,23 +96,22 @@ public final class PostgresStore: Store {
     }
 
     /// Runs `body` in a turn on the session's connection, migrating first on the process's first operation.
-    /// The watchdog bounds the whole turn: when it fires, the caller gets its error at once and the connection is
-    /// dropped, while `body` is left to fail on the closed connection without holding the turn.
+    /// The watchdog bounds the migration and `body` each: when it fires, the caller gets its error at once and
+    /// the connection is dropped, while the abandoned work is left to fail on the closed connection without
+    /// holding the turn.
     private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await link.take()
         do {
-            let (logger, migrated) = (self.logger, self.migrated)
-            let result = try await withWatchdog(connection, timeouts.watchdog) { connection in
-                if !(await migrated.done) {
-                    try await PostgresSchema.migrate(connection, logger: logger)
-                    await migrated.set()
-                }
-                return try await body(connection)
+            if !(await migrated.done) {
+                let logger = self.logger
+                try await withWatchdog(connection, timeouts.watchdog) { try await PostgresSchema.migrate($0, logger: logger) }
+                await migrated.set()
             }
+            let result = try await withWatchdog(connection, timeouts.watchdog, body)
             await link.giveBack(connection, healthy: true)
             return result
         } catch {
-            await link.giveBack(connection, healthy: !connection.isClosed && !Self.isTransportFailure(error))
+            await link.giveBack(connection, healthy: !connection.isClosed && !PostgresSession.isTransportFailure(error))
             if !(error is StoreError) && !Self.isLostRace(error) {
                 logger.error("PostgreSQL operation failed", metadata: ["reason": "\(PostgresSession.reason(error))"])
             }
@@ -123,13 +122,6 @@ public final class PostgresStore: Store {
     private static func isLostRace(_ error: any Error) -> Bool {
         // unique_violation, serialization_failure, deadlock_detected
         ["23505", "40001", "40P01"].contains(PostgresSession.sqlState(error) ?? "")
-    }
-
-    /// Whether the connection failed (or was given up on) rather than a statement: it must not be used again.
-    private static func isTransportFailure(_ error: any Error) -> Bool {
-        if error is PostgresWatchdogTimeout { return true }
-        guard let error = error as? PSQLError else { return false }
-        return error.code != .server
     }
 
     @discardableResult
