@@ -41,6 +41,8 @@ public final class PostgresStore: Store {
     ///
     /// `locks` names advisory locks (a namespace and a key) taken first, in order, in the same round trip as the
     /// timeouts: transactions about one person then queue up instead of deadlocking on each other's rows.
+    /// Advisory locks are database-wide; the namespace is qualified with the schema, so deployments (or tests)
+    /// in separate schemas of one database never queue on each other's.
     @discardableResult
     func transaction<T: Sendable>(
         locks: [(String, String)] = [], _ body: @escaping @Sendable (PostgresConnection) async throws -> T
@@ -51,7 +53,8 @@ public final class PostgresStore: Store {
         for (namespace, key) in locks {
             bindings.append(namespace)
             bindings.append(key)
-            sql += ", pg_advisory_xact_lock(hashtext($\(bindings.count - 1)), hashtext($\(bindings.count)))"
+            let (namespaceParameter, keyParameter) = ("$\(bindings.count - 1)", "$\(bindings.count)")
+            sql += ", pg_advisory_xact_lock(hashtext(concat(current_schema(), '/', \(namespaceParameter)::text)), hashtext(\(keyParameter)))"
         }
         let prologue = PostgresQuery(unsafeSQL: sql, binds: bindings)
         return try await retryingLostRaces {
