@@ -105,7 +105,10 @@ enum PostgresSchema {
             }
             try await connection.query("COMMIT", logger: logger)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            // Not on a closed connection, where postgres-nio would never complete it (see `PostgresStore.transaction`).
+            if !connection.isClosed && !PostgresSession.isTransportFailure(error) {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+            }
             throw error
         }
     }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 import WXAuthStore
 
 /// The one connection of a process: opened on first use, kept across warm invocations, reopened when it has
@@ -47,11 +48,12 @@ actor PostgresSession {
     }
 
     /// Ends a turn. A connection that failed at the transport level is dropped, so the next turn reconnects.
-    func giveBack(_ used: PostgresConnection, healthy: Bool) async {
+    func giveBack(_ used: PostgresConnection, healthy: Bool) {
         lastUsed = ContinuousClock.now
         if !healthy, used === connection {
             connection = nil
-            try? await used.close()
+            // Not awaited: the next turn opens a new connection and need not wait for this one to be gone.
+            used.close().whenComplete { _ in _ = used }
         }
         passTurn()
     }
@@ -106,12 +108,20 @@ actor PostgresSession {
         }
     }
 
+    /// Whether the connection failed (or was given up on) rather than a statement: it must not be used again.
+    static func isTransportFailure(_ error: any Error) -> Bool {
+        if error is PostgresWatchdogTimeout { return true }
+        guard let error = error as? PSQLError else { return false }
+        return error.code != .server
+    }
+
     /// The short, secret-free reason for a failure: its SQLSTATE or postgres-nio's error code.
     static func reason(_ error: any Error) -> String {
         if let state = sqlState(error) { return "SQLSTATE \(state)" }
         switch error {
         case let error as PSQLError: return error.code.description
         case PostgresError.connectionClosed: return "connection closed"
+        case let error as PostgresWatchdogTimeout: return error.description
         default: return "\(type(of: error))"
         }
     }
@@ -128,9 +138,13 @@ struct PostgresTimeouts: Sendable {
 
     /// A quarter of the function's timeout to connect and a quarter per statement; the watchdog at half.
     init(functionTimeout: Duration) {
-        connect = functionTimeout / 4
-        statement = functionTimeout / 4
-        watchdog = functionTimeout / 2
+        self.init(connect: functionTimeout / 4, statement: functionTimeout / 4, watchdog: functionTimeout / 2)
+    }
+
+    init(connect: Duration, statement: Duration, watchdog: Duration) {
+        self.connect = connect
+        self.statement = statement
+        self.watchdog = watchdog
     }
 
     var statementMilliseconds: Int64 {
@@ -139,15 +153,58 @@ struct PostgresTimeouts: Sendable {
     }
 }
 
-/// Runs `body`, closing the connection if it outlasts `limit`: a statement timeout cannot help when the network
-/// itself has gone quiet, and closing fails the pending query at once.
+/// The client-side watchdog gave up on an operation: the connection is closed and must not be used again.
+struct PostgresWatchdogTimeout: Error, CustomStringConvertible {
+    var description: String { "no answer within the client's watchdog limit" }
+}
+
+/// Runs `body` and returns its result, or throws ``PostgresWatchdogTimeout`` once `limit` has passed, closing the
+/// connection: a statement timeout cannot help when the network itself has gone quiet.
+///
+/// The caller never waits longer than `limit`, even when postgres-nio never completes a query. It can fail to:
+/// a query written to a connection that has finished closing is dropped by NIO without failing its promise, so
+/// closing the connection does not always wake a pending query. `body` therefore runs in a task of its own that
+/// is left behind on timeout, to fail (or hang, holding only itself) on the closed connection; it must touch no
+/// connection but the one it is given.
 func withWatchdog<T: Sendable>(
-    _ connection: PostgresConnection, _ limit: Duration, _ body: (PostgresConnection) async throws -> T
+    _ connection: PostgresConnection, _ limit: Duration,
+    _ body: @escaping @Sendable (PostgresConnection) async throws -> T
 ) async throws -> T {
-    let watchdog = Task {
-        try await Task.sleep(for: limit)
-        try await connection.close()
+    try await withCheckedThrowingContinuation { continuation in
+        let outcome = FirstOutcome(continuation)
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            guard let caller = outcome.claim() else { return }
+            // Fails the pending query when it can; kept alive until closed (it asserts so when released).
+            connection.close().whenComplete { _ in _ = connection }
+            caller.resume(throwing: PostgresWatchdogTimeout())
+        }
+        Task {
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(connection))
+            } catch {
+                result = .failure(error)
+            }
+            watchdog.cancel()
+            outcome.claim()?.resume(with: result)
+        }
     }
-    defer { watchdog.cancel() }
-    return try await body(connection)
+}
+
+/// A continuation resumed once, by the first of the racers that report to it.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    /// The continuation for the first caller, which must resume it; nil for every later one.
+    func claim() -> CheckedContinuation<T, any Error>? {
+        continuation.withLock { waiting in
+            defer { waiting = nil }
+            return waiting
+        }
+    }
 }

@@ -15,8 +15,13 @@ public final class PostgresStore: Store {
     private let migrated: Migrated
 
     /// A store for `settings`; connects and migrates lazily, on the first operation.
-    public init(settings: PostgresSettings, functionTimeout: Duration, logger: Logger) {
-        timeouts = PostgresTimeouts(functionTimeout: functionTimeout)
+    public convenience init(settings: PostgresSettings, functionTimeout: Duration, logger: Logger) {
+        self.init(settings: settings, timeouts: PostgresTimeouts(functionTimeout: functionTimeout), logger: logger)
+    }
+
+    /// A store with its timeouts given one by one (tests).
+    init(settings: PostgresSettings, timeouts: PostgresTimeouts, logger: Logger) {
+        self.timeouts = timeouts
         self.logger = logger
         link = PostgresSession(settings: settings, timeouts: timeouts, logger: logger)
         migrated = Migrated()
@@ -36,9 +41,11 @@ public final class PostgresStore: Store {
     ///
     /// `locks` names advisory locks (a namespace and a key) taken first, in order, in the same round trip as the
     /// timeouts: transactions about one person then queue up instead of deadlocking on each other's rows.
+    /// Advisory locks are database-wide; the namespace is qualified with the schema, so deployments (or tests)
+    /// in separate schemas of one database never queue on each other's.
     @discardableResult
     func transaction<T: Sendable>(
-        locks: [(String, String)] = [], _ body: (PostgresConnection) async throws -> T
+        locks: [(String, String)] = [], _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         var bindings = PostgresBindings()
         bindings.append(String(timeouts.statementMilliseconds))
@@ -46,7 +53,8 @@ public final class PostgresStore: Store {
         for (namespace, key) in locks {
             bindings.append(namespace)
             bindings.append(key)
-            sql += ", pg_advisory_xact_lock(hashtext($\(bindings.count - 1)), hashtext($\(bindings.count)))"
+            let (namespaceParameter, keyParameter) = ("$\(bindings.count - 1)", "$\(bindings.count)")
+            sql += ", pg_advisory_xact_lock(hashtext(concat(current_schema(), '/', \(namespaceParameter)::text)), hashtext(\(keyParameter)))"
         }
         let prologue = PostgresQuery(unsafeSQL: sql, binds: bindings)
         return try await retryingLostRaces {
@@ -58,7 +66,11 @@ public final class PostgresStore: Store {
                     try await connection.query("COMMIT", logger: self.logger)
                     return result
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    // Never on a closed connection: NIO drops a query written after the close has finished, and
+                    // postgres-nio then never completes it. A closed connection has ended the transaction anyway.
+                    if !connection.isClosed && !PostgresSession.isTransportFailure(error) {
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    }
                     throw error
                 }
             }
@@ -68,7 +80,7 @@ public final class PostgresStore: Store {
     /// Runs one statement on its own (its own implicit transaction): a round trip cheaper than ``transaction(_:)``.
     /// The client-side watchdog bounds it; a single indexed statement has nothing long to wait for.
     @discardableResult
-    func statement<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await retryingLostRaces { try await self.onConnection(body) }
     }
 
@@ -86,20 +98,23 @@ public final class PostgresStore: Store {
         }
     }
 
-    private func onConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// Runs `body` in a turn on the session's connection, migrating first on the process's first operation.
+    /// The watchdog bounds the migration and `body` each: when it fires, the caller gets its error at once and
+    /// the connection is dropped, while the abandoned work is left to fail on the closed connection without
+    /// holding the turn.
+    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await link.take()
         do {
             if !(await migrated.done) {
-                try await withWatchdog(connection, timeouts.watchdog) {
-                    try await PostgresSchema.migrate($0, logger: self.logger)
-                }
+                let logger = self.logger
+                try await withWatchdog(connection, timeouts.watchdog) { try await PostgresSchema.migrate($0, logger: logger) }
                 await migrated.set()
             }
             let result = try await withWatchdog(connection, timeouts.watchdog, body)
             await link.giveBack(connection, healthy: true)
             return result
         } catch {
-            await link.giveBack(connection, healthy: !connection.isClosed && !Self.isTransportFailure(error))
+            await link.giveBack(connection, healthy: !connection.isClosed && !PostgresSession.isTransportFailure(error))
             if !(error is StoreError) && !Self.isLostRace(error) {
                 logger.error("PostgreSQL operation failed", metadata: ["reason": "\(PostgresSession.reason(error))"])
             }
@@ -110,11 +125,6 @@ public final class PostgresStore: Store {
     private static func isLostRace(_ error: any Error) -> Bool {
         // unique_violation, serialization_failure, deadlock_detected
         ["23505", "40001", "40P01"].contains(PostgresSession.sqlState(error) ?? "")
-    }
-
-    private static func isTransportFailure(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return false }
-        return error.code != .server
     }
 
     @discardableResult
