@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+@testable import LocalRunner
 
 /// A Lambda Runtime API (2018-06-01) on a loopback port: hands out queued events and records what the
 /// function posts back, as Lambda's own runtime interface would.
@@ -17,7 +18,7 @@ final class RuntimeAPIEmulator: Sendable {
     let port: Int
     private let feed: Feed
     private let posted: AsyncStream<Posted>
-    private let task: Task<Void, any Error>
+    private let server: ListeningApplication
 
     /// Events queued for `invocation/next`: (request id, event JSON, deadline in epoch ms).
     init() async throws {
@@ -50,19 +51,15 @@ final class RuntimeAPIEmulator: Sendable {
             record.yield(Posted(requestId: nil, kind: "init/error", body: String(buffer: body), errorTypeHeader: nil))
             return Response(status: .accepted)
         }
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portSink.yield(channel.localAddress?.port ?? 0)
-                portSink.finish()
-            },
-            logger: Logger(label: "runtime-api-emulator")
-        )
-        task = Task { try await app.runService() }
-        var portIterator = ports.makeAsyncIterator()
-        port = await portIterator.next() ?? 0
+        // Stopped gracefully (ListeningApplication), never cancelled: cancelling the server while a long-poll
+        // `next` is answering crashes in NIO ("Deinited NIOAsyncWriter without calling finish()").
+        server = try await ListeningApplication.start(name: "runtime API emulator", logger: Logger(label: "runtime-api-emulator")) {
+            Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: $0, logger: Logger(label: "runtime-api-emulator")
+            )
+        }
+        port = server.port
         self.feed = feed
         self.posted = posted
     }
@@ -103,8 +100,9 @@ final class RuntimeAPIEmulator: Sendable {
         return await iterator.next()
     }
 
+    /// Answers pending and later `next` polls with 410 Gone, then stops once requests in flight are answered.
     func stop() async {
         await feed.finish()
-        task.cancel()
+        await server.stop()
     }
 }
