@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import PostgresNIO
 import PostgresTestSupport
@@ -237,4 +238,51 @@ struct PostgresStoreTests {
             "\(error)".hasPrefix("WXAUTH_DATABASE_URL") && !"\(error)".contains("hunter2")
         }
     }
+}
+
+/// A server that completes the TCP handshake and then never says a word (a stuck pooler, a half-dead host):
+/// connecting must still end within the store's connect limit (postgres-nio applies its connect timeout to the
+/// whole start-up exchange, not just the TCP connect). Needs no PostgreSQL.
+@Suite struct PostgresSilentServerTests {
+    @Test func connectingToASilentServerFailsWithinTheConnectLimit() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        let settings = try PostgresSettings(url: "postgres://wxauth:pw@127.0.0.1:\(listener.port)/wxauth")
+        let timeouts = PostgresTimeouts(connect: .milliseconds(300), statement: .seconds(1), watchdog: .seconds(2))
+        let store = PostgresStore(settings: settings, timeouts: timeouts, logger: PostgresStoreTests.logger)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: StoreError.self) { _ = try await store.appToken(appid: "wx") }
+        #expect(error?.description.contains("WXAUTH_DATABASE_URL") == true)
+        #expect(error?.description.contains("pw") == false)
+        // A hang detector, not a timing assertion: without the limit this never returns.
+        #expect(ContinuousClock.now - started < .seconds(20))
+        await store.close()
+    }
+}
+
+/// A loopback TCP socket that listens and never accepts: the kernel completes handshakes into its backlog.
+private struct SilentListener {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        try #require(descriptor >= 0 && bound == 0 && listen(descriptor, 8) == 0)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        try #require(named == 0)
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }
