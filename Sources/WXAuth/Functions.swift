@@ -175,7 +175,8 @@ extension Functions {
     /// A function that cannot reach its PostgreSQL store: every request, and a warm start, fails saying so.
     private static func handOffFailed(reason: String) -> FunctionDefinition {
         let error = AuthError.misconfigured(
-            "WXAUTH_DATABASE_URL names PostgreSQL, but \(PostgresHandOff.executableName) is not installed beside this function"
+            "WXAUTH_DATABASE_URL names PostgreSQL, but \(PostgresHandOff.executableName) is not installed beside this "
+                + "function (swift build --product \(PostgresHandOff.executableName); in a zip: package --database both)"
         )
         return FunctionDefinition(
             handler: { _, context in
