@@ -133,6 +133,7 @@ struct DevCommand: AsyncParsableCommand {
         Console.out("")
         Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
         for line in server.routeLines { Console.out(line) }
+        for line in server.modeLines { Console.out(line) }
         Console.out("")
         Console.out("Web sign-in demo: open \(server.baseURL)/ in a browser")
         Console.out("")

@@ -100,6 +100,16 @@ public final class FunctionServer: Sendable {
         }
     }
 
+    /// How functions run: the process mode and how their memory limit is enforced.
+    public var modeLines: [String] {
+        [
+            gateway.warmPool != nil
+                ? "Mode: warm (a process per function stays up between requests, fed by its runtime API)"
+                : "Mode: one process per request",
+            "Memory: \(MemoryCgroup.enforcement)",
+        ]
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and returns once stopped.
     public func stop() async {
         await application.stop()

@@ -56,11 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         let count = manifest.functions.count
         Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
         for line in server.routeLines { Console.out(line) }
-        Console.out(
-            warm
-                ? "Mode: warm (a process per function stays up between requests, fed by its runtime API)"
-                : "Mode: one process per request")
-        Console.out("Memory: \(MemoryCgroup.enforcement)")
+        for line in server.modeLines { Console.out(line) }
         Console.out("Stop with Ctrl-C.")
         _ = await Signals.waitForTermination()
         Console.error("local-runner: stopping; letting requests in flight finish")

@@ -110,6 +110,7 @@ struct CommandLineTests {
         let port = try #require(Int(match.1))
         #expect(printed.contains("POST    /echo  -> echo"))
         #expect(printed.contains("GET     /echo  -> echo"))
+        #expect(printed.contains("Mode: one process per request\nMemory: "), "\(printed)")
 
         let response = try LoopbackHTTP.postJSON(port: port, path: "/echo", body: "{}")
         #expect(response.status == 200)

@@ -125,6 +125,7 @@ struct DevTests {
         let (printed, sandboxURL, serverURL) = (dev.printed, dev.sandboxURL, dev.serverURL)
         #expect(printed.contains("DEVELOPMENT ONLY"))
         #expect(printed.contains("Web sign-in demo: open \(serverURL)/ in a browser"))
+        #expect(printed.contains("Mode: one process per request\nMemory: "), "\(printed)")
         for setting in [
             "WECHAT_OA_APPID=wxsandboxoa00001", "WECHAT_WEB_APPID=wxsandboxweb0001", "WECHAT_OPEN_BASE=\(sandboxURL)",
             "WXAUTH_PUBLIC_URL=\(serverURL)", "WXAUTH_RETURN_TO=/",
