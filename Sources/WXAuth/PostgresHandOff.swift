@@ -26,6 +26,19 @@ enum PostgresHandOff {
         return true
     }
 
+    /// ``isNeeded(environment:)`` for this process, asked of `getenv`: every cold start of every function asks,
+    /// so the common answer (a SQLite URL, or none) builds nothing, not even the environment dictionary.
+    static func isNeededByProcessEnvironment() -> Bool {
+        if let value = getenv("WXAUTH_DATABASE_URL"), value.pointee != 0 {
+            guard case .postgres = DatabaseURL(String(cString: value)) else { return false }
+            return true
+        }
+        if let file = getenv("WXAUTH_DATABASE_URL_FILE"), file.pointee != 0 {
+            return isNeeded(environment: ProcessEnvironment.current())
+        }
+        return false
+    }
+
     /// Replaces this process with `wxauth-postgres NAME`, found in this executable's directory. Returns only when
     /// that failed, with a description for the log.
     static func exec(_ name: Functions.Name) -> String {
@@ -61,7 +74,7 @@ extension Functions {
     /// runtime has started threads (which the kernel would have to stop). Returns when nothing was handed off;
     /// a failed hand-off is reported by ``definition(_:environment:postgres:)``.
     public static func handOffToPostgresIfConfigured(_ name: Name) {
-        if PostgresHandOff.isNeeded(environment: ProcessEnvironment.current()) { _ = PostgresHandOff.exec(name) }
+        if PostgresHandOff.isNeededByProcessEnvironment() { _ = PostgresHandOff.exec(name) }
     }
 }
 

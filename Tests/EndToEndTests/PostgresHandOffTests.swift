@@ -28,20 +28,23 @@ import Testing
         do { try FileManager.default.linkItem(at: source, to: binary) } catch { try FileManager.default.copyItem(at: source, to: binary) }
 
         let password = "hand-off-password-never-printed"
-        let result = try await Self.run(
-            binary, environment: [
-                "WXAUTH_JWT_SECRET": EndToEnd.jwtSecret,
-                "WXAUTH_DATABASE_URL": "postgres://wxauth:\(password)@127.0.0.1:9/wxauth",
-            ],
-            stdin: #"{"version":"2.0","rawPath":"/userinfo","headers":{"authorization":"Bearer x"},"requestContext":{"http":{"method":"GET","path":"/userinfo"}}}"#
-        )
-        #expect(result.status == 0)
-        let response = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(response["statusCode"] as? Int == 500)
-        let body = response["body"] as? String ?? ""
-        #expect(body.contains("WXAUTH_DATABASE_URL") && body.contains("wxauth-postgres"))
-        #expect(result.stderr.contains("wxauth-postgres"))
-        #expect(!result.stdout.contains(password) && !result.stderr.contains(password))
+        let url = "postgres://wxauth:\(password)@127.0.0.1:9/wxauth"
+        let urlFile = lonely.appendingPathComponent("database-url")
+        try Data((url + "\n").utf8).write(to: urlFile)
+        // The URL itself, or (as secrets managers mount it) a file holding it.
+        for setting in [["WXAUTH_DATABASE_URL": url], ["WXAUTH_DATABASE_URL_FILE": urlFile.path]] {
+            let result = try await Self.run(
+                binary, environment: setting.merging(["WXAUTH_JWT_SECRET": EndToEnd.jwtSecret]) { own, _ in own },
+                stdin: #"{"version":"2.0","rawPath":"/userinfo","headers":{"authorization":"Bearer x"},"requestContext":{"http":{"method":"GET","path":"/userinfo"}}}"#
+            )
+            #expect(result.status == 0)
+            let response = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            #expect(response["statusCode"] as? Int == 500, "\(setting.keys)")
+            let body = response["body"] as? String ?? ""
+            #expect(body.contains("WXAUTH_DATABASE_URL") && body.contains("wxauth-postgres"), "\(body)")
+            #expect(result.stderr.contains("wxauth-postgres"))
+            #expect(!result.stdout.contains(password) && !result.stderr.contains(password))
+        }
     }
 
     @Test func wxauthPostgresWithoutAFunctionSaysHowToRunIt() async throws {
