@@ -149,15 +149,13 @@ extension Functions {
     /// What `main.swift` runs: the function's handler over services built from the environment, built on
     /// first use in a one-shot process and up front (reporting bad configuration) in a warm one.
     ///
-    /// `postgres` opens PostgreSQL stores in executables that link postgres-nio (`wxauth-postgres`). Without it, a
-    /// configuration naming PostgreSQL replaces this process with `wxauth-postgres` (``PostgresHandOff``); should
-    /// that fail, every request is a 500 naming the setting and a warm start reports an initialisation error.
+    /// `postgres` opens PostgreSQL stores in executables that link postgres-nio (`wxauth-postgres`); the others
+    /// hand such a configuration over first (``handOffToPostgresIfConfigured(_:)``), and when that failed
+    /// (`handOffFailure`), every request is a 500 naming the setting and a warm start reports an init error.
     public static func definition(
-        _ name: Name, environment: [String: String], postgres: PostgresStoreOpener? = nil
+        _ name: Name, environment: [String: String], postgres: PostgresStoreOpener? = nil, handOffFailure: String? = nil
     ) -> FunctionDefinition {
-        if postgres == nil, PostgresHandOff.isNeeded(environment: environment) {
-            return handOffFailed(reason: PostgresHandOff.exec(name))
-        }
+        if let handOffFailure { return handOffFailed(reason: handOffFailure) }
         let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat, postgres: postgres)
         let handler: FunctionHandler =
             switch name {

@@ -71,10 +71,10 @@ enum PostgresHandOff {
 extension Functions {
     /// Runs `wxauth-postgres` in this process's place when the environment names PostgreSQL, before anything
     /// else starts: `main.swift` calls it first, synchronously, so the exec happens before Swift's concurrency
-    /// runtime has started threads (which the kernel would have to stop). Returns when nothing was handed off;
-    /// a failed hand-off is reported by ``definition(_:environment:postgres:)``.
-    public static func handOffToPostgresIfConfigured(_ name: Name) {
-        if PostgresHandOff.isNeededByProcessEnvironment() { _ = PostgresHandOff.exec(name) }
+    /// runtime has started threads (which the kernel would have to stop). Returns nil when there was nothing to
+    /// hand off, else why the hand-off failed, for ``definition(_:environment:postgres:handOffFailure:)``.
+    public static func handOffToPostgresIfConfigured(_ name: Name) -> String? {
+        PostgresHandOff.isNeededByProcessEnvironment() ? PostgresHandOff.exec(name) : nil
     }
 }
 

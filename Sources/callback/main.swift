@@ -1,5 +1,8 @@
 import FunctionRuntime
 import WXAuth
 
-Functions.handOffToPostgresIfConfigured(.callback)
-await FunctionHarness.main(name: "callback") { Functions.definition(.callback, environment: $0) }
+// Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
+let handOffFailure = Functions.handOffToPostgresIfConfigured(.callback)
+await FunctionHarness.main(name: "callback") {
+    Functions.definition(.callback, environment: $0, handOffFailure: handOffFailure)
+}

@@ -1,5 +1,8 @@
 import FunctionRuntime
 import WXAuth
 
-Functions.handOffToPostgresIfConfigured(.login)
-await FunctionHarness.main(name: "login") { Functions.definition(.login, environment: $0) }
+// Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
+let handOffFailure = Functions.handOffToPostgresIfConfigured(.login)
+await FunctionHarness.main(name: "login") {
+    Functions.definition(.login, environment: $0, handOffFailure: handOffFailure)
+}

@@ -1,5 +1,8 @@
 import FunctionRuntime
 import WXAuth
 
-Functions.handOffToPostgresIfConfigured(.logout)
-await FunctionHarness.main(name: "logout") { Functions.definition(.logout, environment: $0) }
+// Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
+let handOffFailure = Functions.handOffToPostgresIfConfigured(.logout)
+await FunctionHarness.main(name: "logout") {
+    Functions.definition(.logout, environment: $0, handOffFailure: handOffFailure)
+}

@@ -1,5 +1,8 @@
 import FunctionRuntime
 import WXAuth
 
-Functions.handOffToPostgresIfConfigured(.refresh)
-await FunctionHarness.main(name: "refresh") { Functions.definition(.refresh, environment: $0) }
+// Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
+let handOffFailure = Functions.handOffToPostgresIfConfigured(.refresh)
+await FunctionHarness.main(name: "refresh") {
+    Functions.definition(.refresh, environment: $0, handOffFailure: handOffFailure)
+}

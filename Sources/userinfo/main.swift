@@ -1,5 +1,8 @@
 import FunctionRuntime
 import WXAuth
 
-Functions.handOffToPostgresIfConfigured(.userinfo)
-await FunctionHarness.main(name: "userinfo") { Functions.definition(.userinfo, environment: $0) }
+// Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
+let handOffFailure = Functions.handOffToPostgresIfConfigured(.userinfo)
+await FunctionHarness.main(name: "userinfo") {
+    Functions.definition(.userinfo, environment: $0, handOffFailure: handOffFailure)
+}
