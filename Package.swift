@@ -61,6 +61,7 @@ let package = Package(
         .target(
             name: "WXAuthStore",
             dependencies: [
+                "FunctionRuntime",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,5 @@
+import FunctionRuntime
+
 /// Where a web sign-in may send the browser back to: `return_to` checked against `WXAUTH_RETURN_TO`.
 ///
 /// An open redirect turns a sign-in page into a phishing tool, so the check is strict: a relative path
@@ -16,7 +18,7 @@ public enum ReturnTo {
             return first
         }
         guard raw.utf8.count <= maxLength else { throw .invalidRequest("return_to is too long") }
-        guard isSafe(raw, decoded: false), let decoded = percentDecoded(raw), isSafe(decoded, decoded: true) else {
+        guard isSafe(raw, decoded: false), let decoded = PercentDecoding.strict(raw), isSafe(decoded, decoded: true) else {
             throw .invalidRequest("return_to must be a path on this site or an allowed URL")
         }
         guard allowList.contains(where: { matches(raw, entry: $0) }) else {
@@ -52,23 +54,6 @@ public enum ReturnTo {
         if candidate.count == entry.count || entry.hasSuffix("/") { return true }
         let next = candidate[candidate.index(candidate.startIndex, offsetBy: entry.count)]
         return next == "/" || next == "?" || next == "#"
-    }
-
-    /// The text with `%XX` escapes decoded once; nil for a malformed escape or bytes that are not UTF-8.
-    static func percentDecoded(_ text: String) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else {
-                return nil
-            }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }
 

@@ -1,3 +1,5 @@
+import FunctionRuntime
+
 /// Where and how to reach PostgreSQL, read from a `postgres://user:pass@host:port/db?sslmode=…` URL.
 ///
 /// The URL carries the password, so nothing here ever prints it: errors name the part that is wrong, and
@@ -45,22 +47,22 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
         let (authority, path) = location.splitOnce("/")
         guard let at = authority.lastIndex(of: "@") else { throw Self.error("must name a user (postgres://user:pass@host/db)") }
         let (user, password) = authority[..<at].splitOnce(":")
-        guard let username = user.percentDecoded(), !username.isEmpty else { throw Self.error("must name a user") }
+        guard let username = PercentDecoding.strict(user), !username.isEmpty else { throw Self.error("must name a user") }
         self.username = username
         if let password {
-            guard let decoded = password.percentDecoded() else { throw Self.error("has a badly escaped password") }
+            guard let decoded = PercentDecoding.strict(password) else { throw Self.error("has a badly escaped password") }
             self.password = decoded
         }
         (host, port) = try Self.hostAndPort(authority[authority.index(after: at)...])
         if let path, !path.isEmpty {
-            guard let database = path.percentDecoded() else { throw Self.error("has a badly escaped database name") }
+            guard let database = PercentDecoding.strict(path) else { throw Self.error("has a badly escaped database name") }
             self.database = database
         }
         sslMode = .disable
         startupParameters = []
         for pair in (query ?? "").split(separator: "&") {
             let (name, rawValue) = pair.splitOnce("=")
-            guard let value = (rawValue ?? "").percentDecoded() else { throw Self.error("has a badly escaped \(name)") }
+            guard let value = PercentDecoding.strict(rawValue ?? "") else { throw Self.error("has a badly escaped \(name)") }
             try apply(parameter: String(name), value: value)
         }
     }
@@ -140,30 +142,5 @@ extension Substring {
     func splitOnce(_ separator: Character) -> (Substring, Substring?) {
         guard let found = firstIndex(of: separator) else { return (self, nil) }
         return (self[..<found], self[index(after: found)...])
-    }
-
-    /// `%XX` escapes decoded as UTF-8; nil when an escape is malformed or the bytes are not UTF-8.
-    func percentDecoded() -> String? {
-        var bytes: [UInt8] = []
-        var utf8 = self.utf8[...]
-        while let byte = utf8.popFirst() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard utf8.count >= 2, let high = Self.hexValue(utf8.removeFirst()), let low = Self.hexValue(utf8.removeFirst())
-            else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
