@@ -1,3 +1,4 @@
+import FunctionRuntime
 import WeChat
 
 /// The `state` of a web sign-in: 16 random bytes (the id the store knows it by), its expiry and an HMAC tag,
@@ -52,7 +53,7 @@ enum SignedState {
         var out: [UInt8] = []
         var index = 0
         while index < utf8.count {
-            guard let high = Hex.value(utf8[index]), let low = Hex.value(utf8[index + 1]) else { return nil }
+            guard let high = PercentDecoding.hexValue(utf8[index]), let low = PercentDecoding.hexValue(utf8[index + 1]) else { return nil }
             out.append(high << 4 | low)
             index += 2
         }
@@ -71,15 +72,5 @@ enum Hex {
             out.append(digits[Int(byte & 0x0f)])
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The value of one hex digit (either case), or nil.
-    static func value(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
