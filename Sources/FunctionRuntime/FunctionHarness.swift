@@ -157,7 +157,10 @@ public enum ProcessEnvironment {
     /// Sets up process-wide behaviour every function wants: JSON logs on stderr and no death by SIGPIPE.
     public static func bootstrap(environment: [String: String]) {
         signal(SIGPIPE, SIG_IGN)
-        let level = environment["WXAUTH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        // Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's logging configuration; ours, when given, wins.
+        let level =
+            [environment["WXAUTH_LOG_LEVEL"], environment["AWS_LAMBDA_LOG_LEVEL"]].lazy
+            .compactMap { $0.flatMap(JSONLogHandler.level(named:)) }.first ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
     }
 

@@ -7,8 +7,11 @@ import Darwin
 #endif
 import Logging
 
-/// A swift-log handler writing one JSON object per line to stderr:
-/// `{"level","msg","request_id",…metadata}`. stdout is reserved for the response.
+/// A swift-log handler writing one JSON object per line to stderr in AWS Lambda's structured-log shape:
+/// `{"timestamp","level","message","requestId",…metadata}`, so Lambda's log-level filtering and CloudWatch
+/// Logs Insights read it without a parser. stdout is reserved for the response.
+///
+/// The `request_id` metadata key becomes the top-level `requestId`; other metadata follows, sorted by key.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -25,17 +28,41 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = "{\"time\":" + String(Self.epochMilliseconds()) + ",\"level\":" + JSONText.quote(event.level.rawValue)
-        line += ",\"msg\":" + JSONText.quote("\(event.message)")
         var merged = self.metadata
         if let extra = event.metadata {
             merged.merge(extra, uniquingKeysWith: { _, new in new })
         }
+        let requestId = merged.removeValue(forKey: "request_id")
+        var line = "{\"timestamp\":\"" + LogTimestamp.rfc3339(LogTimestamp.nowMilliseconds()) + "\""
+        line += ",\"level\":\"" + Self.lambdaLevel(event.level) + "\""
+        line += ",\"message\":" + JSONText.quote("\(event.message)")
+        if let requestId { line += ",\"requestId\":" + Self.render(requestId) }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line += "," + JSONText.quote(key) + ":" + Self.render(value)
         }
         line += "}\n"
         StandardStreams.writeAll(line, to: 2)
+    }
+
+    /// Lambda's six levels; swift-log's `notice` is Lambda's `INFO` and `critical` its `FATAL`.
+    static func lambdaLevel(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace: "TRACE"
+        case .debug: "DEBUG"
+        case .info, .notice: "INFO"
+        case .warning: "WARN"
+        case .error: "ERROR"
+        case .critical: "FATAL"
+        }
+    }
+
+    /// The level a setting names: Lambda's (`TRACE` … `FATAL`, as `AWS_LAMBDA_LOG_LEVEL` has them) or swift-log's.
+    public static func level(named name: String) -> Logger.Level? {
+        switch name.lowercased() {
+        case "warn": .warning
+        case "fatal": .critical
+        case let other: Logger.Level(rawValue: other)
+        }
     }
 
     private static func render(_ value: Logger.Metadata.Value) -> String {
@@ -48,11 +75,43 @@ public struct JSONLogHandler: LogHandler {
                 .joined(separator: ",") + "}"
         }
     }
+}
 
-    private static func epochMilliseconds() -> Int {
+/// Wall-clock time for logs and metrics, formatted without Foundation.
+package enum LogTimestamp {
+    /// Milliseconds since the Unix epoch.
+    package static func nowMilliseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        return spec.tv_sec * 1000 + spec.tv_nsec / 1_000_000
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    /// RFC 3339 in UTC with milliseconds, e.g. `2026-12-06T17:50:01.123Z`.
+    package static func rfc3339(_ milliseconds: Int64) -> String {
+        let millis = ((milliseconds % 1000) + 1000) % 1000
+        let seconds = (milliseconds - millis) / 1000
+        let secondOfDay = ((seconds % 86_400) + 86_400) % 86_400
+        let (year, month, day) = civilDate(daysSinceEpoch: (seconds - secondOfDay) / 86_400)
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
+            + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + "." + pad(millis, 3) + "Z"
+    }
+
+    /// The proleptic Gregorian date of a day count (Howard Hinnant's `civil_from_days`).
+    static func civilDate(daysSinceEpoch days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 }
 

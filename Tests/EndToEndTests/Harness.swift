@@ -133,6 +133,7 @@ final class EndToEnd: Sendable {
         }
         let (out, err) = await (stdout, stderr)
         await Self.onThread { process.waitUntilExit() }
+        LogShape.expectStructured(String(decoding: err, as: UTF8.self))
         return Invocation(
             exitStatus: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
             stderr: String(decoding: err, as: UTF8.self), elapsed: ContinuousClock.now - started
