@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "refresh", targets: ["refresh"]),
         .executable(name: "userinfo", targets: ["userinfo"]),
         .executable(name: "logout", targets: ["logout"]),
+        .executable(name: "admin", targets: ["admin"]),
         .executable(name: "wxauth-postgres", targets: ["wxauth-postgres"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
@@ -135,6 +136,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "logout", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "admin", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,

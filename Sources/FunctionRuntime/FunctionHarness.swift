@@ -52,19 +52,44 @@ public struct FunctionHarness: Sendable {
     }
 
     /// Answers one raw event (nil when it was over ``maxEventBytes``) with a typed response. Without a
-    /// `deadline`, the invocation may last ``timeout`` from `startedAt`.
+    /// `deadline`, the invocation may last ``timeout`` from `startedAt`. Ends with one Embedded Metric Format
+    /// line on stderr: `Duration` and what the handler counted in ``InvocationMetrics/current``.
     public func response(
         to event: [UInt8]?,
         startedAt: ContinuousClock.Instant = .now,
         deadline: ContinuousClock.Instant? = nil,
         handler: FunctionHandler
     ) async -> FunctionResponse {
+        let metrics = InvocationMetrics()
+        let (response, requestId) = await InvocationMetrics.$current.withValue(metrics) {
+            await answer(event, startedAt: startedAt, deadline: deadline, handler: handler)
+        }
+        let elapsed = ContinuousClock.now - startedAt
+        let (seconds, attoseconds) = elapsed.components
+        metrics.add("Duration", Double(seconds) * 1000 + Double(attoseconds) / 1e15, unit: .milliseconds)
+        StandardStreams.writeAll(
+            metrics.embeddedMetricFormat(
+                namespace: "wxauth", function: functionName, requestId: requestId,
+                timestampMilliseconds: LogTimestamp.nowMilliseconds()
+            ),
+            to: 2
+        )
+        return response
+    }
+
+    /// The response to one raw event, and the request id it was answered under.
+    private func answer(
+        _ event: [UInt8]?, startedAt: ContinuousClock.Instant, deadline: ContinuousClock.Instant?,
+        handler: FunctionHandler
+    ) async -> (FunctionResponse, requestId: String) {
         var logger = self.logger
         let fallbackId = Self.randomRequestId()
         guard let event else {
             logger[metadataKey: "request_id"] = .string(fallbackId)
             logger.info("event refused", metadata: ["status": "413"])
-            return .error(413, code: "invalid_request", description: "the event exceeds \(maxEventBytes) bytes")
+            return (
+                .error(413, code: "invalid_request", description: "the event exceeds \(maxEventBytes) bytes"), fallbackId
+            )
         }
         let request: FunctionRequest
         do {
@@ -72,7 +97,7 @@ public struct FunctionHarness: Sendable {
         } catch {
             logger[metadataKey: "request_id"] = .string(fallbackId)
             logger.info("event refused", metadata: ["status": "\(error.status)", "reason": "\(error.description)"])
-            return .error(error.status, code: "invalid_request", description: error.description)
+            return (.error(error.status, code: "invalid_request", description: error.description), fallbackId)
         }
         logger[metadataKey: "request_id"] = .string(request.requestId)
         // Stop a little early, so a 503 still reaches the caller before the platform gives up.
@@ -95,7 +120,7 @@ public struct FunctionHarness: Sendable {
                 "duration_ms": "\(Self.milliseconds(elapsed))",
             ]
         )
-        return response
+        return (response, request.requestId)
     }
 
     /// Encodes a response; falls back to a fixed 500 body should encoding ever fail.

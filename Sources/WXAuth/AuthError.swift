@@ -39,6 +39,14 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
         )
     }
 
+    /// A server-to-server call without a valid signature (CONTRACT §9).
+    public static func invalidClient(_ text: String) -> AuthError {
+        AuthError(
+            status: 401, code: "invalid_client", description: text,
+            headers: ["www-authenticate": #"WXAuth-HMAC-SHA256 realm="wxauth""#]
+        )
+    }
+
     public static func accessDenied(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
         AuthError(status: 403, code: "access_denied", description: text, wechatErrcode: wechatErrcode)
     }
@@ -81,6 +89,10 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
 extension AuthError {
     /// How a WeChat failure during a sign-in reaches the caller (CONTRACT §3).
     public init(_ error: WeChatError) {
+        if let retryAfter = error.circuitOpenRetryAfter {
+            self = .unavailable("WeChat has been failing, so sign-ins are paused; try again later", retryAfter: retryAfter)
+            return
+        }
         let errcode = error.errcode
         switch error.category {
         case .invalidCode:

@@ -1,5 +1,6 @@
 import FunctionRuntime
 import Logging
+import WeChat
 import WXAuthStore
 
 /// The HTTP face of each function: method check, body parsing, flow, response. `main.swift` files call these.
@@ -138,9 +139,85 @@ public enum Functions {
 }
 
 extension Functions {
+    /// `admin`: `POST /admin/introspect` and `POST /admin/revoke` for the team's own servers, each request signed
+    /// per CONTRACT §9 with a key of `WXAUTH_ADMIN_KEYS` (without it, every request is refused).
+    static func admin(_ provider: ServiceProvider, keys: Result<AdminKeys?, AuthError>) -> FunctionHandler {
+        { request, context in
+            do throws(AuthError) {
+                guard request.method == "POST" else { throw .methodNotAllowed(request.method, allowed: ["POST"]) }
+                guard let keys = try keys.get() else {
+                    throw .invalidClient("the admin API is off: set \(AdminKeys.settingName) to a JWK Set of oct keys")
+                }
+                let services = try await provider.services(logger: context.logger)
+                let now = services.clock.nowSeconds
+                let signed: (keyId: String, nonce: String, nonceExpiresAt: Int64)
+                switch SignedRequest.verify(request, keys: keys, now: now) {
+                case .success(let verified): signed = verified
+                case .failure(let refusal):
+                    context.logger.warning("admin request refused", metadata: ["reason": "\(refusal.rawValue)"])
+                    throw .invalidClient("the request is not signed as CONTRACT §9 requires: \(refusal.rawValue)")
+                }
+                let fresh: Bool
+                do {
+                    fresh = try await services.store.recordNonce(
+                        signed.nonce, keyId: signed.keyId, expiresAt: signed.nonceExpiresAt, now: now
+                    )
+                } catch {
+                    context.logger.error("store refused the nonce", metadata: ["error": "\(error)"])
+                    throw .unavailable("the request could not be checked; try again", retryAfter: 1)
+                }
+                guard fresh else {
+                    context.logger.warning("admin request refused", metadata: ["reason": "nonce already used"])
+                    throw .invalidClient("the request is not signed as CONTRACT §9 requires: nonce already used")
+                }
+                let fields = try RequestFields(request)
+                if request.path.hasSuffix("/admin/introspect") {
+                    let introspection = try await AdminFlow.introspect(
+                        token: try fields.required("token"), services: services, logger: context.logger
+                    )
+                    return .json(200, introspection, headers: ["cache-control": "no-store"])
+                }
+                if request.path.hasSuffix("/admin/revoke") {
+                    let subject: AdminFlow.Subject
+                    if let sub = try fields.optional("sub") {
+                        subject = .user(sub)
+                    } else if let openid = try fields.optional("openid"), let appid = try fields.optional("appid") {
+                        subject = .identity(appid: appid, openid: openid)
+                    } else {
+                        throw .invalidRequest("name the user: {\"sub\"} or {\"openid\", \"appid\"}")
+                    }
+                    let revoked = try await AdminFlow.revoke(subject, services: services, logger: context.logger)
+                    return .json(200, ["revoked_sessions": revoked], headers: ["cache-control": "no-store"])
+                }
+                throw AuthError(
+                    status: 404, code: "invalid_request", description: "no such admin call: POST /admin/introspect or /admin/revoke"
+                )
+            } catch {
+                return error.response
+            }
+        }
+    }
+
+    /// `WXAUTH_ADMIN_KEYS` (or its `_FILE`), parsed once per process: nil when unset.
+    static func adminKeys(environment: [String: String]) -> Result<AdminKeys?, AuthError> {
+        do throws(AuthError) {
+            let text: String?
+            do {
+                text = try EnvironmentReader(environment: environment).value(AdminKeys.settingName)
+            } catch {
+                throw .misconfigured(error.description)
+            }
+            return .success(try text.map { text throws(AuthError) in try AdminKeys(jwkSet: text) })
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
+extension Functions {
     /// The functions this package builds, by executable name.
     public enum Name: String, Sendable, CaseIterable {
-        case login, callback, refresh, userinfo, logout
+        case login, callback, refresh, userinfo, logout, admin
 
         /// Only `login` and `callback` call WeChat; the others never pay for an HTTP client.
         var needsWeChat: Bool { self == .login || self == .callback }
@@ -164,9 +241,26 @@ extension Functions {
             case .refresh: refresh(provider)
             case .userinfo: userinfo(provider)
             case .logout: logout(provider)
+            case .admin: admin(provider, keys: adminKeys(environment: environment))
             }
-        return FunctionDefinition(handler: handler) { logger in
+        return FunctionDefinition(handler: observed(handler, provider: provider, callsWeChat: name.needsWeChat)) { logger in
             _ = try await provider.services(logger: logger)
+        }
+    }
+
+    /// The handler with CONTRACT §8's WeChat metrics (zero when nothing was called, so every function's
+    /// dashboard has them) and, for the functions that call WeChat, the circuit breaker shared through the store.
+    private static func observed(
+        _ handler: @escaping FunctionHandler, provider: ServiceProvider, callsWeChat: Bool
+    ) -> FunctionHandler {
+        { request, context in
+            let metrics = InvocationMetrics.current
+            metrics?.add("WeChatCalls", 0)
+            metrics?.add("WeChatLatency", 0, unit: .milliseconds)
+            metrics?.add("WeChatErrors", 0)
+            guard callsWeChat else { return try await handler(request, context) }
+            let observer = WeChatGuard(provider: provider, logger: context.logger)
+            return try await WeChatCalls.$observer.withValue(observer) { try await handler(request, context) }
         }
     }
 

@@ -1,3 +1,4 @@
+import FunctionRuntime
 import Logging
 import WeChat
 import WXAuthStore
@@ -62,6 +63,7 @@ public enum MiniProgramLogin {
             throw .unavailable("the sign-in could not be saved; try again", retryAfter: 1)
         }
         logger.info("signed in", metadata: ["user": "\(user.id)", "session": "\(record.familyId)"])
+        InvocationMetrics.current?.add("SignIns")
         let sessionRecord = SessionRecord(
             familyId: record.familyId, user: user, appid: app.appid, openid: session.openid, revoked: false
         )

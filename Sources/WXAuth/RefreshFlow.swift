@@ -1,3 +1,4 @@
+import FunctionRuntime
 import Logging
 import WeChat
 import WXAuthStore
@@ -36,6 +37,7 @@ public enum RefreshFlow {
             throw .invalidGrant("the refresh token has been revoked")
         case .reused:
             logger.warning("refresh token reused; session revoked")
+            InvocationMetrics.current?.add("RefreshReuseDetected")
             throw .invalidGrant("the refresh token was already used; the session has been revoked")
         }
     }

@@ -134,6 +134,7 @@ public enum WebCallback {
             throw .unavailable("the sign-in could not be saved; try again", retryAfter: 1)
         }
         logger.info("signed in on the web", metadata: ["user": "\(user.id)", "session": "\(signIn.familyId)"])
+        InvocationMetrics.current?.add("SignIns")
         let session = SessionRecord(familyId: signIn.familyId, user: user, appid: app.appid, openid: granted.openid, revoked: false)
         return try await services.tokenResponse(session: session, refreshToken: refreshToken, now: now)
     }

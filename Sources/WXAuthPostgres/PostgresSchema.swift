@@ -75,6 +75,23 @@ enum PostgresSchema {
         CREATE INDEX web_states_expiry ON web_states(expires_at);
         ALTER TABLE identities ADD COLUMN web_tokens bytea
         """,
+        // 3: the circuit breaker on WeChat, shared by every instance; nonces of signed admin requests.
+        """
+        CREATE TABLE circuits (
+            name text PRIMARY KEY,
+            failures integer NOT NULL,
+            window_start bigint NOT NULL,
+            open_until bigint NOT NULL,
+            probe_until bigint NOT NULL
+        );
+        CREATE TABLE admin_nonces (
+            key_id text NOT NULL,
+            nonce text NOT NULL,
+            expires_at bigint NOT NULL,
+            PRIMARY KEY (key_id, nonce)
+        );
+        CREATE INDEX admin_nonces_expiry ON admin_nonces(expires_at)
+        """,
     ]
 
     /// Brings the schema up to date. Cheap when it already is (one query); otherwise the migrations run in one

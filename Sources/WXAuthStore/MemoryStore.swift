@@ -21,6 +21,7 @@ public actor MemoryStore: Store {
 
     private struct Token {
         var familyId: String
+        var issuedAt: Int64
         var expiresAt: Int64
         var spent: Bool
     }
@@ -37,6 +38,8 @@ public actor MemoryStore: Store {
     private var appTokens: [String: CachedAppToken] = [:]
     private var leases: [String: (holder: String, until: Int64)] = [:]
     private var webStates: [String: WebState] = [:]
+    private var circuits: [String: CircuitState] = [:]
+    private var nonces: [String: Int64] = [:]
 
     public init() {}
 
@@ -62,7 +65,9 @@ public actor MemoryStore: Store {
         }
         users[userId]?.updatedAt = record.now
         families[record.familyId] = Family(userId: userId, appid: record.appid, openid: record.openid, revoked: false)
-        tokens[record.refreshTokenHash] = Token(familyId: record.familyId, expiresAt: record.refreshExpiresAt, spent: false)
+        tokens[record.refreshTokenHash] = Token(
+            familyId: record.familyId, issuedAt: record.now, expiresAt: record.refreshExpiresAt, spent: false
+        )
         _ = try await sweepExpired(now: record.now, limit: 20)
         guard let user = users[userId] else { throw StoreError("sign-in lost its user") }
         return user
@@ -80,7 +85,7 @@ public actor MemoryStore: Store {
         if token.expiresAt <= now { return .expired }
         token.spent = true
         tokens[presentedHash] = token
-        tokens[newHash] = Token(familyId: token.familyId, expiresAt: newExpiresAt, spent: false)
+        tokens[newHash] = Token(familyId: token.familyId, issuedAt: now, expiresAt: newExpiresAt, spent: false)
         guard let session = sessionRecord(familyId: token.familyId) else { return .unknown }
         return .rotated(session)
     }
@@ -128,6 +133,41 @@ public actor MemoryStore: Store {
 
     public func releaseAppTokenLease(appid: String, holder: String) async throws {
         if leases[appid]?.holder == holder { leases[appid] = nil }
+    }
+
+    public func refreshToken(hash: [UInt8]) async throws -> RefreshTokenRecord? {
+        tokens[hash].map {
+            RefreshTokenRecord(familyId: $0.familyId, issuedAt: $0.issuedAt, expiresAt: $0.expiresAt, spent: $0.spent)
+        }
+    }
+
+    public func userId(appid: String, openid: String) async throws -> String? {
+        identities[IdentityKey(appid: appid, openid: openid)]?.userId
+    }
+
+    public func revokeFamilies(userId: String, now: Int64) async throws -> Int {
+        let live = families.filter { $0.value.userId == userId && !$0.value.revoked }.map(\.key)
+        for id in live { families[id]?.revoked = true }
+        return live.count
+    }
+
+    public func recordNonce(_ nonce: String, keyId: String, expiresAt: Int64, now: Int64) async throws -> Bool {
+        nonces = nonces.filter { $0.value > now }
+        let key = keyId + "\u{0}" + nonce
+        guard nonces[key] == nil else { return false }
+        nonces[key] = expiresAt
+        return true
+    }
+
+    public func circuit(name: String) async throws -> CircuitState? {
+        circuits[name]
+    }
+
+    public func updateCircuit(
+        name: String, _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
+    ) async throws -> CircuitState? {
+        circuits[name] = change(circuits[name])
+        return circuits[name]
     }
 
     public func sweepExpired(now: Int64, limit: Int) async throws -> SweepReport {

@@ -71,5 +71,22 @@ enum SQLiteSchema {
         CREATE INDEX web_states_expiry ON web_states(expires_at);
         ALTER TABLE identities ADD COLUMN web_tokens BLOB;
         """,
+        // 4: the circuit breaker on WeChat, shared by every instance; nonces of signed admin requests.
+        """
+        CREATE TABLE circuits (
+            name TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            window_start INTEGER NOT NULL,
+            open_until INTEGER NOT NULL,
+            probe_until INTEGER NOT NULL
+        );
+        CREATE TABLE admin_nonces (
+            key_id TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (key_id, nonce)
+        );
+        CREATE INDEX admin_nonces_expiry ON admin_nonces(expires_at);
+        """,
     ]
 }

@@ -196,11 +196,54 @@ public protocol Store: Sendable {
     /// Gives the lease back early (it also lapses on its own at its `until`).
     func releaseAppTokenLease(appid: String, holder: String) async throws
 
+    // MARK: Server-to-server administration (CONTRACT §4 `admin`, §9)
+
+    /// A refresh token's record, spent or not, or nil when the hash is unknown.
+    func refreshToken(hash: [UInt8]) async throws -> RefreshTokenRecord?
+
+    /// The user an identity (appid, openid) belongs to, or nil when there is none.
+    func userId(appid: String, openid: String) async throws -> String?
+
+    /// Revokes every live refresh-token family of a user; returns how many were live.
+    func revokeFamilies(userId: String, now: Int64) async throws -> Int
+
+    /// Records a signed request's nonce until `expiresAt`; false when that key's nonce is already recorded and
+    /// has not expired (a replay). Expired nonces are forgotten as it goes.
+    func recordNonce(_ nonce: String, keyId: String, expiresAt: Int64, now: Int64) async throws -> Bool
+
+    // MARK: Circuit breaker on WeChat, shared by every instance
+
+    /// The circuit named `name`, or nil when none was ever recorded.
+    func circuit(name: String) async throws -> CircuitState?
+
+    /// Replaces the circuit with `change(current)` in one atomic step (nil deletes it) and returns what it
+    /// stored; `change` may run more than once when a concurrent writer wins a race.
+    func updateCircuit(
+        name: String, _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
+    ) async throws -> CircuitState?
+
     // MARK: Housekeeping
 
     /// Deletes at most `limit` refresh tokens expired for longer than ``SweepReport/grace``, and the families they
     /// leave empty. Sign-ins sweep a small batch as they go; `local-runner sweep` runs batches until none is left.
     func sweepExpired(now: Int64, limit: Int) async throws -> SweepReport
+}
+
+/// A refresh token as introspection sees it; the token itself is never stored, only its hash.
+public struct RefreshTokenRecord: Sendable, Equatable {
+    public var familyId: String
+    /// Seconds since the epoch.
+    public var issuedAt: Int64
+    public var expiresAt: Int64
+    /// Whether it was presented already (rotated away).
+    public var spent: Bool
+
+    public init(familyId: String, issuedAt: Int64, expiresAt: Int64, spent: Bool) {
+        self.familyId = familyId
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.spent = spent
+    }
 }
 
 /// What one sweep deleted.

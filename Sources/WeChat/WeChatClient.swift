@@ -88,12 +88,25 @@ public struct WeChatClient: Sendable {
             guard remaining >= retryPolicy.minimumAttemptTime else {
                 throw WeChatError(.deadlineExceeded, endpoint: endpoint)
             }
+            let observer = WeChatCalls.observer
+            if let observer, let wait = await observer.holdBack(endpoint: endpoint) {
+                throw WeChatError(.circuitOpen(retryAfter: wait), endpoint: endpoint)
+            }
             let error: WeChatError
+            let started = clock.now
             do {
-                return try await attemptOnce(request, endpoint: endpoint, timeout: min(remaining, retryPolicy.attemptTimeout))
+                let object = try await attemptOnce(
+                    request, endpoint: endpoint, timeout: min(remaining, retryPolicy.attemptTimeout)
+                )
+                await observer?.attempted(endpoint: endpoint, latency: clock.now - started, outcome: .answered)
+                return object
             } catch let failure {
                 error = failure
             }
+            await observer?.attempted(
+                endpoint: endpoint, latency: clock.now - started,
+                outcome: error.isOutage ? .failed : .refused
+            )
             let retryable = Self.isRetryable(error, idempotent: idempotent)
             logger.warning(
                 "WeChat call failed",

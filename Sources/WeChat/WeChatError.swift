@@ -8,6 +8,8 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
         case httpStatus(Int)
         case invalidResponse(String)
         case deadlineExceeded
+        /// The circuit breaker held the call back: WeChat failed repeatedly and may be called again after this.
+        case circuitOpen(retryAfter: Duration)
     }
 
     let kind: Kind
@@ -36,7 +38,7 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
         switch kind {
         case .api, .httpStatus, .invalidResponse: true
         case .transport(_, let reached, _): reached
-        case .deadlineExceeded: false
+        case .deadlineExceeded, .circuitOpen: false
         }
     }
 
@@ -44,7 +46,7 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
     public var category: Category {
         switch kind {
         case .api(let code, _): Category(errcode: code, endpoint: endpoint)
-        case .transport, .httpStatus, .invalidResponse, .deadlineExceeded: .unavailable
+        case .transport, .httpStatus, .invalidResponse, .deadlineExceeded, .circuitOpen: .unavailable
         }
     }
 
@@ -55,7 +57,15 @@ public struct WeChatError: Error, Sendable, CustomStringConvertible {
         case .httpStatus(let status): "WeChat \(endpoint) answered HTTP \(status)"
         case .invalidResponse(let reason): "WeChat \(endpoint) answered something unexpected: \(reason)"
         case .deadlineExceeded: "WeChat \(endpoint) did not answer before the function's deadline"
+        case .circuitOpen: "WeChat \(endpoint) was not called: it failed repeatedly and the circuit is open"
         }
+    }
+
+    /// When the circuit breaker held the call back: whole seconds until WeChat may be called again (at least 1).
+    public var circuitOpenRetryAfter: Int? {
+        guard case .circuitOpen(let wait) = kind else { return nil }
+        let seconds = wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0)
+        return Int(clamping: max(1, min(seconds, 3600)))
     }
 
     /// The classes WeChat's error codes fall into (WECHAT.md A3). New classes may be added.

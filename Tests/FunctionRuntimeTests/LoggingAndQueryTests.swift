@@ -1,4 +1,4 @@
-import FunctionRuntime
+@testable import FunctionRuntime
 import Logging
 import Testing
 
@@ -36,5 +36,45 @@ import Testing
         #expect(JSONLogHandler.level(named: "DEBUG") == .debug)
         #expect(JSONLogHandler.level(named: "warning") == .warning)
         #expect(JSONLogHandler.level(named: "loud") == nil)
+    }
+}
+
+@Suite struct EmbeddedMetricTests {
+    @Test func writesOneEMFObjectWithTheFunctionAsDimension() throws {
+        let metrics = InvocationMetrics()
+        metrics.add("WeChatCalls", 0)
+        metrics.add("WeChatCalls")
+        metrics.add("WeChatCalls")
+        metrics.add("WeChatLatency", 12.3456, unit: .milliseconds)
+        metrics.add("SignIns")
+        let line = metrics.embeddedMetricFormat(
+            namespace: "wxauth", function: "login", requestId: "r1", timestampMilliseconds: 1_796_579_401_123
+        )
+        #expect(
+            line == #"{"_aws":{"Timestamp":1796579401123,"CloudWatchMetrics":[{"Namespace":"wxauth","Dimensions":[["function"]],"Metrics":[{"Name":"WeChatCalls","Unit":"Count"},{"Name":"WeChatLatency","Unit":"Milliseconds"},{"Name":"SignIns","Unit":"Count"}]}]},"function":"login","requestId":"r1","WeChatCalls":2,"WeChatLatency":12.346,"SignIns":1}"#
+                + "\n"
+        )
+        #expect(metrics.value(of: "WeChatCalls") == 2)
+        #expect(metrics.value(of: "CircuitOpen") == nil)
+    }
+
+    @Test func numbersAreAlwaysValidJSON() {
+        #expect(InvocationMetrics.number(-0.5) == "-0.500")
+        #expect(InvocationMetrics.number(-1.5) == "-1.500")
+        #expect(InvocationMetrics.number(.nan) == "0")
+        #expect(InvocationMetrics.number(.infinity) == "0")
+        #expect(InvocationMetrics.number(1e300) == "1e+300")
+        #expect(InvocationMetrics.number(3) == "3")
+    }
+
+    @Test func theHarnessEndsEveryInvocationWithMetrics() async {
+        let harness = FunctionHarness(functionName: "probe")
+        let response = await harness.response(to: Array(#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#.utf8)) {
+            _, _ in
+            InvocationMetrics.current?.add("SignIns")
+            #expect(InvocationMetrics.current?.value(of: "SignIns") == 1)
+            return FunctionResponse(statusCode: 204)
+        }
+        #expect(response.statusCode == 204)
     }
 }

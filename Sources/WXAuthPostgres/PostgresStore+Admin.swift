@@ -1,0 +1,54 @@
+import NIOCore
+import PostgresNIO
+import WXAuthStore
+
+extension PostgresStore {
+    // MARK: - Administration
+
+    public func refreshToken(hash: [UInt8]) async throws -> RefreshTokenRecord? {
+        try await statement { db in
+            let row = try await Self.rows(
+                db,
+                "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = \(ByteBuffer(bytes: hash))",
+                self.logger
+            ).first
+            guard let row else { return nil }
+            let (familyId, issuedAt, expiresAt, spentAt) = try row.decode((String, Int64, Int64, Int64?).self)
+            return RefreshTokenRecord(familyId: familyId, issuedAt: issuedAt, expiresAt: expiresAt, spent: spentAt != nil)
+        }
+    }
+
+    public func userId(appid: String, openid: String) async throws -> String? {
+        try await statement { db in
+            try await Self.rows(
+                db, "SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)", self.logger
+            ).first?.decode(String.self)
+        }
+    }
+
+    public func revokeFamilies(userId: String, now: Int64) async throws -> Int {
+        try await statement { db in
+            try await Self.rows(
+                db,
+                """
+                UPDATE refresh_families SET revoked_at = \(now), revoke_reason = 'admin'
+                WHERE user_id = \(userId) AND revoked_at IS NULL RETURNING id
+                """, self.logger
+            ).count
+        }
+    }
+
+    public func recordNonce(_ nonce: String, keyId: String, expiresAt: Int64, now: Int64) async throws -> Bool {
+        try await transaction { db in
+            let logger = self.logger
+            try await Self.rows(db, "DELETE FROM admin_nonces WHERE expires_at <= \(now)", logger)
+            return try await Self.rows(
+                db,
+                """
+                INSERT INTO admin_nonces (key_id, nonce, expires_at) VALUES (\(keyId), \(nonce), \(expiresAt))
+                ON CONFLICT DO NOTHING RETURNING nonce
+                """, logger
+            ).count == 1
+        }
+    }
+}
