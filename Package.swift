@@ -106,6 +106,7 @@ let package = Package(
             name: "LocalRunner",
             dependencies: [
                 "WeChatSandbox", "WXAuthStore", "WXAuthPostgres",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -11,7 +11,7 @@ public struct RunnerCommand: AsyncParsableCommand {
             """,
         subcommands: [
             DemoCommand.self, InvokeCommand.self, SandboxCommand.self,
-            DevCommand.self, ServeCommand.self, PackageCommand.self, SweepCommand.self,
+            DevCommand.self, ServeCommand.self, PackageCommand.self, SweepCommand.self, SignCommand.self,
         ]
     )
 

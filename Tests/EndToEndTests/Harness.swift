@@ -110,10 +110,13 @@ final class EndToEnd: Sendable {
         ]
     }
 
-    /// Runs one function with `stdin` bytes and waits for it.
-    func invoke(_ function: String, stdin: [UInt8], extraEnvironment: [String: String] = [:]) async throws -> Invocation {
+    /// Runs one function (or another built executable, with `arguments`) with `stdin` bytes and waits for it.
+    func invoke(
+        _ function: String, arguments: [String] = [], stdin: [UInt8] = [], extraEnvironment: [String: String] = [:]
+    ) async throws -> Invocation {
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent(function)
+        process.arguments = arguments
         process.environment = environment.merging(extraEnvironment) { _, new in new }
         let input = Pipe()
         let output = Pipe()
@@ -133,7 +136,7 @@ final class EndToEnd: Sendable {
         }
         let (out, err) = await (stdout, stderr)
         await Self.onThread { process.waitUntilExit() }
-        LogShape.expectStructured(String(decoding: err, as: UTF8.self))
+        if arguments.isEmpty { LogShape.expectStructured(String(decoding: err, as: UTF8.self)) }
         return Invocation(
             exitStatus: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
             stderr: String(decoding: err, as: UTF8.self), elapsed: ContinuousClock.now - started
