@@ -14,11 +14,7 @@ let builtLocalRunner: URL? = {
 /// The built `local-runner` executable, run as a user runs it: exit status, stdout and stderr.
 @Suite("local-runner CLI", .enabled(if: builtLocalRunner != nil, "local-runner is not built"))
 struct CommandLineTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = ChildProcessRun
 
     /// Runs local-runner with a manifest of small shell-script functions in a temporary directory.
     func localRunner(_ arguments: [String], stdin: String = "") throws -> Run {
@@ -35,26 +31,9 @@ struct CommandLineTests {
               crash: {handler: crash, route: /crash, method: GET}
             """.utf8
         ).write(to: manifest)
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }
-        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
+        return try runChildProcess(
+            try #require(builtLocalRunner), arguments: arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }, stdin: stdin,
+            environment: ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
         )
     }
 

@@ -31,25 +31,12 @@ private func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// Runs a command found on PATH with `stdin`; status and stdout.
+/// Runs a command found on PATH with `stdin`; status and stdout. The command may exit without reading stdin.
 private func run(_ arguments: [String], stdin: String = "", environment: [String: String]? = nil) throws -> (
     status: Int32, stdout: String
 ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let input = Pipe()
-    let output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    input.fileHandleForWriting.write(Data(stdin.utf8))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let run = try runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments, stdin: stdin, environment: environment)
+    return (run.status, run.stdout)
 }
 
 @Suite("local-runner package")
