@@ -39,17 +39,11 @@ import WXAuthStore
     func theCommandPrintsWhatItDeleted() async throws {
         let (path, _) = try await Self.databaseWithExpiredSignIns(3)
         defer { Self.removeDatabase(at: path) }
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"]
-        process.environment = ["PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(stdout == "deleted 3 expired refresh tokens and 3 emptied sessions\n")
+        let run = try await runChildProcess(
+            try #require(builtLocalRunner), arguments: ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"],
+            environment: ["PATH": "/usr/bin:/bin"]
+        )
+        #expect(run.status == 0)
+        #expect(run.stdout == "deleted 3 expired refresh tokens and 3 emptied sessions\n")
     }
 }
