@@ -52,6 +52,7 @@ let package = Package(
         .target(
             name: "WeChat",
             dependencies: [
+                "FunctionRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -210,3 +211,27 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: Fuzzing (.ci/fuzz)
+// libFuzzer targets over every parser of untrusted bytes (Fuzz/). They need sanitizer flags and libFuzzer supplies
+// their driver, so they exist only in a build that asks for them — `WXAUTH_FUZZ=1 swift build --scratch-path
+// .build/fuzz` — which also instruments the libraries they fuzz (coverage feedback and AddressSanitizer).
+if Context.environment["WXAUTH_FUZZ"] == "1" {
+    let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where ["FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "wxauth-fuzz",
+            dependencies: [
+                "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/Targets",
+            swiftSettings: swiftSettings + sanitizers,
+            // gold fails on the sanitizer runtimes' symbols; lld links them.
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
+        )
+    )
+}

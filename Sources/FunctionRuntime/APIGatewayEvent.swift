@@ -34,7 +34,8 @@ struct APIGatewayEvent {
     var rawQueryString: String?
     var path: String?
     var httpMethod: String?
-    var headers: [String: String?]?
+    /// In the event's order, so that case variants of one name merge in a predictable order.
+    var headers: [(String, String?)]?
     var queryStringParameters: [String: String?]?
     var cookies: [String]?
     var requestContext: RequestContext?
@@ -45,7 +46,6 @@ struct APIGatewayEvent {
     static func decode(_ bytes: [UInt8]) throws(EventError) -> APIGatewayEvent {
         let trimmed = bytes.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 })
         guard !trimmed.isEmpty else { throw .badRequest("the event is empty; expected one JSON object") }
-        guard trimmed.first == UInt8(ascii: "{") else { throw .badRequest("the event is not a JSON object") }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw .badRequest("the event is not valid UTF-8")
         }
@@ -55,13 +55,14 @@ struct APIGatewayEvent {
         } catch {
             throw .badRequest("the event is not valid JSON")
         }
+        guard root.isObject else { throw .badRequest("the event is \(root.kind), not a JSON object") }
         var event = APIGatewayEvent()
         event.version = try string(root, "version")
         event.rawPath = try string(root, "rawPath")
         event.rawQueryString = try string(root, "rawQueryString")
         event.path = try string(root, "path")
         event.httpMethod = try string(root, "httpMethod")
-        event.headers = try stringMap(root, "headers")
+        event.headers = try stringPairs(root, "headers")
         event.queryStringParameters = try stringMap(root, "queryStringParameters")
         event.body = try string(root, "body")
         if let flag = root["isBase64Encoded"] {
@@ -119,18 +120,29 @@ struct APIGatewayEvent {
     }
 
     private static func stringMap(_ object: EventJSON, _ key: String) throws(EventError) -> [String: String?]? {
+        guard let pairs = try stringPairs(object, key) else { return nil }
+        var map: [String: String?] = [:]
+        for (name, value) in pairs where map[name] == nil { map[name] = .some(value) }
+        return map
+    }
+
+    /// The string (or null) members of the object at `key`, in order; a repeated name keeps its first value.
+    private static func stringPairs(_ object: EventJSON, _ key: String) throws(EventError) -> [(String, String?)]? {
         switch object[key] {
         case nil, .null?: return nil
         case .object(let members)?:
-            var map: [String: String?] = [:]
+            var seen: Set<String> = []
+            var pairs: [(String, String?)] = []
             for (name, value) in members {
+                let text: String?
                 switch value {
-                case .string(let text): if map[name] == nil { map[name] = .some(text) }
-                case .null: if map[name] == nil { map[name] = .some(nil) }
+                case .string(let string): text = string
+                case .null: text = nil
                 default: throw wrongType("\(key).\(name)")
                 }
+                if seen.insert(name).inserted { pairs.append((name, text)) }
             }
-            return map
+            return pairs
         default: throw wrongType(key)
         }
     }
@@ -143,12 +155,14 @@ struct APIGatewayEvent {
         }
         let path = rawPath ?? path ?? requestContext?.http?.path ?? requestContext?.path ?? "/"
 
-        var headers: [String: String] = [:]
-        for (name, value) in self.headers ?? [:] {
+        // Case variants of one name are comma-joined as API Gateway does, collected first and joined once:
+        // appending to a growing string per variant made 64,000 variants of one name quadratic.
+        var variants: [String: [String]] = [:]
+        for (name, value) in self.headers ?? [] {
             guard let value else { continue }
-            let key = name.lowercased()
-            headers[key] = headers[key].map { "\($0),\(value)" } ?? value
+            variants[name.lowercased(), default: []].append(value)
         }
+        let headers = variants.mapValues { $0.joined(separator: ",") }
 
         var query: [String: String] = [:]
         if let raw = rawQueryString, !raw.isEmpty {

@@ -1,21 +1,24 @@
-/// A small strict JSON reader (RFC 8259) for events.
+/// A small strict JSON reader (RFC 8259): the one parser for every untrusted JSON byte — events, request
+/// bodies, WeChat's answers and decrypted user data.
 ///
 /// `JSONDecoder` would do, but at a cold start its generic machinery costs more than the rest of a
 /// `userinfo` invocation (the Swift runtime scans every protocol conformance in the binary to
-/// instantiate its dictionary types); events are small and flat, so a direct reader is cheaper.
-enum EventJSON: Equatable {
+/// instantiate its dictionary types); events are small and flat, so a direct reader is cheaper. It is also
+/// stricter: Foundation accepts trailing commas, `[1.]`, `-01` and more that RFC 8259 refuses.
+package enum EventJSON: Equatable, Sendable {
     case object([(String, EventJSON)])
     case array([EventJSON])
     case string(String)
-    case number
+    /// A number as written (RFC 8259 syntax checked); the reader decides which type it must fit.
+    case number(String)
     case bool(Bool)
     case null
 
-    static func == (lhs: EventJSON, rhs: EventJSON) -> Bool {
+    package static func == (lhs: EventJSON, rhs: EventJSON) -> Bool {
         switch (lhs, rhs) {
-        case (.string(let a), .string(let b)): a == b
+        case (.string(let a), .string(let b)), (.number(let a), .number(let b)): a == b
         case (.bool(let a), .bool(let b)): a == b
-        case (.number, .number), (.null, .null): true
+        case (.null, .null): true
         case (.array(let a), .array(let b)): a == b
         case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
@@ -23,20 +26,32 @@ enum EventJSON: Equatable {
     }
 
     /// A member of an object, the first if repeated.
-    subscript(key: String) -> EventJSON? {
+    package subscript(key: String) -> EventJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first(where: { $0.0 == key })?.1
     }
 
-    var isObject: Bool {
+    /// What kind of value this is, for error messages: "a JSON array", "a JSON string"…
+    package var kind: String {
+        switch self {
+        case .object: "a JSON object"
+        case .array: "a JSON array"
+        case .string: "a JSON string"
+        case .number: "a JSON number"
+        case .bool: "a JSON boolean"
+        case .null: "JSON null"
+        }
+    }
+
+    package var isObject: Bool {
         if case .object = self { return true }
         return false
     }
 
-    struct SyntaxError: Error {}
+    package struct SyntaxError: Error {}
 
     /// Parses one JSON value filling all of `bytes` (surrounding whitespace allowed).
-    static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(SyntaxError) -> EventJSON {
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(SyntaxError) -> EventJSON {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
@@ -71,7 +86,7 @@ enum EventJSON: Equatable {
             case UInt8(ascii: "t"): try literal("true"); return .bool(true)
             case UInt8(ascii: "f"): try literal("false"); return .bool(false)
             case UInt8(ascii: "n"): try literal("null"); return .null
-            default: try number(); return .number
+            default: return .number(try number())
             }
         }
 
@@ -137,7 +152,7 @@ enum EventJSON: Equatable {
             index += count
         }
 
-        mutating func number() throws(SyntaxError) {
+        mutating func number() throws(SyntaxError) -> String {
             let start = index
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else { throw SyntaxError() }
@@ -158,6 +173,7 @@ enum EventJSON: Equatable {
                 while index < bytes.count, isDigit(bytes[index]) { index += 1 }
             }
             guard index > start else { throw SyntaxError() }
+            return String(decoding: bytes[start..<index], as: UTF8.self)
         }
 
         func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }

@@ -156,7 +156,8 @@ public struct FunctionHarness: Sendable {
 
     static func milliseconds(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
-        let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        // Clamped so the multiplication cannot overflow whatever the duration (a day is plenty for a log line).
+        let micros = min(max(seconds, 0), 86_400) * 1_000_000 + max(attoseconds, 0) / 1_000_000_000_000
         return "\(micros / 1000).\(String(repeating: "0", count: 3 - String(micros % 1000).count))\(micros % 1000)"
     }
 }
@@ -189,12 +190,26 @@ public enum ProcessEnvironment {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
     }
 
-    /// The invocation timeout the runner passes in `WXAUTH_FUNCTION_TIMEOUT` (seconds), default 10 s.
+    /// The invocation timeout the runner passes in `WXAUTH_FUNCTION_TIMEOUT` (seconds), default 10 s. A value out
+    /// of range also gets the default here; the function's configuration refuses it with a 500 naming it.
     public static func timeout(environment: [String: String]) -> Duration {
-        guard let text = environment["WXAUTH_FUNCTION_TIMEOUT"], let seconds = Double(text), seconds > 0 else {
-            return .seconds(10)
-        }
-        return .milliseconds(Int64(seconds * 1000))
+        environment["WXAUTH_FUNCTION_TIMEOUT"].flatMap(FunctionTimeout.parse) ?? .seconds(10)
+    }
+}
+
+/// The invocation timeout as `WXAUTH_FUNCTION_TIMEOUT` gives it: seconds, 0 < t ≤ 900 (Lambda's longest).
+package enum FunctionTimeout {
+    package static let maximumSeconds = 900
+
+    /// The timeout, or nil for anything not a decimal number in range (`nan`, `inf`, `0x10`, `1e300`, `-1`, `0`).
+    package static func parse(_ text: String) -> Duration? {
+        // `Double(_:)` also reads `nan`, `inf` and hexadecimal: only decimal digits, a point and an exponent here.
+        guard let first = text.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"),
+            text.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || Array(".eE+-".utf8).contains($0) }),
+            let seconds = Double(text), seconds > 0, seconds <= Double(maximumSeconds)
+        else { return nil }
+        // In range, so the conversion to Int64 cannot trap; rounded up so a tiny timeout is not zero.
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
     }
 }
 

@@ -120,10 +120,13 @@ public struct HTTPRuntimeAPI: RuntimeAPI {
                 throw Failure(description: "a chunk has no size line")
             }
             let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingSpaces(), radix: 16) else { throw Failure(description: "bad chunk size") }
+            guard let size = Int(sizeText.trimmingSpaces(), radix: 16), size >= 0 else {
+                throw Failure(description: "bad chunk size")
+            }
             if size == 0 { break }
             let start = lineEnd + 2
-            guard start + size <= bytes.count else { throw Failure(description: "a chunk is cut short") }
+            // Compared as a difference: `start + size` could overflow for a size near Int.max.
+            guard size <= bytes.count - start else { throw Failure(description: "a chunk is cut short") }
             out += bytes[start..<start + size]
             index = start + size + 2
         }

@@ -161,26 +161,21 @@ public enum StandardStreams {
         }
     }
 
-    /// Reads a whole stream up to `limit` bytes; returns nil (after draining the rest) when it is longer.
+    /// Reads a whole stream of at most `limit` bytes; nil when it is longer. Reads `limit + 1` bytes at most and
+    /// stops there, without draining the rest: an endless stream (`/dev/zero`) must not keep the caller reading.
     public static func readAll(from fd: Int32, limit: Int) -> [UInt8]? {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var overflowed = false
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        while result.count <= limit {
+            let wanted = min(chunk.count, limit + 1 - result.count)
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, wanted) }
             if count < 0 {
                 if errno == EINTR { continue }
                 break
             }
             if count == 0 { break }
-            if overflowed { continue }
-            if result.count + count > limit {
-                overflowed = true
-                result = []
-                continue
-            }
             result.append(contentsOf: chunk[0..<count])
         }
-        return overflowed ? nil : result
+        return result.count > limit ? nil : result
     }
 }

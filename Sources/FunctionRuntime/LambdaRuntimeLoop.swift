@@ -90,7 +90,10 @@ public struct LambdaRuntimeLoop: Sendable {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         let nowMilliseconds = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-        return .now + .milliseconds(max(0, epochMilliseconds - nowMilliseconds))
+        // The header is the platform's, but any Int64 must do no worse than an immediate or distant deadline.
+        let (remaining, overflow) = epochMilliseconds.subtractingReportingOverflow(nowMilliseconds)
+        let clamped = overflow ? (epochMilliseconds < 0 ? 0 : Int64.max) : max(0, remaining)
+        return .now + .milliseconds(clamped)
     }
 
     static func describe(_ error: any Error) -> (String, String) {

@@ -126,18 +126,20 @@ struct AppTokenProvider {
         return .unavailable("the store is unavailable; try again", retryAfter: 1)
     }
 
-    /// The verified phone number behind a `getPhoneNumber` code; one retry with a fresh token if WeChat
-    /// says the cached one is no longer valid.
-    func phoneNumber(code: String, deadline: ContinuousClock.Instant) async throws(AuthError) -> PhoneInfo {
+    /// The verified phone number behind a `getPhoneNumber` code of the user `openid` (WeChat refuses another
+    /// user's code); one retry with a fresh token if WeChat says the cached one is no longer valid.
+    func phoneNumber(code: String, openid: String, deadline: ContinuousClock.Instant) async throws(AuthError) -> PhoneInfo {
         var token = try await current(deadline: deadline)
         for attempt in 1...2 {
             do {
-                return try await wechat.userPhoneNumber(appAccessToken: token, code: code, deadline: deadline)
+                return try await wechat.userPhoneNumber(appAccessToken: token, code: code, openid: openid, deadline: deadline)
             } catch where error.category == .appTokenInvalid && attempt == 1 {
                 logger.notice("app token refused; fetching a fresh one", metadata: ["errcode": "\(error.errcode ?? 0)"])
                 token = try await replacement(deadline: deadline)
             } catch where error.category == .invalidCode {
                 throw .invalidGrant("the phone number code is invalid, expired or already used", wechatErrcode: error.errcode)
+            } catch where error.errcode == 40003 {
+                throw .invalidGrant("the phone number code was issued to another user", wechatErrcode: error.errcode)
             } catch {
                 throw AuthError(error)
             }

@@ -37,6 +37,9 @@ public struct Config: Sendable {
     public var publicURL: String?
     public var returnTo: [String] = ["/"]
 
+    /// The longest access or refresh lifetime accepted: 10 years of 365 days (CONTRACT §6).
+    public static let maximumTTL: Int64 = 10 * 365 * 86_400
+
     /// The shortest JWT key accepted: HS256 wants at least as many key bytes as its output.
     public static let minimumSecretBytes = 32
 
@@ -86,7 +89,9 @@ extension Config {
             }
             databaseURL = url
         }
-        functionTimeout = ProcessEnvironment.timeout(environment: environment)
+        if let value = try reader.value("WXAUTH_FUNCTION_TIMEOUT") {
+            functionTimeout = try reader.timeout(value, "WXAUTH_FUNCTION_TIMEOUT")
+        }
         publicURL = try reader.value("WXAUTH_PUBLIC_URL")
         if let value = try reader.value("WXAUTH_RETURN_TO") {
             returnTo = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
@@ -101,8 +106,15 @@ struct EnvironmentReader {
     func value(_ name: String) throws(ConfigError) -> String? {
         if let direct = environment[name], !direct.isEmpty { return direct }
         guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
-        guard let contents = FileText.read(path) else {
-            throw ConfigError(description: "\(name)_FILE names a file that cannot be read")
+        let contents: String
+        do {
+            contents = try FileText.read(path)
+        } catch {
+            switch error {
+            case .unreadable: throw ConfigError(description: "\(name)_FILE names a file that cannot be read")
+            case .tooLarge: throw ConfigError(description: "\(name)_FILE names a file larger than \(FileText.limit) bytes")
+            case .notUTF8: throw ConfigError(description: "\(name)_FILE names a file that is not UTF-8 text")
+            }
         }
         let trimmed = contents.trimmingSpaces()
         return trimmed.isEmpty ? nil : trimmed
@@ -119,11 +131,20 @@ struct EnvironmentReader {
         }
     }
 
+    /// A lifetime in whole seconds, 1 s … 10 years: the bound keeps `now + ttl` far from overflowing.
     func seconds(_ text: String, _ name: String) throws(ConfigError) -> Int64 {
-        guard let value = Int64(text), value > 0 else {
-            throw ConfigError(description: "\(name) must be a positive number of seconds")
+        guard let value = Int64(text), (1...Config.maximumTTL).contains(value) else {
+            throw ConfigError(description: "\(name) must be a whole number of seconds from 1 to \(Config.maximumTTL) (10 years)")
         }
         return value
+    }
+
+    /// `WXAUTH_FUNCTION_TIMEOUT`: seconds, 0 < t ≤ 900 (Lambda's longest invocation).
+    func timeout(_ text: String, _ name: String) throws(ConfigError) -> Duration {
+        guard let duration = FunctionTimeout.parse(text) else {
+            throw ConfigError(description: "\(name) must be a number of seconds greater than 0 and at most \(FunctionTimeout.maximumSeconds)")
+        }
+        return duration
     }
 
     func origin(_ text: String, _ name: String) throws(ConfigError) -> String {

@@ -9,11 +9,21 @@ import FunctionRuntime
 
 /// Reads small text files (secrets given as `NAME_FILE`) without Foundation.
 enum FileText {
-    static func read(_ path: String, limit: Int = 64 * 1024) -> String? {
+    /// The most a `NAME_FILE` may hold (CONTRACT §2); a longer or endless file is refused after this many bytes.
+    static let limit = 64 * 1024
+
+    enum Failure: Error {
+        case unreadable
+        case tooLarge
+        case notUTF8
+    }
+
+    static func read(_ path: String, limit: Int = Self.limit) throws(Failure) -> String {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { throw .unreadable }
         defer { close(fd) }
-        guard let bytes = StandardStreams.readAll(from: fd, limit: limit) else { return nil }
-        return String(validating: bytes, as: UTF8.self)
+        guard let bytes = StandardStreams.readAll(from: fd, limit: limit) else { throw .tooLarge }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8 }
+        return text
     }
 }

@@ -36,7 +36,7 @@ public enum MiniProgramLogin {
         var (profile, sharedUnionid) = try shared.profile(sessionKey: session.sessionKey, appid: app.appid, now: now)
         if let phoneCode = shared.phoneCode {
             let provider = AppTokenProvider(services: services, app: app, wechat: wechat, logger: logger)
-            let phone = try await provider.phoneNumber(code: phoneCode, deadline: deadline)
+            let phone = try await provider.phoneNumber(code: phoneCode, openid: session.openid, deadline: deadline)
             profile.phoneNumber = phone.purePhoneNumber
             profile.phoneCountryCode = phone.countryCode
         }

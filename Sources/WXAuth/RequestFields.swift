@@ -1,12 +1,10 @@
 import FunctionRuntime
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// The fields of a request body: a JSON object, or a form (`application/x-www-form-urlencoded`) as OAuth
 /// clients often send. Only string values are taken as strings; other JSON types are remembered as wrong.
+///
+/// JSON bodies go through the event parser (``EventJSON``), as strict as RFC 8259: a body Foundation would
+/// accept but the RFC refuses (`{"code":"…",}`, `-01`, bad escapes) is a 400 before WeChat is called.
 struct RequestFields {
     private var strings: [String: String] = [:]
     private var wrongTypes: Set<String> = []
@@ -21,17 +19,22 @@ struct RequestFields {
             return
         }
         guard !request.body.isEmpty else { return }
-        let object: [String: LooseJSON]
+        let root: EventJSON
         do {
-            object = try JSONDecoder().decode([String: LooseJSON].self, from: Data(request.body))
+            root = try EventJSON.parse(request.body)
         } catch {
-            throw .invalidRequest("the body must be a JSON object")
+            throw .invalidRequest("the body is not valid JSON (RFC 8259); expected a JSON object")
         }
-        for (key, value) in object {
+        guard case .object(let members) = root else {
+            throw .invalidRequest("the body is \(root.kind), not a JSON object")
+        }
+        // A repeated name keeps its first value, as in events.
+        var seen: Set<String> = []
+        for (key, value) in members where seen.insert(key).inserted {
             switch value {
             case .string(let text): strings[key] = text
             case .null: continue
-            case .other: wrongTypes.insert(key)
+            default: wrongTypes.insert(key)
             }
         }
     }
@@ -47,23 +50,5 @@ struct RequestFields {
         if wrongTypes.contains(name) { throw .invalidRequest("\(name) must be a string") }
         guard let value = strings[name], !value.isEmpty else { return nil }
         return value
-    }
-}
-
-/// A JSON value as far as body parsing cares: a string, null, or something else.
-private enum LooseJSON: Decodable {
-    case string(String)
-    case null
-    case other
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let text = try? container.decode(String.self) {
-            self = .string(text)
-        } else {
-            self = .other
-        }
     }
 }

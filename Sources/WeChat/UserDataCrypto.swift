@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import FunctionRuntime
 import Crypto
 import CryptoExtras
 
@@ -253,13 +254,9 @@ public enum UserDataCrypto {
 // MARK: - Helpers
 
 extension JSONObject {
-    init(values: [String: JSONValue]) {
-        self.values = values
-    }
-
     /// A nested object.
     func object(_ key: String) -> JSONObject? {
-        if case .object(let values) = values[key] { return JSONObject(values: values) }
+        if case .object(let members) = values[key] { return JSONObject(members: members) }
         return nil
     }
 }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import FunctionRuntime
 
 /// An app-level access token from `/cgi-bin/stable_token`.
 public struct AppAccessToken: Sendable {
@@ -87,9 +88,7 @@ extension WeChatClient {
         guard let token = object.string("access_token"), !token.isEmpty else {
             throw WeChatError(.invalidResponse("no access_token"), endpoint: endpoint)
         }
-        guard let expiresIn = object.int("expires_in"), expiresIn > 0 else {
-            throw WeChatError(.invalidResponse("no positive expires_in"), endpoint: endpoint)
-        }
+        let expiresIn = try object.expiresIn(endpoint: endpoint)
         return AppAccessToken(token: Secret(token), expiresIn: expiresIn)
     }
 
@@ -97,17 +96,22 @@ extension WeChatClient {
     ///
     /// Phone codes are single-use, so this call is not idempotent. The app token rides in the URL, which
     /// is never logged; 40001, 40014 and 42001 come back as ``WeChatError/Category/appTokenInvalid``.
+    /// With `openid`, WeChat checks that the code was issued to that user and refuses another user's code
+    /// (40003, ``WeChatError/Category/invalidParameter``).
     public func userPhoneNumber(
         appAccessToken: Secret,
         code: String,
+        openid: String?,
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> PhoneInfo {
         let endpoint = "/wxa/business/getuserphonenumber"
+        var body: [String: BodyValue] = ["code": .string(code)]
+        if let openid { body["openid"] = .string(openid) }
         let request = WeChatHTTPRequest(
             method: "POST",
             url: apiBase + endpoint + "?" + Self.query([("access_token", appAccessToken.revealed)]),
             headers: [("content-type", "application/json")],
-            body: Self.json(["code": .string(code)])
+            body: Self.json(body)
         )
         let object = try await send(request, endpoint: endpoint, idempotent: false, deadline: deadline)
         guard let phone = object.object("phone_info"),

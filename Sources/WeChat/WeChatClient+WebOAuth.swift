@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import FunctionRuntime
 
 /// A scope of WeChat's web authorisation (`scope=` of the authorize URL, `scope` of the token answer).
 public struct WebScope: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -229,9 +230,7 @@ extension WeChatClient {
         guard let openid = object.nonEmptyString("openid") else {
             throw WeChatError(.invalidResponse("no openid"), endpoint: endpoint)
         }
-        guard let expiresIn = object.int("expires_in"), expiresIn > 0 else {
-            throw WeChatError(.invalidResponse("no positive expires_in"), endpoint: endpoint)
-        }
+        let expiresIn = try object.expiresIn(endpoint: endpoint)
         return WebAccessToken(
             accessToken: Secret(accessToken),
             expiresIn: expiresIn,

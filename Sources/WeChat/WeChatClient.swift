@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import FunctionRuntime
 import Logging
 
 /// The result of `jscode2session`: who signed in, and the session_key for their encrypted data.
@@ -182,55 +183,53 @@ public struct WeChatClient: Sendable {
 }
 
 /// A decoded JSON object with lenient typed accessors (WeChat mixes numbers and strings).
+///
+/// Parsed by the same strict reader as events and request bodies (``EventJSON``): WeChat's answers are JSON
+/// as RFC 8259 writes it, and one parser means one set of behaviours to fuzz. Only the *types* are lenient.
 struct JSONObject: Sendable {
-    let values: [String: JSONValue]
+    let values: [String: EventJSON]
 
     init?(bytes: [UInt8]) {
-        guard let values = try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes)) else { return nil }
-        self.values = values
+        guard case .object(let members)? = try? EventJSON.parse(bytes) else { return nil }
+        self.init(members: members)
+    }
+
+    /// A repeated name keeps its first value, as in events.
+    init(members: [(String, EventJSON)]) {
+        values = Dictionary(members, uniquingKeysWith: { first, _ in first })
     }
 
     func string(_ key: String) -> String? {
         switch values[key] {
         case .string(let text): text
-        // Int(exactly:) and not Int(_:), which traps on a number beyond Int's range.
-        case .number(let number): Int(exactly: number).map { String($0) } ?? String(number)
+        case .number(let text): Self.integer(text).map { String($0) } ?? text
         default: nil
         }
     }
 
     func int(_ key: String) -> Int? {
         switch values[key] {
-        case .number(let number): Int(exactly: number.rounded()) 
+        case .number(let text): Self.integer(text)
         case .string(let text): Int(text)
         default: nil
         }
     }
-}
 
-/// Any JSON value.
-enum JSONValue: Decodable, Sendable {
-    case string(String)
-    case number(Double)
-    case bool(Bool)
-    case object([String: JSONValue])
-    case array([JSONValue])
-    case null
+    /// A JSON number that is an integer in Int's range (`7200`, `7.2e3`), else nil: never a trap.
+    private static func integer(_ text: String) -> Int? {
+        if let exact = Int(text) { return exact }
+        return Double(text).flatMap { Int(exactly: $0.rounded()) }
+    }
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
+    /// WeChat's tokens live 7200 s; a longer claimed `expires_in` is cut to that, which also keeps `now + expiresIn`
+    /// far from overflowing whatever number the answer carries.
+    static let longestTokenLifetime = 7200
+
+    /// `expires_in`: positive, at most ``longestTokenLifetime``.
+    func expiresIn(endpoint: String) throws(WeChatError) -> Int {
+        guard let expiresIn = int("expires_in"), expiresIn > 0 else {
+            throw WeChatError(.invalidResponse("no positive expires_in"), endpoint: endpoint)
         }
+        return min(expiresIn, Self.longestTokenLifetime)
     }
 }

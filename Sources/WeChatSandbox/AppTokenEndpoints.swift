@@ -70,6 +70,8 @@ enum AppTokenEndpoints {
 
     struct PhoneNumberRequest: Decodable {
         var code: String?
+        /// Optional: when given, WeChat checks that the code was issued to this user.
+        var openid: String?
     }
 
     struct PhoneNumberBody: Encodable {
@@ -105,7 +107,11 @@ enum AppTokenEndpoints {
         }
         guard let code = body.code, !code.isEmpty else { return try Reply.wechatError(41008, "missing code") }
 
-        switch await state.redeemPhoneCode(code, appid: appid) {
+        let openid = body.openid.flatMap { $0.isEmpty ? nil : $0 }
+        switch await state.redeemPhoneCode(code, appid: appid, openid: openid) {
+        case .wrongUser:
+            logger.debug("getuserphonenumber refused another user's code", metadata: ["wechat.appid": "\(appid)"])
+            return try Reply.wechatError(40003, "invalid openid")
         case .invalid, .alreadyUsed, .expired:
             logger.debug("getuserphonenumber refused a code", metadata: ["wechat.appid": "\(appid)"])
             return try Reply.wechatError(40029, "invalid code")

@@ -54,6 +54,8 @@ struct IssuedPhoneCode: Sendable {
 
 enum PhoneCodeRedemption: Sendable {
     case redeemed(IssuedPhoneCode)
+    /// The caller named an openid, and the code was minted for another user of the app.
+    case wrongUser
     case invalid
     case alreadyUsed
     case expired
@@ -160,9 +162,14 @@ extension SandboxState {
     }
 
     /// Spends a phone code for `appid`; like login codes, any attempt spends it.
-    func redeemPhoneCode(_ code: String, appid: String) -> PhoneCodeRedemption {
+    /// `openid`, when given, must be the openid of the user the code was minted for (WeChat checks the binding
+    /// and refuses otherwise); a refused binding does not spend the code, so its own user can still redeem it.
+    func redeemPhoneCode(_ code: String, appid: String, openid: String? = nil) -> PhoneCodeRedemption {
         guard var issued = self.phoneCodes[code] else { return .invalid }
         if issued.used { return .alreadyUsed }
+        if let openid, issued.appid == appid, openid != TestUsers.openid(appid: appid, user: issued.user) {
+            return .wrongUser
+        }
         issued.used = true
         self.phoneCodes[code] = issued
         if issued.appid != appid { return .invalid }

@@ -61,6 +61,8 @@ final class EndToEnd: Sendable {
     /// `WXAUTH_DATABASE_URL` of the spawned functions: a fresh SQLite file or a fresh PostgreSQL schema.
     let databaseURL: String
     let binDirectory: URL
+    /// The SQLite database's directory, removed with this harness (also when a test fails).
+    private let temporaryDirectory: URL?
 
     /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
     init(database: E2EDatabase = .default, sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
@@ -74,8 +76,10 @@ final class EndToEnd: Sendable {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             databaseURL = "sqlite:" + directory.appendingPathComponent("wxauth.sqlite").path
+            temporaryDirectory = directory
         case .postgres:
             databaseURL = try await PostgresTestDatabase.freshSchemaURL()
+            temporaryDirectory = nil
         }
         binDirectory = Self.locateExecutables()
     }
@@ -83,6 +87,7 @@ final class EndToEnd: Sendable {
     deinit {
         let sandbox = self.sandbox
         Task { await sandbox.stop() }
+        if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
     }
 
     /// The executables sit beside the test bundle (`.build/<triple>/debug`), unless `WXAUTH_BIN_DIR` says otherwise.

@@ -53,4 +53,28 @@ import Testing
         }
         #expect(try await e2e.upstreamCalls("/cgi-bin/stable_token") == 1)
     }
+
+    /// The phone lookup carries the signed-in user's openid, so a phone code issued to someone else is refused
+    /// (WeChat's 40003) and stays usable by its own user.
+    @Test func anotherUsersPhoneCodeIsRefused() async throws {
+        let e2e = try await EndToEnd()
+        let victimsPhoneCode = try await e2e.mintPhoneCode(user: "victim")
+        let attacker = try await e2e.invoke(
+            "login", method: "POST", path: "/login",
+            body: #"{"code":"\#(try await e2e.mintCode(user: "mallory"))","phoneCode":"\#(victimsPhoneCode)"}"#
+        )
+        #expect(attacker.status == 400, "\(attacker.stdout)")
+        #expect(attacker.body["error"] as? String == "invalid_grant")
+        #expect(attacker.body["wechat_errcode"] as? Int == 40003)
+        #expect(attacker.body["access_token"] == nil)
+
+        let victim = try await e2e.invoke(
+            "login", method: "POST", path: "/login",
+            body: #"{"code":"\#(try await e2e.mintCode(user: "victim"))","phoneCode":"\#(victimsPhoneCode)"}"#
+        )
+        #expect(victim.status == 200, "\(victim.stdout)")
+        let access = try #require(victim.body["access_token"] as? String)
+        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        #expect(info.body["phone_number"] as? String == "13800138000")
+    }
 }

@@ -14,14 +14,10 @@ let builtLocalRunner: URL? = {
 /// The built `local-runner` executable, run as a user runs it: exit status, stdout and stderr.
 @Suite("local-runner CLI", .enabled(if: builtLocalRunner != nil, "local-runner is not built"))
 struct CommandLineTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = ChildProcessRun
 
     /// Runs local-runner with a manifest of small shell-script functions in a temporary directory.
-    func localRunner(_ arguments: [String], stdin: String = "") throws -> Run {
+    func localRunner(_ arguments: [String], stdin: String = "") async throws -> Run {
         let bin = try InvocationTests.BinDirectory([
             "echo": #"printf '{"statusCode":200,"body":"%s"}' "$(cat | tr -d '"')"; echo "log" >&2"#,
             "crash": "exit 4",
@@ -35,31 +31,14 @@ struct CommandLineTests {
               crash: {handler: crash, route: /crash, method: GET}
             """.utf8
         ).write(to: manifest)
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }
-        process.environment = ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
+        return try await runChildProcess(
+            try #require(builtLocalRunner), arguments: arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }, stdin: stdin,
+            environment: ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
         )
     }
 
-    @Test func invokePrintsTheResponseAndAReport() throws {
-        let run = try localRunner(["invoke", "echo", "--manifest", "MANIFEST"])
+    @Test func invokePrintsTheResponseAndAReport() async throws {
+        let run = try await localRunner(["invoke", "echo", "--manifest", "MANIFEST"])
         #expect(run.status == 0)
         #expect(run.stdout == "{\"statusCode\":200,\"body\":\"{}\"}\n")
         let lines = run.stderr.split(separator: "\n")
@@ -68,29 +47,29 @@ struct CommandLineTests {
         #expect(lines.last?.contains("\tMemory Size: 64 MB\t") == true)
     }
 
-    @Test func invokeReadsTheEventFromStdin() throws {
-        let run = try localRunner(["invoke", "echo", "--event", "-", "--manifest", "MANIFEST"], stdin: #"{"a":"b"}"#)
+    @Test func invokeReadsTheEventFromStdin() async throws {
+        let run = try await localRunner(["invoke", "echo", "--event", "-", "--manifest", "MANIFEST"], stdin: #"{"a":"b"}"#)
         #expect(run.status == 0)
         #expect(run.stdout == "{\"statusCode\":200,\"body\":\"{a:b}\"}\n")
     }
 
-    @Test func crashExitsOneWithLambdasErrorBody() throws {
-        let run = try localRunner(["invoke", "crash", "--manifest", "MANIFEST"])
+    @Test func crashExitsOneWithLambdasErrorBody() async throws {
+        let run = try await localRunner(["invoke", "crash", "--manifest", "MANIFEST"])
         #expect(run.status == 1)
         #expect(run.stdout.contains(#""errorType":"Runtime.ExitError""#))
         #expect(run.stderr.contains("exit status 4"))
         #expect(run.stderr.split(separator: "\n").last?.hasPrefix("REPORT RequestId: ") == true)
     }
 
-    @Test func unknownFunctionExitsTwoListingTheKnownOnes() throws {
-        let run = try localRunner(["invoke", "nope", "--manifest", "MANIFEST"])
+    @Test func unknownFunctionExitsTwoListingTheKnownOnes() async throws {
+        let run = try await localRunner(["invoke", "nope", "--manifest", "MANIFEST"])
         #expect(run.status == 2)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.contains("no function 'nope'") && run.stderr.contains("known: echo, crash"))
     }
 
-    @Test func badManifestExitsTwoNamingFileAndLine() throws {
-        let run = try localRunner(["invoke", "echo", "--manifest", "/nonexistent/functions.yaml"])
+    @Test func badManifestExitsTwoNamingFileAndLine() async throws {
+        let run = try await localRunner(["invoke", "echo", "--manifest", "/nonexistent/functions.yaml"])
         #expect(run.status == 2)
         #expect(run.stderr.contains("/nonexistent/functions.yaml: cannot be read"))
     }

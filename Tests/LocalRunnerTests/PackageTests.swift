@@ -31,25 +31,12 @@ private func temporaryDirectory() throws -> URL {
     return url
 }
 
-/// Runs a command found on PATH with `stdin`; status and stdout.
-private func run(_ arguments: [String], stdin: String = "", environment: [String: String]? = nil) throws -> (
+/// Runs a command found on PATH with `stdin`; status and stdout. The command may exit without reading stdin.
+private func run(_ arguments: [String], stdin: String = "", environment: [String: String]? = nil) async throws -> (
     status: Int32, stdout: String
 ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let input = Pipe()
-    let output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    input.fileHandleForWriting.write(Data(stdin.utf8))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments, stdin: stdin, environment: environment)
+    return (run.status, run.stdout)
 }
 
 @Suite("local-runner package")
@@ -192,10 +179,10 @@ struct PackageTests {
     }
 
     @Test(.enabled(if: builtLocalRunner != nil, "local-runner is not built"))
-    func cliTemplateOnly() throws {
+    func cliTemplateOnly() async throws {
         let output = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
-        let result = try run([
+        let result = try await run([
             try #require(builtLocalRunner).path, "package", "--template-only", "--manifest", repositoryManifest.path,
             "--output", output.path,
         ])
@@ -215,7 +202,7 @@ struct PackageTests {
         #expect(summary.first?.contains("login.zip") == true)
         #expect(summary.first?.hasSuffix("MB") == true, "\(summary)")
         let zip = output.appendingPathComponent("login.zip")
-        let listing = try run(["unzip", "-Z", zip.path])
+        let listing = try await run(["unzip", "-Z", zip.path])
         #expect(listing.status == 0)
         let entry = try #require(listing.stdout.split(separator: "\n").first { $0.hasSuffix(" bootstrap") })
         #expect(entry.hasPrefix("-rwx"), "\(entry)")
@@ -224,13 +211,13 @@ struct PackageTests {
         #expect(companion.hasPrefix("-rwx"), "\(companion)")
 
         let unpacked = output.appendingPathComponent("unpacked")
-        #expect(try run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
+        #expect(try await run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
         let bootstrap = unpacked.appendingPathComponent("bootstrap")
         #expect(FileManager.default.isExecutableFile(atPath: bootstrap.path))
         let environment = ["PATH": "/usr/bin:/bin", "WXAUTH_JWT_SECRET": String(repeating: "k", count: 32)]
 
         // Without AWS_LAMBDA_RUNTIME_API the binary reads one event from stdin and writes the response.
-        let answer = try run([bootstrap.path], stdin: "{}\n", environment: environment)
+        let answer = try await run([bootstrap.path], stdin: "{}\n", environment: environment)
         #expect(answer.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
         #expect(object?["statusCode"] is Int, "\(answer.stdout)")
@@ -239,7 +226,7 @@ struct PackageTests {
         // answers the empty body with its own 400 (no database needed for that), not the hand-off's 500.
         var onPostgres = environment
         onPostgres["WXAUTH_DATABASE_URL"] = "postgres://wxauth:pw@127.0.0.1:9/wxauth"
-        let handedOff = try run([bootstrap.path], stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#, environment: onPostgres)
+        let handedOff = try await run([bootstrap.path], stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#, environment: onPostgres)
         let handedOffResponse = try JSONSerialization.jsonObject(with: Data(handedOff.stdout.utf8)) as? [String: Any]
         #expect(handedOffResponse?["statusCode"] as? Int == 400, "\(handedOff.stdout)")
 
@@ -263,7 +250,7 @@ struct PackageTests {
     }
 
     @Test(.enabled(if: builtBinaries != nil, "skipped: wxauth-postgres is not built (swift build --build-tests builds it)"))
-    func aPostgresZipRunsWxauthPostgresAsTheBootstrapForTheTemplatesHandler() throws {
+    func aPostgresZipRunsWxauthPostgresAsTheBootstrapForTheTemplatesHandler() async throws {
         let output = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         _ = try Packager(
@@ -271,10 +258,10 @@ struct PackageTests {
             database: .postgres, binaries: builtBinaries, progress: { _ in }
         ).run()
         let zip = output.appendingPathComponent("login.zip")
-        let listing = try run(["unzip", "-Z", zip.path])
+        let listing = try await run(["unzip", "-Z", zip.path])
         #expect(listing.stdout.contains("number of entries: 1") && listing.stdout.contains(" bootstrap"))
         let unpacked = output.appendingPathComponent("unpacked")
-        #expect(try run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
+        #expect(try await run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
         let bootstrap = unpacked.appendingPathComponent("bootstrap").path
 
         // Lambda passes the template's Handler (the manifest's handler) as _HANDLER.
@@ -283,12 +270,12 @@ struct PackageTests {
             "WXAUTH_DATABASE_URL": "postgres://wxauth:pw@127.0.0.1:9/wxauth",
         ]
         let event = #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#
-        let answer = try run([bootstrap], stdin: event, environment: environment)
+        let answer = try await run([bootstrap], stdin: event, environment: environment)
         let response = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
         #expect(response?["statusCode"] as? Int == 400, "\(answer.stdout)")
         // Without a function to run it says so, rather than guessing.
         var unnamed = environment
         unnamed["_HANDLER"] = nil
-        #expect(try run([bootstrap], stdin: event, environment: unnamed).status == 64)
+        #expect(try await run([bootstrap], stdin: event, environment: unnamed).status == 64)
     }
 }

@@ -21,8 +21,14 @@ import WXAuthStore
         return (path, store)
     }
 
+    /// Removes a database file and its journal files, also when the test failed.
+    static func removeDatabase(at path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
     @Test func sweepsInBatchesUntilNothingIsLeft() async throws {
-        let (_, store) = try await Self.databaseWithExpiredSignIns(5)
+        let (path, store) = try await Self.databaseWithExpiredSignIns(5)
+        defer { Self.removeDatabase(at: path) }
         let now = Int64(Date().timeIntervalSince1970)
         #expect(try await SweepCommand.sweep(store, now: now, batch: 2) == SweepReport(refreshTokens: 5, families: 5))
         #expect(try await SweepCommand.sweep(store, now: now, batch: 2) == SweepReport())
@@ -32,17 +38,12 @@ import WXAuthStore
     @Test(.enabled(if: builtLocalRunner != nil, "local-runner is not built"))
     func theCommandPrintsWhatItDeleted() async throws {
         let (path, _) = try await Self.databaseWithExpiredSignIns(3)
-        let process = Process()
-        process.executableURL = try #require(builtLocalRunner)
-        process.arguments = ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"]
-        process.environment = ["PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(stdout == "deleted 3 expired refresh tokens and 3 emptied sessions\n")
+        defer { Self.removeDatabase(at: path) }
+        let run = try await runChildProcess(
+            try #require(builtLocalRunner), arguments: ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"],
+            environment: ["PATH": "/usr/bin:/bin"]
+        )
+        #expect(run.status == 0)
+        #expect(run.stdout == "deleted 3 expired refresh tokens and 3 emptied sessions\n")
     }
 }

@@ -98,7 +98,8 @@ import WXAuthStore
 
     @Test(arguments: [
         ("", "code is required"), ("{}", "code is required"), (#"{"code":5}"#, "code must be a string"),
-        (#"{"code":""}"#, "code is required"), ("[1]", "the body must be a JSON object"), ("{", "the body must be a JSON object"),
+        (#"{"code":""}"#, "code is required"), ("[1]", "the body is a JSON array, not a JSON object"),
+        ("{", "the body is not valid JSON (RFC 8259); expected a JSON object"),
         (#"{"code":"a b"}"#, "code must be the printable code from wx.login"),
     ])
     func badLoginBodiesAreInvalidRequests(body: String, message: String) async throws {

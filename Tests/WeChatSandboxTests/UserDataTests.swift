@@ -135,7 +135,7 @@ struct UserDataTests {
             #expect(again.token == token.token)
 
             let code = try #require(try await sandbox.mintPhoneCode()["code"] as? String)
-            let phone = try await client.userPhoneNumber(appAccessToken: token.token, code: code, deadline: deadline)
+            let phone = try await client.userPhoneNumber(appAccessToken: token.token, code: code, openid: nil, deadline: deadline)
             #expect(phone.phoneNumber == "13800138000")
             #expect(phone.countryCode == "86")
             #expect(phone.watermarkAppid == Sandbox.appA.appid)
@@ -147,7 +147,7 @@ struct UserDataTests {
             sandbox.clock.advance(by: 300)
             let code2 = try #require(try await sandbox.mintPhoneCode()["code"] as? String)
             do {
-                _ = try await client.userPhoneNumber(appAccessToken: token.token, code: code2, deadline: deadline)
+                _ = try await client.userPhoneNumber(appAccessToken: token.token, code: code2, openid: nil, deadline: deadline)
                 Issue.record("a replaced token was accepted")
             } catch let error as WeChatError {
                 #expect(error.category == .appTokenInvalid)

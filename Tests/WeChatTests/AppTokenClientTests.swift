@@ -128,7 +128,7 @@ final class LogRecorder: Sendable {
         let logs = LogRecorder()
         let transport = ScriptedTransport([.answer(200, answer, "application/json")])
         let phone = try await client(transport, logs: logs).userPhoneNumber(
-            appAccessToken: appToken, code: "phone-code-1", deadline: .now + .seconds(10)
+            appAccessToken: appToken, code: "phone-code-1", openid: "o-user-1", deadline: .now + .seconds(10)
         )
         #expect(phone == PhoneInfo(
             phoneNumber: "13800138000", purePhoneNumber: "13800138000", countryCode: "86",
@@ -137,7 +137,8 @@ final class LogRecorder: Sendable {
         let request = try #require(transport.requests.first)
         #expect(request.method == "POST")
         #expect(request.url == "http://wechat.test/wxa/business/getuserphonenumber?access_token=\(appToken.revealed)")
-        #expect(bodyJSON(request) as? [String: String] == ["code": "phone-code-1"])
+        // The signed-in user's openid goes along, so WeChat refuses a phone code issued to someone else.
+        #expect(bodyJSON(request) as? [String: String] == ["code": "phone-code-1", "openid": "o-user-1"])
         #expect(request.headers.contains { $0.0.lowercased() == "content-type" && $0.1 == "application/json" })
         #expect(!logs.all.joined().contains(appToken.revealed))
     }
@@ -150,7 +151,7 @@ final class LogRecorder: Sendable {
             ])
             let error = await #expect(throws: WeChatError.self) {
                 try await client(transport, logs: logs).userPhoneNumber(
-                    appAccessToken: appToken, code: "c", deadline: .now + .seconds(10)
+                    appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10)
                 )
             }
             #expect(error?.category == .appTokenInvalid)
@@ -165,7 +166,7 @@ final class LogRecorder: Sendable {
     @Test func aUsedPhoneCodeIsAnInvalidCode() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
         }
         #expect(error?.category == .invalidCode)
     }
@@ -176,7 +177,7 @@ final class LogRecorder: Sendable {
             .answer(200, Self.phoneAnswers[0], nil),
         ])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
         }
         #expect(error?.category == .unavailable)
         #expect(transport.requests.count == 1)
@@ -186,14 +187,14 @@ final class LogRecorder: Sendable {
     func phoneAnswersWithoutANumberAreUnavailable(body: String) async throws {
         let transport = ScriptedTransport([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
         }
         #expect(error?.category == .unavailable)
     }
 
     @Test func aPhoneAnswerWithoutExtrasFallsBack() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
-        let phone = try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", deadline: .now + .seconds(10))
+        let phone = try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
         #expect(phone.purePhoneNumber == "+14155550100")
         #expect(phone.countryCode == nil)
         #expect(phone.watermarkAppid == nil)
