@@ -7,11 +7,19 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// Function executables are linked without PIE: relocating a position-independent Swift binary dirties about
-/// 300 pages of metadata at every start (3–4 ms of a 5 ms cold start, see Benchmarks/). Go links its
-/// executables the same way by default; shared libraries (libc) keep their address randomisation.
+/// Function executables are fully static (`-static-executable`: glibc's `libc.a`, no dynamic loader), in every
+/// configuration, so the binaries the tests run are the ones shipped. A zip then needs no system glibc at all
+/// (Lambda's provided.al2023 has 2.34; this toolchain's libm would ask for `hypot@GLIBC_2.35`), and a cold start
+/// skips the loader. A static executable is not position-independent either: relocating a PIE Swift binary
+/// dirtied about 300 pages of metadata at every start (see Benchmarks/). Name resolution still works: glibc
+/// ≥ 2.34 has its `files` and `dns` lookups built in. The `main.swift` files call `FunctionHarness.start`,
+/// which avoids the one costly unwind a static binary would pay at exit.
 let functionLinkerSettings: [LinkerSetting] = [
-    .unsafeFlags(["-Xclang-linker", "-no-pie", "-Xlinker", "--no-export-dynamic"], .when(configuration: .release))
+    .unsafeFlags(["-static-executable", "-use-ld=lld"]),
+    // Foundation's own dependencies, which SwiftPM does not name when linking statically (lld takes only what
+    // is used, so the functions that do not use full Foundation do not grow).
+    .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims"), .linkedLibrary("_FoundationICU"),
+    .linkedLibrary("CoreFoundation"),
 ]
 
 let package = Package(

@@ -22,8 +22,11 @@ struct APIGatewayEvent {
         struct HTTP {
             var method: String?
             var path: String?
+            var sourceIp: String?
         }
         var http: HTTP?
+        /// v1.0's `identity.sourceIp`, or Tencent SCF's `sourceIp`.
+        var sourceIp: String?
         var requestId: String?
         var httpMethod: String?
         var path: String?
@@ -91,8 +94,15 @@ struct APIGatewayEvent {
             if let http = try object(context, "http", in: "requestContext") {
                 requestContext.http = RequestContext.HTTP(
                     method: try string(http, "method", in: "requestContext.http"),
-                    path: try string(http, "path", in: "requestContext.http")
+                    path: try string(http, "path", in: "requestContext.http"),
+                    sourceIp: try string(http, "sourceIp", in: "requestContext.http")
                 )
+            }
+            requestContext.sourceIp = try string(context, "sourceIp", in: "requestContext")
+            if let identity = try object(context, "identity", in: "requestContext"),
+                let sourceIp = try string(identity, "sourceIp", in: "requestContext.identity")
+            {
+                requestContext.sourceIp = sourceIp
             }
             event.requestContext = requestContext
         }
@@ -210,6 +220,7 @@ struct APIGatewayEvent {
         request.headers = headers
         request.cookies = cookies
         request.requestId = requestContext?.requestId.flatMap { $0.isEmpty ? nil : $0 } ?? fallbackRequestId
+        request.sourceIP = requestContext?.http?.sourceIp ?? requestContext?.sourceIp
         return request
     }
 

@@ -20,6 +20,9 @@ public struct FunctionRequest: Sendable, Equatable {
     public var body: [UInt8]
     /// The platform's request id, or one made up when the event carried none.
     public var requestId: String
+    /// The client's address as the platform saw it (`requestContext.http.sourceIp`, v1.0's
+    /// `requestContext.identity.sourceIp`), when the event says.
+    public var sourceIP: String?
 
     public init(
         method: String,
@@ -28,7 +31,8 @@ public struct FunctionRequest: Sendable, Equatable {
         headers: [String: String] = [:],
         cookies: [String: String] = [:],
         body: [UInt8] = [],
-        requestId: String = "local"
+        requestId: String = "local",
+        sourceIP: String? = nil
     ) {
         self.method = method.uppercased()
         self.path = path
@@ -37,6 +41,7 @@ public struct FunctionRequest: Sendable, Equatable {
         self.cookies = cookies
         self.body = body
         self.requestId = requestId
+        self.sourceIP = sourceIP
     }
 
     /// The value of a header, by case-insensitive name.

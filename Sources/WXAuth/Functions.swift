@@ -26,8 +26,8 @@ public enum Functions {
                 case "GET":
                     let services = try await provider.services(logger: context.logger)
                     return try await WebLogin.start(
-                        query: request.query, userAgent: request.header("user-agent"), services: services,
-                        logger: context.logger
+                        query: request.query, userAgent: request.header("user-agent"),
+                        bindingCookie: request.cookies[LoginBinding.cookieName], services: services, logger: context.logger
                     )
                 default:
                     throw .methodNotAllowed(request.method, allowed: ["GET", "POST"])
@@ -46,8 +46,9 @@ public enum Functions {
                 guard request.method == "GET" else { throw .methodNotAllowed(request.method, allowed: ["GET"]) }
                 let services = try await provider.services(logger: context.logger)
                 return try await WebCallback.run(
-                    query: request.query, acceptsJSON: accept.contains("application/json"), services: services,
-                    deadline: context.deadline, logger: context.logger
+                    query: request.query, acceptsJSON: accept.contains("application/json"),
+                    client: CallbackClient(request), services: services, deadline: context.deadline,
+                    logger: context.logger
                 )
             } catch {
                 // A browser that followed WeChat's redirect gets a page, not JSON; scripts still get JSON.

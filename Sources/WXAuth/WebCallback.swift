@@ -6,25 +6,32 @@ import WXAuthStore
 
 /// `GET /callback?code&state`: the end of web sign-in.
 ///
-/// The state is checked (signature and expiry, then bound to this code in the store), the code exchanged,
-/// the profile fetched, the account linked by unionid, and the sign-in answered as JSON or as a 302 back to
-/// `return_to` with the refresh cookie. The outcome is kept, sealed under a key derived from the code (which
-/// is never stored), so a repeated callback with the same code and state answers the same instead of
-/// sending WeChat a spent code (40163).
+/// The state is checked (signature and expiry, the browser's binding cookie, then bound to this code in the
+/// store), the code exchanged, the profile fetched, the account linked by unionid, and the sign-in answered
+/// as JSON or as a 302 back to `return_to` with the refresh cookie. The outcome is kept, sealed under a key
+/// derived from the code (which is never stored), so a repeated callback with the same code and state
+/// answers the same instead of sending WeChat a spent code (40163) — but only to the same client, in the
+/// same representation, within ``repeatWindow`` seconds: a callback URL seen later by anyone else (history,
+/// a shared link, a proxy log) gives nothing.
 public enum WebCallback {
     /// How a repeat waits for the first callback of the same code to finish, at most.
     static let repeatWaitSteps = 20
     static let repeatWaitStep = Duration.milliseconds(150)
+    /// How long after the first callback a repeat still gets its outcome, seconds.
+    static let repeatWindow: Int64 = 60
 
-    public static func run(
+    static func run(
         query: [String: String],
         acceptsJSON: Bool,
+        client: CallbackClient,
         services: Services,
         deadline: ContinuousClock.Instant,
         logger: Logger
     ) async throws(AuthError) -> FunctionResponse {
         guard let state = query["state"], !state.isEmpty else { throw .invalidState("state is missing") }
-        let id = try SignedState.verify(state, now: services.clock.nowSeconds, services: services)
+        let verified = try SignedState.verify(state, now: services.clock.nowSeconds, services: services)
+        let bound = try client.isBound(to: verified)
+        let id = verified.id
         guard let code = query["code"], !code.isEmpty else {
             // WeChat sends the user back with the state alone when they refuse.
             throw .accessDenied("the user did not authorise the sign-in")
@@ -49,22 +56,27 @@ public enum WebCallback {
         case .repeated(_, nil):
             throw .unavailable("this sign-in is still being completed; try again", retryAfter: 1)
         case .repeated(_, let sealed?):
-            guard let outcome = try? CallbackOutcome.open(sealed, box: outcomeBox) else {
+            guard let outcome = try? CallbackOutcome.open(sealed, box: outcomeBox),
+                outcome.answers(client, bound: bound, acceptsJSON: acceptsJSON, now: services.clock.nowSeconds)
+            else {
+                logger.notice("repeated callback refused: another client, representation or too late")
                 throw .invalidState("the state was already used")
             }
             logger.info("repeated callback answered with the first one's outcome")
             return try outcome.response(acceptsJSON: acceptsJSON, services: services)
         case .claimed(let record):
-            let outcome: CallbackOutcome
+            var outcome = CallbackOutcome(
+                returnTo: record.returnTo, firstAt: services.clock.nowSeconds, json: acceptsJSON, bound: bound,
+                client: Hex.encode(client.fingerprint)
+            )
             do {
-                let tokens = try await signIn(record, code: code, services: services, deadline: deadline, logger: logger)
-                outcome = CallbackOutcome(returnTo: record.returnTo, tokens: tokens)
+                outcome.tokens = try await signIn(record, code: code, services: services, deadline: deadline, logger: logger)
             } catch where error.status >= 500 {
                 // Nothing final happened (or WeChat may not have seen the code): let a repeat try again.
                 try? await services.store.releaseWebState(id: id)
                 throw error
             } catch {
-                outcome = CallbackOutcome(returnTo: record.returnTo, error: .init(error))
+                outcome.error = .init(error)
             }
             do {
                 try await services.store.completeWebState(id: id, sealedOutcome: try outcome.seal(box: outcomeBox))
@@ -163,11 +175,28 @@ struct CallbackOutcome: Codable {
     var returnTo: String
     var tokens: TokenResponse?
     var error: StoredError?
+    /// When the first callback ran, seconds since the epoch.
+    var firstAt: Int64
+    /// Whether it asked for JSON (else the 302 with the cookie).
+    var json: Bool
+    /// Whether it carried the binding cookie; a repeat must then carry it too.
+    var bound: Bool
+    /// Its source IP and User-Agent, hashed (hex): how a repeat without a binding is recognised.
+    var client: String
 
-    init(returnTo: String, tokens: TokenResponse? = nil, error: StoredError? = nil) {
+    init(returnTo: String, firstAt: Int64, json: Bool, bound: Bool, client: String) {
         self.returnTo = returnTo
-        self.tokens = tokens
-        self.error = error
+        self.firstAt = firstAt
+        self.json = json
+        self.bound = bound
+        self.client = client
+    }
+
+    /// Whether a repeat gets this outcome: the same client, asking for the same representation, soon enough.
+    func answers(_ repeatClient: CallbackClient, bound repeatBound: Bool, acceptsJSON: Bool, now: Int64) -> Bool {
+        let (elapsed, overflow) = now.subtractingReportingOverflow(firstAt)
+        guard !overflow, elapsed >= 0, elapsed <= WebCallback.repeatWindow, acceptsJSON == json else { return false }
+        return bound ? repeatBound : ConstantTime.equals(Array(client.utf8), Array(Hex.encode(repeatClient.fingerprint).utf8))
     }
 
     func seal(box: SecretBox) throws -> [UInt8] {
@@ -188,6 +217,46 @@ struct CallbackOutcome: Codable {
             cookies: [RefreshCookie.set(tokens.refreshToken, maxAge: services.config.refreshTTL)],
             body: ""
         )
+    }
+}
+
+/// Who brings a callback: what the binding check and repeated callbacks compare.
+struct CallbackClient {
+    /// The `wxauth_login` cookie, when the browser sent one.
+    var bindingCookie: String?
+    /// Inside WeChat's browser (`MicroMessenger`), whose cookies are not reliably kept.
+    var inWeChat: Bool
+    /// The source IP and User-Agent, hashed.
+    var fingerprint: [UInt8]
+
+    init(bindingCookie: String?, userAgent: String?, sourceIP: String?) {
+        self.bindingCookie = bindingCookie.flatMap { $0.isEmpty ? nil : $0 }
+        inWeChat = userAgent?.contains("MicroMessenger") == true
+        let ip = sourceIP ?? ""
+        // Length-prefixed, so no split of one text into the two parts collides with another.
+        fingerprint = Array(SHA256.hash(data: Array("\(ip.utf8.count):\(ip)\(userAgent ?? "")".utf8)))
+    }
+
+    init(_ request: FunctionRequest) {
+        self.init(
+            bindingCookie: request.cookies[LoginBinding.cookieName], userAgent: request.header("user-agent"),
+            sourceIP: request.sourceIP
+        )
+    }
+
+    /// Whether this browser holds the state's binding; `false` inside WeChat without a cookie, where the
+    /// state alone is enough. A missing cookie elsewhere, or a different one anywhere, is refused.
+    func isBound(to state: SignedState.Verified) throws(AuthError) -> Bool {
+        if let bindingCookie {
+            guard LoginBinding.matches(bindingCookie, bindingHash: state.bindingHash) else {
+                throw .invalidState("this sign-in was started in another browser; start it again here")
+            }
+            return true
+        }
+        guard inWeChat else {
+            throw .invalidState("this browser did not start the sign-in (no wxauth_login cookie); start it again here")
+        }
+        return false
     }
 }
 

@@ -6,11 +6,14 @@ import WXAuthStore
 /// `GET /login?return_to=PATH[&scope=base|userinfo]`: the start of web sign-in, a 302 to WeChat.
 ///
 /// Inside WeChat's browser (`MicroMessenger` in the User-Agent) with an official account configured, the
-/// official account's authorisation page; elsewhere, with a website app configured, the QR-code page.
+/// official account's authorisation page; elsewhere, with a website app configured, the QR-code page. The
+/// browser gets the `wxauth_login` binding cookie the state commits to (``LoginBinding``); one it already
+/// carries is kept, so two sign-ins started in one browser both stay valid.
 public enum WebLogin {
     public static func start(
         query: [String: String],
         userAgent: String?,
+        bindingCookie: String?,
         services: Services,
         logger: Logger
     ) async throws(AuthError) -> FunctionResponse {
@@ -44,7 +47,8 @@ public enum WebLogin {
 
         let now = services.clock.nowSeconds
         let expiresAt = now + SignedState.lifetime
-        let (state, id) = SignedState.make(expiresAt: expiresAt, services: services)
+        let binding = LoginBinding.reuseOrMake(bindingCookie, random: services.random)
+        let (state, id) = SignedState.make(expiresAt: expiresAt, binding: binding, services: services)
         do {
             try await services.store.createWebState(
                 WebStateRecord(id: id, appid: app.appid, scope: grantedScope.rawValue, returnTo: returnTo, expiresAt: expiresAt),
@@ -70,6 +74,7 @@ public enum WebLogin {
         return FunctionResponse(
             statusCode: 302,
             headers: ["location": location, "cache-control": "no-store", "referrer-policy": "no-referrer"],
+            cookies: [binding.setCookie],
             body: ""
         )
     }

@@ -3,6 +3,6 @@ import WXAuth
 
 // Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
 let handOffFailure = Functions.handOffToPostgresIfConfigured(.logout)
-await FunctionHarness.main(name: "logout") {
+FunctionHarness.start(name: "logout") {
     Functions.definition(.logout, environment: $0, handOffFailure: handOffFailure)
 }

@@ -3,6 +3,6 @@ import WXAuth
 
 // Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
 let handOffFailure = Functions.handOffToPostgresIfConfigured(.userinfo)
-await FunctionHarness.main(name: "userinfo") {
+FunctionHarness.start(name: "userinfo") {
     Functions.definition(.userinfo, environment: $0, handOffFailure: handOffFailure)
 }

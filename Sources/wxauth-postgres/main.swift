@@ -17,6 +17,6 @@ guard let name = Functions.Name(arguments: CommandLine.arguments, environment: e
     StandardStreams.writeAll("usage: wxauth-postgres \(names)  (one JSON event on stdin, or the Lambda runtime API)\n", to: 2)
     exit(64)
 }
-await FunctionHarness.main(name: name.rawValue) {
+FunctionHarness.start(name: name.rawValue) {
     Functions.definition(name, environment: $0, postgres: PostgresStore.opener)
 }

@@ -8,13 +8,15 @@ leaves the machine. It checks, in one browser profile:
 
   1. the demo page at / shows the signed-out state with "Sign in with WeChat";
   2. sign-in: /login -> the sandbox's QR consent page (website app), a new user's nickname typed and
-     approved -> /callback -> back on /, signed in, that nickname shown; the refresh cookie is HttpOnly,
-     SameSite=Lax, Path=/;
+     approved -> /callback -> back on /, signed in, that nickname shown; the refresh cookie and the
+     wxauth_login binding cookie are HttpOnly, Secure, SameSite=Lax, Path=/;
   3. #refresh rotates the tokens (the counter goes up, a new token id); a reload stays signed in;
   4. #signout ends the session (POST /logout, cookie gone); a reload stays signed out;
   5. a tampered state (one character of it changed on the consent page, so WeChat's redirect carries it)
      ends on the callback's error page, 400, naming invalid_state, with no session: no cookie, and
      POST /refresh from the page answers 400;
+  5b. a sign-in whose browser lost its wxauth_login binding cookie before WeChat's redirect (as when an
+     attacker's callback URL is opened in a victim's browser) ends on the error page, 400 invalid_state;
   6. refusing consent ends on an error page, 403, naming access_denied, with no session;
   7. the demo page loaded with ?error=… shows the error, signed out;
   8. inside WeChat (a MicroMessenger user agent) sign-in goes through the official account's
@@ -258,7 +260,13 @@ def wait_until_signed_in(browser, dev, what):
     browser.wait_until(f"location.href === {json.dumps(dev.url + '/')} && {state_is('signed-in')}", what)
 
 
-def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="approve", tamper=False):
+def binding_cookie(browser):
+    return next((cookie for cookie in browser.cookies() if cookie["name"] == "wxauth_login"), None)
+
+
+def sign_in_on_consent_page(
+    browser, dev, path, appid, nickname=None, decision="approve", tamper=False, drop_binding=False
+):
     """Clicks "Sign in with WeChat" on the demo page and answers the sandbox's consent page."""
     browser.evaluate("document.getElementById('signin').click()")
     browser.wait_until("document.querySelector('form#consent') !== null", f"the consent page at {path}")
@@ -278,6 +286,10 @@ def sign_in_on_consent_page(browser, dev, path, appid, nickname=None, decision="
         middle = len(original) // 2
         changed = original[:middle] + ("0" if original[middle] != "0" else "1") + original[middle + 1 :]
         browser.evaluate(f"document.querySelector('input[name=state]').value = {json.dumps(changed)}")
+    if drop_binding:
+        # The browser that comes back from WeChat is not the one that started: it has no binding cookie.
+        check(binding_cookie(browser) is not None, "GET /login set no wxauth_login cookie")
+        browser.send("Storage.clearCookies", session=False)
     browser.evaluate(f"document.getElementById('{decision}').click()")
 
 
@@ -322,7 +334,11 @@ def run_checks(browser, dev):
     check(cookie.get("sameSite") == "Lax", f"the refresh cookie's SameSite is {cookie.get('sameSite')}")
     check(cookie["path"] == "/", f"the refresh cookie's Path is {cookie['path']}")
     check(cookie["secure"], "the refresh cookie is not Secure")
-    step(f"signed in through the sandbox's QR consent page as {NICKNAME!r} (cookie HttpOnly, Secure, SameSite=Lax)")
+    binding = binding_cookie(browser)
+    check(binding is not None, "no wxauth_login binding cookie after sign-in")
+    check(binding["httpOnly"] and binding["secure"] and binding.get("sameSite") == "Lax" and binding["path"] == "/",
+          f"the binding cookie's attributes are {binding}")
+    step(f"signed in through the sandbox's QR consent page as {NICKNAME!r} (cookies HttpOnly, Secure, SameSite=Lax)")
 
     browser.evaluate("document.getElementById('refresh').click()")
     browser.wait_until(f"{text_of('refresh-count')} === '1' && {state_is('signed-in')}", "the first refresh")
@@ -347,6 +363,10 @@ def run_checks(browser, dev):
     sign_in_on_consent_page(browser, dev, "/connect/qrconnect", "wxsandboxweb0001", nickname="Mallory", tamper=True)
     expect_error_page(browser, dev, "invalid_state", 400)
     step("a tampered state ends on the callback's error page (400 invalid_state), without a session")
+
+    sign_in_on_consent_page(browser, dev, "/connect/qrconnect", "wxsandboxweb0001", nickname="Mallory", drop_binding=True)
+    expect_error_page(browser, dev, "invalid_state", 400)
+    step("a callback in a browser without the sign-in's binding cookie ends on the error page (400 invalid_state)")
 
     sign_in_on_consent_page(browser, dev, "/connect/qrconnect", "wxsandboxweb0001", decision="refuse")
     expect_error_page(browser, dev, "access_denied", 403)

@@ -8,10 +8,10 @@ import WeChatSandbox
     static let desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36"
     static let wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.47 NetType/WIFI"
 
-    /// `GET /login`'s 302 target, and the state in it.
+    /// `GET /login`'s 302 target, the state in it, and the browser's binding cookie (`wxauth_login=…`).
     func startSignIn(
         _ e2e: EndToEnd, returnTo: String = "/app/page", scope: String? = nil, userAgent: String = desktop
-    ) async throws -> (location: String, state: String) {
+    ) async throws -> (location: String, state: String, binding: String) {
         var path = "/login?return_to=" + returnTo.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         if let scope { path += "&scope=\(scope)" }
         let started = try await e2e.invoke("login", method: "GET", path: path, headers: ["user-agent": userAgent])
@@ -20,7 +20,9 @@ import WeChatSandbox
         let state = try #require(
             URLComponents(string: location)?.queryItems?.first { $0.name == "state" }?.value, "\(location)"
         )
-        return (location, state)
+        let setCookie = try #require(started.cookies.first { $0.hasPrefix("wxauth_login=") }, "\(started.stdout)")
+        #expect(setCookie.hasSuffix("; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=600"))
+        return (location, state, String(setCookie.prefix { $0 != ";" }))
     }
 
     func webCode(_ e2e: EndToEnd, appid: String, user: String, snapshot: Bool = false, scope: String? = nil) async throws
@@ -33,13 +35,15 @@ import WeChatSandbox
     }
 
     func callback(
-        _ e2e: EndToEnd, code: String?, state: String?, accept: String = "text/html,application/xhtml+xml"
+        _ e2e: EndToEnd, code: String?, state: String?, binding: String?, accept: String = "text/html,application/xhtml+xml",
+        userAgent: String = desktop
     ) async throws -> Invocation {
         var items: [String] = []
         if let code { items.append("code=\(code)") }
         if let state { items.append("state=\(state)") }
         return try await e2e.invoke(
-            "callback", method: "GET", path: "/callback?" + items.joined(separator: "&"), headers: ["accept": accept]
+            "callback", method: "GET", path: "/callback?" + items.joined(separator: "&"),
+            headers: ["accept": accept, "user-agent": userAgent], cookies: binding.map { [$0] } ?? []
         )
     }
 
@@ -50,14 +54,14 @@ import WeChatSandbox
 
     @Test func qrSignInRepeatedCallbackRefreshAndLogout() async throws {
         let e2e = try await EndToEnd()
-        let (location, state) = try await startSignIn(e2e)
+        let (location, state, binding) = try await startSignIn(e2e)
         #expect(location.hasPrefix(e2e.sandbox.baseURL + "/connect/qrconnect?appid=\(EndToEnd.website)&redirect_uri="))
         #expect(location.contains("redirect_uri=https%3A%2F%2Fauth.example.test%2Fcallback&response_type=code&scope=snsapi_login&state="))
         #expect(location.hasSuffix("#wechat_redirect"))
         #expect(state.count <= 128 && state.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
 
         let code = try await webCode(e2e, appid: EndToEnd.website, user: "carol")
-        let first = try await callback(e2e, code: code, state: state)
+        let first = try await callback(e2e, code: code, state: state, binding: binding)
         #expect(first.status == 302, "\(first.stdout)")
         #expect(first.headers["location"] == "/app/page")
         let cookie = try #require(first.cookies.first)
@@ -66,13 +70,13 @@ import WeChatSandbox
 
         // WeChat and browsers repeat the callback: the same sign-in, not WeChat's 40163.
         let calls = try await e2e.upstreamCalls("/sns/oauth2/access_token")
-        let repeated = try await callback(e2e, code: code, state: state)
+        let repeated = try await callback(e2e, code: code, state: state, binding: binding)
         #expect(repeated.status == 302)
         #expect(Self.refreshCookie(repeated) == refreshToken)
         #expect(try await e2e.upstreamCalls("/sns/oauth2/access_token") == calls, "the code was not sent again")
         // The same state with another code is a replay.
         let otherCode = try await webCode(e2e, appid: EndToEnd.website, user: "carol")
-        let replay = try await callback(e2e, code: otherCode, state: state, accept: "application/json")
+        let replay = try await callback(e2e, code: otherCode, state: state, binding: binding, accept: "application/json")
         #expect(replay.status == 400)
         #expect(replay.body["error"] as? String == "invalid_state")
 
@@ -116,11 +120,14 @@ import WeChatSandbox
         let mini = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(miniCode)"}"#)
         let miniUser = try #require(mini.body["user"] as? [String: Any])
 
-        let (location, state) = try await startSignIn(e2e, returnTo: "/", userAgent: Self.wechat)
+        let (location, state, _) = try await startSignIn(e2e, returnTo: "/", userAgent: Self.wechat)
         #expect(location.hasPrefix(e2e.sandbox.baseURL + "/connect/oauth2/authorize?appid=\(EndToEnd.officialAccount)&"))
         #expect(location.contains("&scope=snsapi_userinfo&state="))
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "dave")
-        let signedIn = try await callback(e2e, code: code, state: state, accept: "application/json")
+        // Inside WeChat the webview may have lost the binding cookie: the state alone is enough there.
+        let signedIn = try await callback(
+            e2e, code: code, state: state, binding: nil, accept: "application/json", userAgent: Self.wechat
+        )
         #expect(signedIn.status == 200, "\(signedIn.stdout)")
         #expect(signedIn.headers["cache-control"] == "no-store")
         let webUser = try #require(signedIn.body["user"] as? [String: Any])
@@ -131,10 +138,12 @@ import WeChatSandbox
 
     @Test func silentBaseScopeSignsInWithoutAProfile() async throws {
         let e2e = try await EndToEnd()
-        let (location, state) = try await startSignIn(e2e, scope: "base", userAgent: Self.wechat)
+        let (location, state, binding) = try await startSignIn(e2e, scope: "base", userAgent: Self.wechat)
         #expect(location.contains("&scope=snsapi_base&"))
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "erin", scope: "snsapi_base")
-        let signedIn = try await callback(e2e, code: code, state: state, accept: "application/json")
+        let signedIn = try await callback(
+            e2e, code: code, state: state, binding: binding, accept: "application/json", userAgent: Self.wechat
+        )
         #expect(signedIn.status == 200, "\(signedIn.stdout)")
         let access = try #require(signedIn.body["access_token"] as? String)
         let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
@@ -146,17 +155,17 @@ import WeChatSandbox
     @Test func aLaterSilentSignInRefreshesTheStoredWeChatTokenToReadTheProfile() async throws {
         let clock = ManualSandboxClock(start: Date())
         let e2e = try await EndToEnd(sandboxClock: clock)
-        let (_, state) = try await startSignIn(e2e, userAgent: Self.wechat)
+        let (_, state, binding) = try await startSignIn(e2e, userAgent: Self.wechat)
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "hank")
-        #expect(try await callback(e2e, code: code, state: state, accept: "application/json").status == 200)
+        #expect(try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json").status == 200)
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 1)
 
         // Three hours on, WeChat's 2-hour access token has expired; a silent (snsapi_base) sign-in has no
         // profile of its own, so the stored grant is refreshed and the profile read again.
         clock.advance(by: 3 * 3600)
-        let (_, silentState) = try await startSignIn(e2e, scope: "base", userAgent: Self.wechat)
+        let (_, silentState, silentBinding) = try await startSignIn(e2e, scope: "base", userAgent: Self.wechat)
         let silentCode = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "hank", scope: "snsapi_base")
-        let silent = try await callback(e2e, code: silentCode, state: silentState, accept: "application/json")
+        let silent = try await callback(e2e, code: silentCode, state: silentState, binding: silentBinding, accept: "application/json")
         #expect(silent.status == 200, "\(silent.stdout)")
         #expect(try await e2e.upstreamCalls("/sns/oauth2/refresh_token") == 1)
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 3, "refused as expired, then read after the refresh")
@@ -167,39 +176,76 @@ import WeChatSandbox
 
     @Test func forgedMissingAndRefusedStates() async throws {
         let e2e = try await EndToEnd()
-        let (_, state) = try await startSignIn(e2e)
+        let (_, state, binding) = try await startSignIn(e2e)
         let code = try await webCode(e2e, appid: EndToEnd.website, user: "frank")
         var tampered = Array(state)
         tampered[5] = tampered[5] == "a" ? "b" : "a"
-        let forged = try await callback(e2e, code: code, state: String(tampered))
+        let forged = try await callback(e2e, code: code, state: String(tampered), binding: binding)
         #expect(forged.status == 400)
         #expect(forged.headers["content-type"]?.hasPrefix("text/html") == true)
         #expect((forged.response["body"] as? String)?.contains(#"<code id="error">invalid_state</code>"#) == true)
         #expect(forged.cookies.isEmpty, "no session")
         #expect(try await e2e.upstreamCalls("/sns/oauth2/access_token") == 0, "a forged state never reaches WeChat")
 
-        let missing = try await callback(e2e, code: code, state: nil, accept: "application/json")
+        let missing = try await callback(e2e, code: code, state: nil, binding: binding, accept: "application/json")
         #expect(missing.status == 400 && missing.body["error"] as? String == "invalid_state")
-        let garbage = try await callback(e2e, code: code, state: "not-even-hex", accept: "application/json")
+        let garbage = try await callback(e2e, code: code, state: "not-even-hex", binding: binding, accept: "application/json")
         #expect(garbage.body["error"] as? String == "invalid_state")
 
-        let refused = try await callback(e2e, code: nil, state: state, accept: "application/json")
+        let refused = try await callback(e2e, code: nil, state: state, binding: binding, accept: "application/json")
         #expect(refused.status == 403 && refused.body["error"] as? String == "access_denied")
         // The state still works for the real callback after a refusal page was revisited.
-        let fine = try await callback(e2e, code: code, state: state, accept: "application/json")
+        let fine = try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json")
         #expect(fine.status == 200)
     }
 
     @Test func snapshotAccountsAreRefusedAndNothingIsStored() async throws {
         let e2e = try await EndToEnd()
-        let (_, state) = try await startSignIn(e2e, userAgent: Self.wechat)
+        let (_, state, binding) = try await startSignIn(e2e, userAgent: Self.wechat)
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "gina", snapshot: true)
-        let refused = try await callback(e2e, code: code, state: state, accept: "application/json")
+        let refused = try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json")
         #expect(refused.status == 403)
         #expect(refused.body["error"] as? String == "access_denied")
         #expect(refused.cookies.isEmpty)
-        let repeated = try await callback(e2e, code: code, state: state, accept: "application/json")
+        let repeated = try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json")
         #expect(repeated.status == 403, "a repeat answers the same")
+    }
+
+    @Test func aCallbackURLOpenedInAnotherBrowserIsRefusedBeforeWeChatSeesTheCode() async throws {
+        let e2e = try await EndToEnd()
+        // The attacker starts a sign-in of their own and sends the victim the callback URL with their code.
+        let (_, state, _) = try await startSignIn(e2e)
+        let code = try await webCode(e2e, appid: EndToEnd.website, user: "mallory")
+        let (_, _, victimBinding) = try await startSignIn(e2e)
+        for binding in [nil, victimBinding] {
+            for accept in ["application/json", "text/html"] {
+                let run = try await callback(e2e, code: code, state: state, binding: binding, accept: accept)
+                #expect(run.status == 400, "\(run.stdout)")
+                #expect(run.stdout.contains("invalid_state") && run.cookies.isEmpty)
+            }
+        }
+        // Inside WeChat a missing cookie is tolerated, a different binding is not.
+        let inWeChat = try await callback(
+            e2e, code: code, state: state, binding: victimBinding, accept: "application/json", userAgent: Self.wechat
+        )
+        #expect(inWeChat.status == 400 && inWeChat.body["error"] as? String == "invalid_state")
+        #expect(try await e2e.upstreamCalls("/sns/oauth2/access_token") == 0, "the code was never exchanged")
+    }
+
+    @Test func aLeakedCallbackURLGivesNothingToAnotherClientOrRepresentation() async throws {
+        let e2e = try await EndToEnd()
+        let (_, state, binding) = try await startSignIn(e2e)
+        let code = try await webCode(e2e, appid: EndToEnd.website, user: "ivan")
+        let first = try await callback(e2e, code: code, state: state, binding: binding)
+        #expect(first.status == 302 && Self.refreshCookie(first) != nil, "\(first.stdout)")
+        // The same URL asking for JSON (readable refresh token), or from a client without the binding.
+        let asJSON = try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json")
+        #expect(asJSON.status == 400 && asJSON.body["error"] as? String == "invalid_state")
+        #expect(asJSON.body["refresh_token"] == nil)
+        let elsewhere = try await callback(e2e, code: code, state: state, binding: nil, userAgent: Self.wechat)
+        #expect(elsewhere.status == 400 && elsewhere.cookies.isEmpty, "\(elsewhere.stdout)")
+        let again = try await callback(e2e, code: code, state: state, binding: binding)
+        #expect(again.status == 302 && Self.refreshCookie(again) == Self.refreshCookie(first), "the first browser still")
     }
 
     @Test(arguments: [

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+@testable import LocalRunner
+
+/// The oldest glibc a packaged `bootstrap` must run on: AWS Lambda's provided.al2023 (Tencent SCF's images are
+/// older still, which only a binary that needs no system glibc serves).
+private let oldestGlibc = (major: 2, minor: 34)
+
+private let root = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The built function executables: release (what `package` zips) when built, else debug (what CI builds; the
+/// function targets are linked the same way in both).
+private let builtFolder: URL? = ["release", "debug"].map {
+    root.appendingPathComponent(".build/\($0)", isDirectory: true)
+}.first { folder in
+    FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("login").path)
+}
+
+/// The glibc symbol versions an ELF file needs (`readelf --version-info`); none for a static executable.
+private func glibcVersionsNeeded(by file: URL) throws -> [(major: Int, minor: Int, name: String)] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["readelf", "--version-info", "--wide", file.path]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "readelf failed on \(file.path)")
+    return text.matches(of: /GLIBC_(\d+)\.(\d+)(\.\d+)?/).compactMap { match in
+        guard let major = Int(match.1), let minor = Int(match.2) else { return nil }
+        return (major, minor, String(match.0))
+    }
+}
+
+@Suite("packaged binaries run on glibc 2.34")
+struct GlibcVersionTests {
+    @Test(.enabled(if: builtFolder != nil, "skipped: login is not built (swift build --build-tests builds it)"))
+    func noZippedOrBuiltFunctionBinaryNeedsANewerGlibc() throws {
+        let manifest = root.appendingPathComponent("functions.yaml")
+        let functions = try Manifest.load(from: manifest, environment: [:]).functions
+        if let folder = builtFolder {
+            let output = FileManager.default.temporaryDirectory
+                .appendingPathComponent("glibc-tests-\(UUID().uuidString)", isDirectory: true)
+            defer { try? FileManager.default.removeItem(at: output) }
+            // Each zip's stripped bootstrap, and every executable as built (wxauth-postgres rides in the zips too).
+            _ = try Packager(
+                manifest: manifest, functions: [], output: output, build: false, zips: true, database: .sqlite,
+                binaries: folder, progress: { _ in }
+            ).run()
+            var files = (functions.map(\.handler) + [Packager.postgresExecutable]).map { folder.appendingPathComponent($0) }
+            for function in functions {
+                let unpacked = output.appendingPathComponent("unpacked-\(function.name)", isDirectory: true)
+                let unzip = Process()
+                unzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                unzip.arguments = ["unzip", "-q", output.appendingPathComponent("\(function.name).zip").path, "-d", unpacked.path]
+                try unzip.run()
+                unzip.waitUntilExit()
+                #expect(unzip.terminationStatus == 0)
+                files.append(unpacked.appendingPathComponent("bootstrap"))
+            }
+            for file in files {
+                #expect(FileManager.default.fileExists(atPath: file.path), "\(file.path)")
+                let tooNew = try glibcVersionsNeeded(by: file).filter {
+                    ($0.major, $0.minor) > oldestGlibc
+                }.map(\.name)
+                #expect(tooNew.isEmpty, "\(file.path) needs \(Set(tooNew).sorted()), newer than glibc 2.34")
+            }
+        }
+    }
+}
