@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "refresh", targets: ["refresh"]),
         .executable(name: "userinfo", targets: ["userinfo"]),
         .executable(name: "logout", targets: ["logout"]),
+        .executable(name: "jwks", targets: ["jwks"]),
         .executable(name: "wxauth-postgres", targets: ["wxauth-postgres"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
@@ -83,8 +84,8 @@ let package = Package(
             name: "WXAuth",
             dependencies: [
                 "FunctionRuntime", "WeChat", "WXAuthStore",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -104,7 +105,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "WeChatSandbox", "WXAuthStore", "WXAuthPostgres",
+                "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -135,6 +136,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "logout", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "jwks", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,

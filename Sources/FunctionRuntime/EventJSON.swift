@@ -3,19 +3,23 @@
 /// `JSONDecoder` would do, but at a cold start its generic machinery costs more than the rest of a
 /// `userinfo` invocation (the Swift runtime scans every protocol conformance in the binary to
 /// instantiate its dictionary types); events are small and flat, so a direct reader is cheaper.
-enum EventJSON: Equatable {
+///
+/// `package` so that other readers of untrusted JSON (access tokens, key sets) share this one strict parser.
+package enum EventJSON: Equatable {
     case object([(String, EventJSON)])
     case array([EventJSON])
     case string(String)
-    case number
+    /// The number's literal text, unconverted: each reader decides which range it accepts, so no size traps.
+    case number(String)
     case bool(Bool)
     case null
 
-    static func == (lhs: EventJSON, rhs: EventJSON) -> Bool {
+    package static func == (lhs: EventJSON, rhs: EventJSON) -> Bool {
         switch (lhs, rhs) {
         case (.string(let a), .string(let b)): a == b
         case (.bool(let a), .bool(let b)): a == b
-        case (.number, .number), (.null, .null): true
+        case (.number(let a), .number(let b)): a == b
+        case (.null, .null): true
         case (.array(let a), .array(let b)): a == b
         case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
@@ -23,7 +27,7 @@ enum EventJSON: Equatable {
     }
 
     /// A member of an object, the first if repeated.
-    subscript(key: String) -> EventJSON? {
+    package subscript(key: String) -> EventJSON? {
         guard case .object(let members) = self else { return nil }
         return members.first(where: { $0.0 == key })?.1
     }
@@ -33,10 +37,10 @@ enum EventJSON: Equatable {
         return false
     }
 
-    struct SyntaxError: Error {}
+    package struct SyntaxError: Error {}
 
     /// Parses one JSON value filling all of `bytes` (surrounding whitespace allowed).
-    static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(SyntaxError) -> EventJSON {
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(SyntaxError) -> EventJSON {
         var reader = Reader(bytes: bytes, maxDepth: maxDepth)
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
@@ -71,7 +75,10 @@ enum EventJSON: Equatable {
             case UInt8(ascii: "t"): try literal("true"); return .bool(true)
             case UInt8(ascii: "f"): try literal("false"); return .bool(false)
             case UInt8(ascii: "n"): try literal("null"); return .null
-            default: try number(); return .number
+            default:
+                let start = index
+                try number()
+                return .number(String(decoding: bytes[start..<index], as: UTF8.self))
             }
         }
 

@@ -140,7 +140,7 @@ public enum Functions {
 extension Functions {
     /// The functions this package builds, by executable name.
     public enum Name: String, Sendable, CaseIterable {
-        case login, callback, refresh, userinfo, logout
+        case login, callback, refresh, userinfo, logout, jwks
 
         /// Only `login` and `callback` call WeChat; the others never pay for an HTTP client.
         var needsWeChat: Bool { self == .login || self == .callback }
@@ -157,14 +157,15 @@ extension Functions {
     ) -> FunctionDefinition {
         if let handOffFailure { return handOffFailed(reason: handOffFailure) }
         let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat, postgres: postgres)
-        let handler: FunctionHandler =
-            switch name {
-            case .login: login(provider)
-            case .callback: callback(provider)
-            case .refresh: refresh(provider)
-            case .userinfo: userinfo(provider)
-            case .logout: logout(provider)
-            }
+        let handler: FunctionHandler
+        switch name {
+        case .login: handler = login(provider)
+        case .callback: handler = callback(provider)
+        case .refresh: handler = refresh(provider)
+        case .userinfo: handler = userinfo(provider)
+        case .logout: handler = logout(provider)
+        case .jwks: return jwksDefinition(environment: environment)
+        }
         return FunctionDefinition(handler: handler) { logger in
             _ = try await provider.services(logger: logger)
         }

@@ -38,7 +38,7 @@ enum SignedState {
     }
 
     private static func box(_ services: Services) -> SecretBox {
-        SecretBox(rootSecret: services.config.jwtSecret, purpose: "wxauth/state/v1")
+        services.config.dataKeys.box(purpose: "wxauth/state/v1")
     }
 
     private static func bigEndian(_ value: UInt32) -> [UInt8] {

@@ -7,10 +7,10 @@ import Testing
     @Test func readsValues() throws {
         let value = try EventJSON.parse(Array(#" {"a":"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00","b":[1,-0.5e+3,true,false,null],"c":{}} "#.utf8))
         #expect(value["a"] == .string("x\"\\/\u{08}\u{0C}\n\r\té😀"))
-        #expect(value["b"] == .array([.number, .number, .bool(true), .bool(false), .null]))
+        #expect(value["b"] == .array([.number("1"), .number("-0.5e+3"), .bool(true), .bool(false), .null]))
         #expect(value["c"] == .object([]))
         #expect(value["missing"] == nil)
-        #expect(try EventJSON.parse(Array(#"{"k":1,"k":2}"#.utf8))["k"] == .number)
+        #expect(try EventJSON.parse(Array(#"{"k":1,"k":2}"#.utf8))["k"] == .number("1"))
     }
 
     @Test(arguments: [
