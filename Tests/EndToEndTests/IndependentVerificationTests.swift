@@ -240,3 +240,51 @@ extension String {
         return text
     }
 }
+
+/// The `jwks` function's two documents and its refusals, through the built executable.
+@Suite struct JWKSFunctionTests {
+    @Test func metadataNamesEveryEndpointUnderThePublicURL() async throws {
+        let e2e = try await EndToEnd()
+        let run = try await e2e.invoke(
+            "jwks", method: "GET", path: "/.well-known/oauth-authorization-server",
+            extraEnvironment: ["WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test"]
+        )
+        #expect(run.status == 200 && run.exitStatus == 0)
+        #expect(run.headers["cache-control"] == "public, max-age=300" && run.headers["content-type"] == "application/json")
+        let base = EndToEnd.publicURL
+        #expect(run.body["issuer"] as? String == "https://auth.example.test")
+        #expect(run.body["jwks_uri"] as? String == base + "/.well-known/jwks.json")
+        #expect(run.body["authorization_endpoint"] as? String == base + "/login")
+        #expect(run.body["token_endpoint"] as? String == base + "/refresh")
+        #expect(run.body["userinfo_endpoint"] as? String == base + "/userinfo")
+        #expect(run.body["revocation_endpoint"] as? String == base + "/logout")
+        #expect(run.body["introspection_endpoint"] as? String == base + "/admin/introspect")
+        #expect(run.body["response_types_supported"] as? [String] == ["code"])
+        #expect(run.body["token_endpoint_auth_methods_supported"] as? [String] == ["none"])
+        #expect(run.body["id_token_signing_alg_values_supported"] == nil)
+    }
+
+    @Test func refusalsAreJSONAndABadKeySetNamesTheSettingOnly() async throws {
+        let e2e = try await EndToEnd()
+        let post = try await e2e.invoke("jwks", method: "POST", path: "/.well-known/jwks.json")
+        #expect(post.status == 405 && post.headers["allow"] == "GET")
+        let elsewhere = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/other")
+        #expect(elsewhere.status == 404)
+        let noURL = try await e2e.invoke(
+            "jwks", method: "GET", path: "/.well-known/oauth-authorization-server", extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
+        )
+        #expect(noURL.status == 500 && (noURL.body["error_description"] as? String)?.contains("WXAUTH_PUBLIC_URL") == true)
+        let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtMDEyMzQ1"
+        let badSet = #"{"keys":[{"kty":"oct","kid":"a","alg":"HS384","k":"\#(secret)"}]}"#
+        let bad = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/jwks.json", extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet])
+        #expect(bad.status == 500 && bad.body["error"] as? String == "server_error" && bad.exitStatus == 0)
+        #expect((bad.body["error_description"] as? String)?.contains("WXAUTH_SIGNING_KEYS") == true)
+        #expect(!bad.stdout.contains(secret) && !bad.stderr.contains(secret))
+        // Every function refuses the same way (the key set is read with the rest of the configuration).
+        let userinfo = try await e2e.invoke(
+            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer x.y.z"],
+            extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
+        )
+        #expect(userinfo.status == 500 && !userinfo.stdout.contains(secret) && !userinfo.stderr.contains(secret))
+    }
+}
