@@ -32,6 +32,7 @@ let package = Package(
         .executable(name: "userinfo", targets: ["userinfo"]),
         .executable(name: "logout", targets: ["logout"]),
         .executable(name: "admin", targets: ["admin"]),
+        .executable(name: "jwks", targets: ["jwks"]),
         .executable(name: "wxauth-postgres", targets: ["wxauth-postgres"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
@@ -93,8 +94,8 @@ let package = Package(
             name: "WXAuth",
             dependencies: [
                 "FunctionRuntime", "WeChat", "WXAuthStore",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -114,7 +115,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "WeChatSandbox", "WXAuthStore", "WXAuthPostgres",
+                "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,6 +151,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "admin", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "jwks", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,

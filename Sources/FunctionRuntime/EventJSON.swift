@@ -5,6 +5,8 @@
 /// `userinfo` invocation (the Swift runtime scans every protocol conformance in the binary to
 /// instantiate its dictionary types); events are small and flat, so a direct reader is cheaper. It is also
 /// stricter: Foundation accepts trailing commas, `[1.]`, `-01` and more that RFC 8259 refuses.
+///
+/// `package` so that other readers of untrusted JSON (access tokens, key sets) share this one strict parser.
 package enum EventJSON: Equatable, Sendable {
     case object([(String, EventJSON)])
     case array([EventJSON])

@@ -74,6 +74,9 @@ enum DemoPage {
         <dt>Expires</dt><dd id="expires"></dd>
         <dt>Refreshes</dt><dd id="refresh-count">0</dd>
         </dl>
+        <p>Any service can check this token with the public keys alone:
+        <a id="jwks" href="/.well-known/jwks.json">JWKS</a>,
+        <a href="/.well-known/oauth-authorization-server">server metadata</a>.</p>
         <p><button type="button" id="refresh">Refresh the token</button>
         <button type="button" id="signout" class="secondary">Sign out</button></p>
         </section>

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WeChatSandbox
+import WXAuth
 
 /// `local-runner dev`: the WeChat sandbox and every function on loopback, with nothing to configure.
 struct DevCommand: AsyncParsableCommand {
@@ -25,6 +26,7 @@ struct DevCommand: AsyncParsableCommand {
                 WECHAT_SECRET_FILE, WECHAT_OA_SECRET_FILE, WECHAT_WEB_SECRET_FILE -> unset
               unless the manifest (from your shell) or --env-file sets KEY or KEY_FILE:
                 WXAUTH_JWT_SECRET    random, development only
+                WXAUTH_SIGNING_KEYS  a new ES256 key, development only
                 WXAUTH_DATABASE_URL  sqlite:.wxauth/dev.sqlite
                 WXAUTH_PUBLIC_URL    http://127.0.0.1:PORT
                 WXAUTH_RETURN_TO     /
@@ -79,9 +81,14 @@ struct DevCommand: AsyncParsableCommand {
         }
         let pinned = DevelopmentApp.environment(apps: apps, sandboxURL: sandbox.baseURL)
         let jwtSecret = DevelopmentApp.makeJWTSecret()
+        // Tokens are signed with an ES256 key made for this run, so the demo's JWKS has a key to show.
+        let signingKeys = try KeysCommand.attempt { () throws(KeyGeneration.Failure) in
+            try KeyGeneration.keySet(first: try KeyGeneration.newJWK(algorithm: "ES256", kid: nil), then: nil)
+        }
         let defaults: @Sendable (String) -> [String: String] = { baseURL in
             [
                 "WXAUTH_JWT_SECRET": jwtSecret,
+                "WXAUTH_SIGNING_KEYS": signingKeys,
                 "WXAUTH_DATABASE_URL": "sqlite:.wxauth/dev.sqlite",
                 "WXAUTH_PUBLIC_URL": baseURL,
                 "WXAUTH_RETURN_TO": "/",
@@ -123,7 +130,7 @@ struct DevCommand: AsyncParsableCommand {
         for app in apps {
             Console.out("  \(app.appid)  \(app.kind.title)")
         }
-        Console.out("  AppSecrets and the JWT signing key generated for this run (DEVELOPMENT ONLY, not shown)")
+        Console.out("  AppSecrets, the ES256 signing key and the data key generated for this run (DEVELOPMENT ONLY, not shown)")
         // A database URL of the user's may hold a password: only the default is shown.
         let defaultDatabase = effective["WXAUTH_DATABASE_URL"] == "sqlite:.wxauth/dev.sqlite"
         Console.out("  database " + (defaultDatabase ? "sqlite:.wxauth/dev.sqlite" : "as you set it (not shown)"))
@@ -151,7 +158,7 @@ struct DevCommand: AsyncParsableCommand {
     private func loadManifest(environment: [String: String]) throws -> Manifest {
         let named = manifestOptions.manifest != nil || !(environment["WXAUTH_MANIFEST"] ?? "").isEmpty
         if !named, !FileManager.default.fileExists(atPath: manifestOptions.url(environment: environment).path) {
-            Console.error("local-runner dev: no functions.yaml here; serving the built-in login, callback, refresh, userinfo, logout")
+            Console.error("local-runner dev: no functions.yaml here; serving the built-in login, callback, refresh, userinfo, logout, jwks")
             return Manifest.builtIn
         }
         return try manifestOptions.load(environment: environment)

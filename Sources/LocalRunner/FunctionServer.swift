@@ -94,8 +94,8 @@ public final class FunctionServer: Sendable {
     /// The routes served, one `METHOD PATH -> FUNCTION` per method, in manifest order.
     public var routeLines: [String] {
         gateway.functions.flatMap { function in
-            function.methods.map {
-                "  \($0.padding(toLength: 7, withPad: " ", startingAt: 0)) \(function.route)  -> \(function.name)"
+            function.methods.flatMap { method in
+                function.routes.map { "  \(method.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0)  -> \(function.name)" }
             }
         }
     }
@@ -184,7 +184,9 @@ final class FunctionGateway: Sendable {
         self.staticPages = staticPages
         self.warmPool = warmPool
         functions = manifest.functions
-        routes = Dictionary(grouping: manifest.functions, by: \.route)
+        routes = Dictionary(
+            manifest.functions.flatMap { function in function.routes.map { ($0, [function]) } }, uniquingKeysWith: +
+        )
         self.binDirectory = binDirectory
         self.runnerEnvironment = runnerEnvironment
         self.envFile = envFile

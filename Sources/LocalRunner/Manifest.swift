@@ -26,8 +26,11 @@ public struct FunctionSpec: Sendable, Equatable {
     public var name: String
     /// The executable's file name in the binaries directory.
     public var handler: String
-    /// The HTTP path the function answers, e.g. `/login`.
-    public var route: String
+    /// The HTTP paths the function answers, e.g. `["/login"]`; never empty (`route` in `functions.yaml` may be
+    /// one path or a list, for a function such as `jwks` that serves two documents).
+    public var routes: [String]
+    /// The first of ``routes``.
+    public var route: String { routes[0] }
     /// Upper-case HTTP methods, e.g. `["POST", "GET"]`.
     public var methods: [String]
     /// Seconds after which the process is killed.
@@ -44,6 +47,7 @@ public struct FunctionSpec: Sendable, Equatable {
         name: String,
         handler: String,
         route: String,
+        additionalRoutes: [String] = [],
         methods: [String],
         timeout: Double = Manifest.defaultTimeout,
         memory: Int = Manifest.defaultMemory,
@@ -52,7 +56,7 @@ public struct FunctionSpec: Sendable, Equatable {
     ) {
         self.name = name
         self.handler = handler
-        self.route = route
+        self.routes = [route] + additionalRoutes
         self.methods = methods
         self.timeout = timeout
         self.memory = memory
@@ -73,13 +77,17 @@ extension Manifest {
     /// The methods `method` accepts (`ANY` as in API Gateway).
     public static let httpMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
-    /// The five functions with default limits and no environment: what `demo` runs without a `functions.yaml`.
+    /// The six functions with default limits and no environment: what `demo` runs without a `functions.yaml`.
     public static let builtIn = Manifest(functions: [
         FunctionSpec(name: "login", handler: "login", route: "/login", methods: ["POST", "GET"]),
         FunctionSpec(name: "callback", handler: "callback", route: "/callback", methods: ["GET"]),
         FunctionSpec(name: "refresh", handler: "refresh", route: "/refresh", methods: ["POST"]),
         FunctionSpec(name: "userinfo", handler: "userinfo", route: "/userinfo", methods: ["GET", "POST"]),
         FunctionSpec(name: "logout", handler: "logout", route: "/logout", methods: ["POST"]),
+        FunctionSpec(
+            name: "jwks", handler: "jwks", route: "/.well-known/jwks.json",
+            additionalRoutes: ["/.well-known/oauth-authorization-server"], methods: ["GET"]
+        ),
     ])
 }
 

@@ -101,7 +101,7 @@ struct RawVariable {
 struct RawFunction {
     var name: String
     var handler: String
-    var route: String
+    var routes: [String]
     var methods: [String]
     var settings: RawSettings
     var key: String
@@ -124,8 +124,8 @@ struct RawFunction {
         guard let routeDecoder = try container.value(for: "route") else {
             throw decoder.issue("missing 'route' (the HTTP path, e.g. /\(name))")
         }
-        route = try routeDecoder.scalar()
-        guard route.hasPrefix("/"), !route.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }) else {
+        routes = try routeDecoder.routes()
+        for route in routes where !route.hasPrefix("/") || route.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }) {
             throw routeDecoder.issue("must be a path starting with '/', without query or spaces")
         }
         if let methodDecoder = try container.value(for: "method") {
@@ -151,21 +151,24 @@ extension RawManifest {
                 variables[name] = value
             }
             for method in function.methods {
-                let route = "\(method) \(function.route)"
-                if let owner = claimed[route] {
-                    throw ManifestIssue(
-                        key: function.key + ".route",
-                        line: function.line,
-                        message: "\(route) is already the route of '\(owner)'"
-                    )
+                for path in function.routes {
+                    let route = "\(method) \(path)"
+                    if let owner = claimed[route] {
+                        throw ManifestIssue(
+                            key: function.key + ".route",
+                            line: function.line,
+                            message: "\(route) is already the route of '\(owner)'"
+                        )
+                    }
+                    claimed[route] = function.name
                 }
-                claimed[route] = function.name
             }
             specs.append(
                 FunctionSpec(
                     name: function.name,
                     handler: function.handler,
-                    route: function.route,
+                    route: function.routes[0],
+                    additionalRoutes: Array(function.routes.dropFirst()),
                     methods: function.methods,
                     timeout: function.settings.timeout ?? defaults.timeout ?? Manifest.defaultTimeout,
                     memory: function.settings.memory ?? defaults.memory ?? Manifest.defaultMemory,
@@ -246,6 +249,19 @@ extension Decoder {
     }
 
     /// `method: GET` or `method: [POST, GET]`, checked and upper-cased.
+    /// `route`: one path, or a non-empty list of paths.
+    func routes() throws -> [String] {
+        if let single = try? scalar() { return [single] }
+        guard var list = try? unkeyedContainer() else { throw issue("must be a path or a list of paths") }
+        var paths: [String] = []
+        while !list.isAtEnd {
+            guard let path = try? list.decode(String.self) else { throw issue("must list paths") }
+            paths.append(path)
+        }
+        guard !paths.isEmpty else { throw issue("must list at least one path") }
+        return paths
+    }
+
     func methods() throws -> [String] {
         var names: [String]
         if let single = try? scalar() {

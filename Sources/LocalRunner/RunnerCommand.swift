@@ -12,6 +12,7 @@ public struct RunnerCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, InvokeCommand.self, SandboxCommand.self,
             DevCommand.self, ServeCommand.self, PackageCommand.self, SweepCommand.self, SignCommand.self,
+            KeysCommand.self,
         ]
     )
 

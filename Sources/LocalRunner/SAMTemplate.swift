@@ -12,7 +12,8 @@ import Darwin
 /// The AWS SAM template `local-runner package` writes next to the zips, generated from `functions.yaml`.
 ///
 /// Environment rules: `*_FILE` variables are left out (there are no files beside `bootstrap` on Lambda).
-/// A variable whose name ends in `SECRET` or `DATABASE_URL` (which holds a password) becomes a `NoEcho`
+/// A variable whose name ends in `SECRET`, `_KEYS` (a private key set) or `DATABASE_URL` (which holds a password)
+/// becomes a `NoEcho`
 /// parameter, never its value. A variable written as `${VAR…}` is a setting of the deployment
 /// (`WECHAT_APPID`, `WXAUTH_PUBLIC_URL`…): it becomes a plain parameter whose default is the `:-` default,
 /// required when there is none. Literals stay as written. Nothing from the packager's own shell can end
@@ -97,7 +98,7 @@ struct SAMTemplate {
             var function = Function(spec: spec, logicalID: logicalID, literals: [:], parameterNames: [])
             for (name, value) in written {
                 if name.hasSuffix("_FILE") { continue }
-                let secret = name.hasSuffix("SECRET") || name.hasSuffix("DATABASE_URL")
+                let secret = name.hasSuffix("SECRET") || name.hasSuffix("_KEYS") || name.hasSuffix("DATABASE_URL")
                 if secret || value.contains("${") {
                     function.parameterNames.append(name)
                     if !parameters.contains(where: { $0.variable == name }) {
@@ -212,12 +213,15 @@ struct SAMTemplate {
             }
             lines.append("      Events:")
             for method in spec.methods {
-                let eventID = Self.pascalCase(method == "ANY" ? "any" : method)
-                lines.append("        \(eventID):")
-                lines.append("          Type: HttpApi")
-                lines.append("          Properties:")
-                lines.append("            Path: \(Self.quoted(spec.route))")
-                lines.append("            Method: \(method.lowercased())")
+                for (index, route) in spec.routes.enumerated() {
+                    // Event ids are unique within a function: the second route's are `Get2`, and so on.
+                    let eventID = Self.pascalCase(method == "ANY" ? "any" : method) + (index == 0 ? "" : String(index + 1))
+                    lines.append("        \(eventID):")
+                    lines.append("          Type: HttpApi")
+                    lines.append("          Properties:")
+                    lines.append("            Path: \(Self.quoted(route))")
+                    lines.append("            Method: \(method.lowercased())")
+                }
             }
         }
         lines.append("Outputs:")

@@ -23,8 +23,12 @@ public struct Config: Sendable {
     public var website: AppCredentials?
     public var wechatAPIBase: String = "https://api.weixin.qq.com"
     public var wechatOpenBase: String = "https://open.weixin.qq.com"
-    /// The HS256 key for access tokens (its UTF-8 bytes); also the root of the at-rest encryption key.
-    public var jwtSecret: Secret
+    /// `WXAUTH_JWT_SECRET`: the HS256 key when no signing key set is given, and the root of the derived data key.
+    public var jwtSecret: Secret?
+    /// The keys that sign (the first) and verify (all) access tokens (`WXAUTH_SIGNING_KEYS`).
+    public var signingKeys: SigningKeySet
+    /// The keys that seal (the first) and open (all) secrets at rest (`WXAUTH_DATA_KEYS`).
+    public var dataKeys: DataKeyring
     public var issuer: String = "wxauth"
     public var audience: String = "wxauth"
     /// Access-token lifetime, seconds.
@@ -43,8 +47,16 @@ public struct Config: Sendable {
     /// The shortest JWT key accepted: HS256 wants at least as many key bytes as its output.
     public static let minimumSecretBytes = 32
 
+    /// A configuration keyed by `WXAUTH_JWT_SECRET` alone: HS256 tokens and the derived data key.
     public init(jwtSecret: Secret) {
+        self.init(jwtSecret: jwtSecret, signingKeys: SigningKeySet(secret: jwtSecret), dataKeys: DataKeyring(secret: jwtSecret))
+    }
+
+    /// A configuration with explicit keyrings; `jwtSecret` is kept only as a root older values may need.
+    public init(jwtSecret: Secret?, signingKeys: SigningKeySet, dataKeys: DataKeyring) {
         self.jwtSecret = jwtSecret
+        self.signingKeys = signingKeys
+        self.dataKeys = dataKeys
     }
 
     /// The mini-program app, or the error that names what is missing.
@@ -63,13 +75,7 @@ extension Config {
     /// Reads CONTRACT §6's variables; `NAME_FILE` reads a value from a file. Empty values count as unset.
     public init(environment: [String: String]) throws(ConfigError) {
         let reader = EnvironmentReader(environment: environment)
-        guard let secret = try reader.value("WXAUTH_JWT_SECRET") else {
-            throw ConfigError(description: "WXAUTH_JWT_SECRET is not set")
-        }
-        guard secret.utf8.count >= Self.minimumSecretBytes else {
-            throw ConfigError(description: "WXAUTH_JWT_SECRET must be at least \(Self.minimumSecretBytes) bytes")
-        }
-        self.init(jwtSecret: Secret(secret))
+        try self.init(keysFrom: reader)
         miniProgram = try reader.credentials("WECHAT_APPID", "WECHAT_SECRET")
         officialAccount = try reader.credentials("WECHAT_OA_APPID", "WECHAT_OA_SECRET")
         website = try reader.credentials("WECHAT_WEB_APPID", "WECHAT_WEB_SECRET")
@@ -96,6 +102,34 @@ extension Config {
         if let value = try reader.value("WXAUTH_RETURN_TO") {
             returnTo = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
         }
+    }
+}
+
+extension Config {
+    /// The keyrings of CONTRACT §5 and §6: `WXAUTH_SIGNING_KEYS` and `WXAUTH_DATA_KEYS`, each defaulting to what
+    /// `WXAUTH_JWT_SECRET` gives.
+    init(keysFrom reader: EnvironmentReader) throws(ConfigError) {
+        let secret = try reader.value("WXAUTH_JWT_SECRET").map(Secret.init)
+        if let secret, secret.revealed.utf8.count < Self.minimumSecretBytes {
+            throw ConfigError(description: "WXAUTH_JWT_SECRET must be at least \(Self.minimumSecretBytes) bytes")
+        }
+        let signingKeys: SigningKeySet
+        if let text = try reader.value("WXAUTH_SIGNING_KEYS") {
+            signingKeys = try SigningKeySet(jwkSet: text)
+        } else if let secret {
+            signingKeys = SigningKeySet(secret: secret)
+        } else {
+            throw ConfigError(description: "WXAUTH_JWT_SECRET is not set")
+        }
+        let dataKeys: DataKeyring
+        if let text = try reader.value("WXAUTH_DATA_KEYS") {
+            dataKeys = try DataKeyring(jwkSet: text, secret: secret)
+        } else if let secret {
+            dataKeys = DataKeyring(secret: secret)
+        } else {
+            throw ConfigError(description: "WXAUTH_DATA_KEYS is not set: with WXAUTH_SIGNING_KEYS, set it (or WXAUTH_JWT_SECRET)")
+        }
+        self.init(jwtSecret: secret, signingKeys: signingKeys, dataKeys: dataKeys)
     }
 }
 

@@ -54,45 +54,123 @@ enum Identifier {
     }
 }
 
-/// Encrypts secrets at rest (session_key, WeChat tokens) with AES-256-GCM under a key derived by HKDF.
+/// The data keyring of CONTRACT §5 (`WXAUTH_DATA_KEYS`): the first key seals, every key opens.
 ///
-/// The key is derived when first used, not when the box is made: most invocations (a userinfo, a refresh)
-/// never touch a secret at rest, and every generic crypto type instantiated costs a cold start time.
+/// Without a key set, the one key is derived from `WXAUTH_JWT_SECRET` as before this keyring existed; with one,
+/// that derived key (when the secret is still set) stays as the last opener, so values sealed before keep opening.
+public struct DataKeyring: Sendable {
+    struct Entry: Sendable {
+        var kid: String
+        /// The root each purpose's key is derived from by HKDF.
+        var root: SymmetricKey
+    }
+
+    /// Never empty; `entries[0]` seals.
+    let entries: [Entry]
+    /// The key derived from `WXAUTH_JWT_SECRET`: values sealed before kids were recorded carry none and open only with it.
+    let legacy: Entry?
+
+    /// Exactly 32 bytes: AES-256's key size, so a key is never stretched or cut.
+    static let keyBytes = 32
+
+    /// The key derived from `WXAUTH_JWT_SECRET` alone (no `WXAUTH_DATA_KEYS`).
+    public init(secret: Secret) {
+        let derived = Self.derived(secret)
+        entries = [derived]
+        legacy = derived
+    }
+
+    /// `WXAUTH_DATA_KEYS` (a JWK Set of 32-byte `oct` keys), and `WXAUTH_JWT_SECRET`'s derived key, if set, to open
+    /// older values. Errors name the setting and a key's position, never a value.
+    public init(jwkSet text: String, secret: Secret?) throws(ConfigError) {
+        var entries: [Entry] = []
+        for jwk in try JWKSetReader.entries(text, setting: "WXAUTH_DATA_KEYS") {
+            let kid = try jwk.kid()
+            let label = "WXAUTH_DATA_KEYS \(jwk.name) (kid \"\(kid)\")"
+            guard try jwk.string("kty") == "oct" else { throw ConfigError(description: "\(label) must have kty oct") }
+            if let alg = try jwk.string("alg"), alg != "A256GCM" {
+                throw ConfigError(description: "\(label) must have alg A256GCM, or none")
+            }
+            let bytes = try jwk.bytes("k")
+            guard bytes.count == Self.keyBytes else {
+                throw ConfigError(description: "\(label) must be exactly \(Self.keyBytes) bytes")
+            }
+            guard !entries.contains(where: { $0.kid == kid }) else {
+                throw ConfigError(description: "WXAUTH_DATA_KEYS lists the kid \"\(kid)\" twice")
+            }
+            entries.append(Entry(kid: kid, root: SymmetricKey(data: bytes)))
+        }
+        legacy = secret.map(Self.derived)
+        self.entries = entries + (legacy.map { [$0] } ?? [])
+    }
+
+    private static func derived(_ secret: Secret) -> Entry {
+        let root = SymmetricKey(data: Array(secret.revealed.utf8))
+        return Entry(kid: "derived-" + KeyFingerprint.of(root, label: "data"), root: root)
+    }
+
+    /// A box for one purpose: each purpose gets its own key from every root.
+    public func box(purpose: String) -> SecretBox {
+        SecretBox(keyring: self, purpose: purpose)
+    }
+}
+
+/// Encrypts secrets at rest (session_key, WeChat tokens) with AES-256-GCM under keys derived by HKDF from the
+/// data keyring; each sealed value starts with the `kid` of the key that sealed it.
+///
+/// Keys are derived when used, not when the box is made: most invocations (a userinfo, a refresh) never touch a
+/// secret at rest, and every generic crypto type instantiated costs a cold start time.
 public struct SecretBox: Sendable {
-    private let rootSecret: Secret
+    private let keyring: DataKeyring
     private let purpose: String
 
-    /// `purpose` separates this key from the JWT key that shares the same root.
-    public init(rootSecret: Secret, purpose: String = "wxauth/at-rest/v1") {
-        self.rootSecret = rootSecret
+    /// `purpose` separates this key from the others derived from the same roots.
+    public init(keyring: DataKeyring, purpose: String = "wxauth/at-rest/v1") {
+        self.keyring = keyring
         self.purpose = purpose
     }
 
-    private var key: SymmetricKey {
+    /// Marks a value that records its kid: `marker ‖ kid length ‖ kid ‖ nonce ‖ ciphertext ‖ tag`. A value sealed
+    /// before kids (bare `nonce ‖ ciphertext ‖ tag`) that happens to start alike still opens: see ``open(_:)``.
+    private static let marker: [UInt8] = [0xF7, 0x6B, 0x01]
+
+    private func key(_ entry: DataKeyring.Entry) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Array(rootSecret.revealed.utf8)),
-            salt: Array("wxauth".utf8),
-            info: Array(purpose.utf8),
-            outputByteCount: 32
+            inputKeyMaterial: entry.root, salt: Array("wxauth".utf8), info: Array(purpose.utf8), outputByteCount: 32
         )
     }
 
-    /// nonce ‖ ciphertext ‖ tag.
     public func seal(_ secret: Secret) throws -> [UInt8] {
-        guard let combined = try AES.GCM.seal(Array(secret.revealed.utf8), using: key).combined else {
+        let entry = keyring.entries[0]
+        guard let combined = try AES.GCM.seal(Array(secret.revealed.utf8), using: key(entry)).combined else {
             throw AuthError.misconfigured("encryption failed")
         }
-        return Array(combined)
+        return Self.marker + [UInt8(entry.kid.utf8.count)] + Array(entry.kid.utf8) + Array(combined)
     }
 
+    /// Opens a value sealed under any listed key: the one its kid names, else (a value from before kids) the
+    /// key derived from `WXAUTH_JWT_SECRET`.
     public func open(_ sealed: [UInt8]) throws -> Secret {
-        let box = try AES.GCM.SealedBox(combined: sealed)
-        return Secret(String(decoding: try AES.GCM.open(box, using: key), as: UTF8.self))
+        if sealed.starts(with: Self.marker), sealed.count > Self.marker.count {
+            let kidEnd = Self.marker.count + 1 + Int(sealed[Self.marker.count])
+            if kidEnd <= sealed.count,
+                let entry = keyring.entries.first(where: { Array($0.kid.utf8) == Array(sealed[Self.marker.count + 1..<kidEnd]) }),
+                let opened = try? Self.open(Array(sealed[kidEnd...]), key: key(entry))
+            {
+                return opened
+            }
+        }
+        guard let legacy = keyring.legacy else { throw AuthError.misconfigured("no listed data key opens this value") }
+        return try Self.open(sealed, key: key(legacy))
     }
 
-    /// HMAC-SHA256 of `message` under this box's key (a signed `state`, say).
+    private static func open(_ combined: [UInt8], key: SymmetricKey) throws -> Secret {
+        Secret(String(decoding: try AES.GCM.open(try AES.GCM.SealedBox(combined: combined), using: key), as: UTF8.self))
+    }
+
+    /// HMAC-SHA256 of `message` under this purpose's key from the sealing root (a signed `state`, say).
     public func authenticationCode(_ message: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: key(keyring.entries[0])))
     }
 }
 

@@ -218,7 +218,7 @@ extension Functions {
 extension Functions {
     /// The functions this package builds, by executable name.
     public enum Name: String, Sendable, CaseIterable {
-        case login, callback, refresh, userinfo, logout, admin
+        case login, callback, refresh, userinfo, logout, jwks, admin
 
         /// Only `login` and `callback` call WeChat; the others never pay for an HTTP client.
         var needsWeChat: Bool { self == .login || self == .callback }
@@ -235,15 +235,19 @@ extension Functions {
     ) -> FunctionDefinition {
         if let handOffFailure { return handOffFailed(reason: handOffFailure) }
         let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat, postgres: postgres)
-        let handler: FunctionHandler =
-            switch name {
-            case .login: login(provider)
-            case .callback: callback(provider)
-            case .refresh: refresh(provider)
-            case .userinfo: userinfo(provider)
-            case .logout: logout(provider)
-            case .admin: admin(provider, keys: adminKeys(environment: environment))
-            }
+        let handler: FunctionHandler
+        switch name {
+        case .login: handler = login(provider)
+        case .callback: handler = callback(provider)
+        case .refresh: handler = refresh(provider)
+        case .userinfo: handler = userinfo(provider)
+        case .logout: handler = logout(provider)
+        case .admin: handler = admin(provider, keys: adminKeys(environment: environment))
+        case .jwks:
+            var definition = jwksDefinition(environment: environment)
+            definition.handler = observed(definition.handler, provider: provider, callsWeChat: false)
+            return definition
+        }
         return FunctionDefinition(handler: observed(handler, provider: provider, callsWeChat: name.needsWeChat)) { logger in
             _ = try await provider.services(logger: logger)
         }

@@ -24,7 +24,7 @@ public struct Services: Sendable {
         self.config = config
         self.store = store
         self.tokens = tokens
-        self.secretBox = SecretBox(rootSecret: config.jwtSecret)
+        self.secretBox = config.dataKeys.box(purpose: "wxauth/at-rest/v1")
         self.wechat = wechat
         self.clock = clock
         self.random = random
@@ -43,8 +43,8 @@ public struct Services: Sendable {
             logger.error("cannot open the database", metadata: ["error": "\(error)"])
             throw .misconfigured("the database of WXAUTH_DATABASE_URL cannot be opened")
         }
-        let tokens = await AccessTokens(
-            secret: config.jwtSecret, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL
+        let tokens = AccessTokens(
+            keys: config.signingKeys, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL
         )
         let wechat = needsWeChat ? WeChatClient(apiBase: config.wechatAPIBase, logger: logger) : nil
         return Services(config: config, store: store, tokens: tokens, wechat: wechat)

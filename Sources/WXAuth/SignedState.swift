@@ -48,7 +48,7 @@ enum SignedState {
     }
 
     private static func box(_ services: Services) -> SecretBox {
-        SecretBox(rootSecret: services.config.jwtSecret, purpose: "wxauth/state/v2")
+        services.config.dataKeys.box(purpose: "wxauth/state/v2")
     }
 
     private static func bigEndian(_ value: UInt32) -> [UInt8] {

@@ -35,14 +35,10 @@ public struct TokenResponse: Codable, Sendable, Equatable {
 extension Services {
     /// Signs an access token for a session and packs it with its refresh token.
     func tokenResponse(session: SessionRecord, refreshToken: Secret, now: Int64) async throws(AuthError) -> TokenResponse {
-        let accessToken: String
-        do {
-            accessToken = try await tokens.issue(
-                subject: session.user.id, session: session.familyId, jti: Identifier.make("", random), now: now
-            )
-        } catch {
-            throw .misconfigured("the access token could not be signed")
-        }
+        let accessToken = try tokens.issue(
+            subject: session.user.id, session: session.familyId, clientId: session.appid, jti: Identifier.make("", random),
+            now: now
+        )
         return TokenResponse(
             accessToken: accessToken,
             expiresIn: tokens.ttl,

@@ -69,7 +69,7 @@ public enum UserInfoFlow {
 
     /// The live session an access token names.
     static func session(bearer: String, services: Services, logger: Logger) async throws(AuthError) -> SessionRecord {
-        let claims = try await services.tokens.verify(bearer, now: services.clock.nowSeconds)
+        let claims = try services.tokens.verify(bearer, now: services.clock.nowSeconds)
         let session: SessionRecord?
         do {
             session = try await services.store.session(familyId: claims.sid)

@@ -40,7 +40,7 @@ public enum WebCallback {
             throw .invalidRequest("code must be the code WeChat sent")
         }
         let codeHash = Array(SHA256.hash(data: Array(code.utf8)))
-        let outcomeBox = SecretBox(rootSecret: services.config.jwtSecret, purpose: "wxauth/callback/v1/" + code)
+        let outcomeBox = services.config.dataKeys.box(purpose: "wxauth/callback/v1/" + code)
 
         var claim = try await claimState(id: id, codeHash: codeHash, services: services, logger: logger)
         for _ in 0..<repeatWaitSteps {

@@ -18,12 +18,19 @@ import Testing
 
         // The access token verifies with a standard library and the shared key, and carries CONTRACT §5's claims.
         struct Claims: JWTPayload {
-            var iss: String, aud: String, sub: String, iat: Int, exp: Int, jti: String, sid: String
+            var iss: String, aud: String, sub: String, iat: Int, exp: Int, jti: String, sid: String, client_id: String
             func verify(using algorithm: some JWTAlgorithm) async throws {}
         }
-        let keys = await JWTKeyCollection().add(hmac: HMACKey(from: EndToEnd.jwtSecret), digestAlgorithm: .sha256)
+        let kid = try #require(
+            (try JSONSerialization.jsonObject(with: Data(base64Encoded: String(access.prefix { $0 != "." }).base64Padded) ?? Data())
+                as? [String: Any])?["kid"] as? String
+        )
+        let keys = await JWTKeyCollection().add(
+            hmac: HMACKey(from: EndToEnd.jwtSecret), digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid)
+        )
         let claims = try await keys.verify(access, as: Claims.self)
         #expect(claims.iss == "wxauth" && claims.aud == "wxauth" && claims.sub == user["id"] as? String)
+        #expect(claims.client_id == EndToEnd.appid)
         #expect(claims.exp - claims.iat == 900)
 
         let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])

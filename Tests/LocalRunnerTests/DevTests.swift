@@ -163,7 +163,8 @@ struct DevTests {
         let bin = try InvocationTests.BinDirectory([
             "settings": #"""
                 cat >/dev/null
-                printf '{"statusCode":200,"body":"%s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | tr '\n' ' ')"
+                keys="$([ -n "$WXAUTH_SIGNING_KEYS" ] && echo SIGNING_KEYS_GIVEN=1)"
+                printf '{"statusCode":200,"body":"%s %s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | grep -v '^WXAUTH_SIGNING_KEYS=' | tr '\n' ' ')" "$keys"
                 """#
         ])
         let manifest = bin.file("functions.yaml")
@@ -196,6 +197,7 @@ struct DevTests {
         #expect(settings["WECHAT_API_BASE"] == sandboxURL)
         #expect(settings["WECHAT_OPEN_BASE"] == sandboxURL)
         #expect(settings["WXAUTH_PUBLIC_URL"] == serverURL)
+        #expect(settings["SIGNING_KEYS_GIVEN"] == "1", "dev signs with a key set of its own")
         // The user's own allow-list (exported, through the manifest) stays; dev fills in "/" only without one.
         #expect(settings["WXAUTH_RETURN_TO"] == "/app")
         #expect(printed.contains("  WXAUTH_RETURN_TO=/app\n"), "\(printed)")

@@ -66,6 +66,23 @@ struct ManifestTests {
         #expect(manifest.function(named: "g")?.concurrency == 1)
     }
 
+    @Test func aRouteMayBeAListOfPathsEachClaimedOnce() throws {
+        let manifest = try Manifest.parse("functions:\n  j: {handler: j, route: [/a, /b], method: GET}\n  k: {handler: k, route: /c, method: GET}\n")
+        #expect(manifest.functions[0].routes == ["/a", "/b"] && manifest.functions[0].route == "/a")
+        #expect(manifest.functions[1].routes == ["/c"])
+        for text in [
+            "functions:\n  j: {handler: j, route: [/a, /b], method: GET}\n  k: {handler: k, route: /b, method: GET}\n",
+            "functions:\n  j: {handler: j, route: [], method: GET}\n",
+            "functions:\n  j: {handler: j, route: [/a, b], method: GET}\n",
+        ] {
+            #expect(throws: ManifestError.self) { try Manifest.parse(text) }
+        }
+        var template = try SAMTemplate(manifestText: "functions:\n  j: {handler: j, route: [/a, /b], method: GET}\n")
+        let yaml = template.render()
+        #expect(yaml.contains("        Get:\n          Type: HttpApi\n          Properties:\n            Path: \"/a\""))
+        #expect(yaml.contains("        Get2:\n          Type: HttpApi\n          Properties:\n            Path: \"/b\""))
+    }
+
     @Test func repositoryManifestMatchesTheBuiltInFunctions() throws {
         let url = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -77,6 +94,7 @@ struct ManifestTests {
                 == Manifest.builtIn.functions.map { [$0.name, $0.handler, $0.route] }
         )
         #expect(manifest.functions.map(\.methods) == Manifest.builtIn.functions.map(\.methods))
+        #expect(manifest.functions.map(\.routes) == Manifest.builtIn.functions.map(\.routes))
         let login = try #require(manifest.function(named: "login"))
         #expect(login.environment == ["WXAUTH_JWT_SECRET": "k", "WECHAT_APPID": "wx1"])
         #expect(login.timeout == 10)

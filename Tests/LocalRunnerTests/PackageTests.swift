@@ -75,9 +75,11 @@ struct PackageTests {
             let routes = events.map { _, event in
                 (event["Type"]?.string, event["Properties"]?["Path"]?.string, event["Properties"]?["Method"]?.string)
             }
-            #expect(routes.count == function.methods.count)
+            #expect(routes.count == function.methods.count * function.routes.count)
             for method in function.methods {
-                #expect(routes.contains { $0 == ("HttpApi", function.route, method.lowercased()) }, "\(routes)")
+                for route in function.routes {
+                    #expect(routes.contains { $0 == ("HttpApi", route, method.lowercased()) }, "\(routes)")
+                }
             }
         }
         let parameters = try #require(root["Parameters"])

@@ -27,7 +27,7 @@ import WXAuthStore
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID().uuidString)").path
         try (Fixture.jwtSecret + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let config = try Config(environment: ["WXAUTH_JWT_SECRET_FILE": path])
-        #expect(config.jwtSecret.revealed == Fixture.jwtSecret)
+        #expect(config.jwtSecret?.revealed == Fixture.jwtSecret)
         #expect(throws: ConfigError.self) { try Config(environment: ["WXAUTH_JWT_SECRET_FILE": path + ".missing"]) }
     }
 

@@ -48,7 +48,7 @@ enum Fixture {
     static func services(
         _ wechat: FakeWeChat, clock: ManualClock = ManualClock(), store: any Store = MemoryStore(), config: Config = config()
     ) async -> Services {
-        let tokens = await AccessTokens(secret: config.jwtSecret, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL)
+        let tokens = AccessTokens(keys: config.signingKeys, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL)
         let client = WeChatClient(
             apiBase: "http://wechat.test", transport: wechat, clock: InstantWeChatClock(),
             retryPolicy: RetryPolicy(jitter: { _ in .zero }), logger: Logger(label: "test")

@@ -52,7 +52,7 @@ final class RoutedWeChat: WeChatTransport {
     {
         var config = Fixture.config()
         config.miniProgram = AppCredentials(appid: appid, secret: Secret(Fixture.appSecret))
-        let tokens = await AccessTokens(secret: config.jwtSecret, issuer: "wxauth", audience: "wxauth", ttl: 900)
+        let tokens = AccessTokens(keys: config.signingKeys, issuer: "wxauth", audience: "wxauth", ttl: 900)
         let client = WeChatClient(
             apiBase: "http://wechat.test", transport: wechat, clock: InstantWeChatClock(),
             retryPolicy: RetryPolicy(jitter: { _ in .zero }), logger: logger

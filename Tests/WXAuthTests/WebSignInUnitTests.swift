@@ -38,7 +38,7 @@ import WeChat
 @Suite struct SignedStateTests {
     func services(secret: String = Fixture.jwtSecret) async -> Services {
         var config = Fixture.config()
-        config.jwtSecret = Secret(secret)
+        config.dataKeys = DataKeyring(secret: Secret(secret))
         return await Fixture.services(FakeWeChat(), config: config)
     }
 
