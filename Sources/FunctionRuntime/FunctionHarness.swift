@@ -52,15 +52,17 @@ public struct FunctionHarness: Sendable {
     }
 
     /// Answers one raw event (nil when it was over ``maxEventBytes``) with a typed response. Without a
-    /// `deadline`, the invocation may last ``timeout`` from `startedAt`.
+    /// `deadline`, the invocation may last ``timeout`` from `startedAt`. An event without a request id of its
+    /// own gets `fallbackRequestId` (the platform's), else a random one.
     public func response(
         to event: [UInt8]?,
         startedAt: ContinuousClock.Instant = .now,
         deadline: ContinuousClock.Instant? = nil,
+        fallbackRequestId: String? = nil,
         handler: FunctionHandler
     ) async -> FunctionResponse {
         var logger = self.logger
-        let fallbackId = Self.randomRequestId()
+        let fallbackId = fallbackRequestId.flatMap { $0.isEmpty ? nil : $0 } ?? Self.randomRequestId()
         guard let event else {
             logger[metadataKey: "request_id"] = .string(fallbackId)
             logger.info("event refused", metadata: ["status": "413"])
@@ -117,7 +119,7 @@ public struct FunctionHarness: Sendable {
         exit(0)
     }
 
-    static func randomRequestId() -> String {
+    package static func randomRequestId() -> String {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
@@ -185,7 +187,8 @@ public struct FunctionDefinition: Sendable {
 
 extension FunctionHarness {
     /// The whole life of a function process; this is what a `main.swift` calls. With `AWS_LAMBDA_RUNTIME_API`
-    /// set it serves the Lambda Runtime API forever; otherwise one event on stdin, one response, exit 0.
+    /// set it serves the Lambda Runtime API forever, with `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` Tencent
+    /// SCF's (``RuntimeLoop/api(environment:)``); otherwise one event on stdin, one response, exit 0.
     public static func main(
         name: String,
         definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
@@ -200,17 +203,10 @@ extension FunctionHarness {
             logger: logger
         )
         let function = definition(environment)
-        guard let address = environment["AWS_LAMBDA_RUNTIME_API"], !address.isEmpty else {
+        guard let api = RuntimeLoop.api(environment: environment) else {
             await harness.runProcess(handler: function.handler)
         }
-        let loop = LambdaRuntimeLoop(harness: harness, api: HTTPRuntimeAPI(address: address))
-        do {
-            try await function.warmUp?(logger)
-        } catch {
-            await loop.reportInitializationFailure(error)
-            exit(1)
-        }
-        await loop.run(handler: function.handler)
+        await RuntimeLoop(harness: harness, api: api).start(function)
         exit(1)
     }
 }
