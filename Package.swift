@@ -34,6 +34,7 @@ let package = Package(
         .executable(name: "admin", targets: ["admin"]),
         .executable(name: "jwks", targets: ["jwks"]),
         .executable(name: "wxauth-postgres", targets: ["wxauth-postgres"]),
+        .executable(name: "wxauth-http", targets: ["wxauth-http"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
     dependencies: [
@@ -115,7 +116,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
+                "FunctionRuntime", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -162,6 +163,21 @@ let package = Package(
         .executableTarget(
             name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
             swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
+        ),
+        // Every function behind one HTTP/1.1 server (SCF web functions, Function Compute, containers); the stdin
+        // function binaries never link Hummingbird.
+        .executableTarget(
+            name: "wxauth-http",
+            dependencies: [
+                "FunctionRuntime", "WXAuth", "WXAuthPostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
         ),
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 

@@ -13,7 +13,8 @@ public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
     static func tooLarge(_ text: String) -> EventError { EventError(status: 413, description: text) }
 }
 
-/// An API Gateway HTTP API event, payload v2.0 or v1.0 (v1.0 is also Tencent SCF's API-gateway shape).
+/// An API Gateway HTTP API event, payload v2.0 or v1.0 (v1.0 is also Tencent SCF's API-gateway shape, and SCF's
+/// Function URL events are that shape without `requestContext` and `queryStringParameters`).
 ///
 /// Every member is optional so that unknown shapes are tolerated; ``request(maxBodyBytes:fallbackRequestId:)``
 /// decides what is required. Unknown members are ignored; a known member of the wrong type is refused.
@@ -40,6 +41,8 @@ struct APIGatewayEvent {
     /// In the event's order, so that case variants of one name merge in a predictable order.
     var headers: [(String, String?)]?
     var queryStringParameters: [String: String?]?
+    /// SCF's complete query (`queryString`), name → first value.
+    var queryString: [String: String]?
     var cookies: [String]?
     var requestContext: RequestContext?
     var body: String?
@@ -67,6 +70,7 @@ struct APIGatewayEvent {
         event.httpMethod = try string(root, "httpMethod")
         event.headers = try stringPairs(root, "headers")
         event.queryStringParameters = try stringMap(root, "queryStringParameters")
+        event.queryString = try scfQuery(root)
         event.body = try string(root, "body")
         if let flag = root["isBase64Encoded"] {
             switch flag {
@@ -157,6 +161,31 @@ struct APIGatewayEvent {
         }
     }
 
+    /// SCF's `queryString`: an object of strings (a repeated name as an array of them) in Function URL and
+    /// API-gateway events; a raw query string is accepted too.
+    private static func scfQuery(_ object: EventJSON) throws(EventError) -> [String: String]? {
+        switch object["queryString"] {
+        case nil, .null?: return nil
+        case .string(let raw)?: return QueryString.parse(raw)
+        case .object(let members)?:
+            var query: [String: String] = [:]
+            for (name, value) in members where query[name] == nil {
+                switch value {
+                case .string(let text): query[name] = text
+                case .null: continue
+                case .array(let items):
+                    for item in items {
+                        guard case .string(let text) = item else { throw wrongType("queryString.\(name)") }
+                        if query[name] == nil { query[name] = text }
+                    }
+                default: throw wrongType("queryString.\(name)")
+                }
+            }
+            return query
+        default: throw wrongType("queryString")
+        }
+    }
+
     /// The request this event describes, or why it cannot be served.
     func request(maxBodyBytes: Int, fallbackRequestId: String) throws(EventError) -> FunctionRequest {
         let method = requestContext?.http?.method ?? httpMethod ?? requestContext?.httpMethod
@@ -177,6 +206,8 @@ struct APIGatewayEvent {
         var query: [String: String] = [:]
         if let raw = rawQueryString, !raw.isEmpty {
             query = QueryString.parse(raw)
+        } else if let queryString {
+            query = queryString
         } else {
             for (name, value) in queryStringParameters ?? [:] {
                 if let value { query[name] = value }

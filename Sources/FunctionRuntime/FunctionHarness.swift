@@ -52,17 +52,21 @@ public struct FunctionHarness: Sendable {
     }
 
     /// Answers one raw event (nil when it was over ``maxEventBytes``) with a typed response. Without a
-    /// `deadline`, the invocation may last ``timeout`` from `startedAt`. Ends with one Embedded Metric Format
+    /// `deadline`, the invocation may last ``timeout`` from `startedAt`. An event without a request id of its
+    /// own gets `fallbackRequestId` (the platform's), else a random one. Ends with one Embedded Metric Format
     /// line on stderr: `Duration` and what the handler counted in ``InvocationMetrics/current``.
     public func response(
         to event: [UInt8]?,
         startedAt: ContinuousClock.Instant = .now,
         deadline: ContinuousClock.Instant? = nil,
+        fallbackRequestId: String? = nil,
         handler: FunctionHandler
     ) async -> FunctionResponse {
         let metrics = InvocationMetrics()
         let (response, requestId) = await InvocationMetrics.$current.withValue(metrics) {
-            await answer(event, startedAt: startedAt, deadline: deadline, handler: handler)
+            await answer(
+                event, startedAt: startedAt, deadline: deadline, fallbackRequestId: fallbackRequestId, handler: handler
+            )
         }
         let elapsed = ContinuousClock.now - startedAt
         let (seconds, attoseconds) = elapsed.components
@@ -80,10 +84,10 @@ public struct FunctionHarness: Sendable {
     /// The response to one raw event, and the request id it was answered under.
     private func answer(
         _ event: [UInt8]?, startedAt: ContinuousClock.Instant, deadline: ContinuousClock.Instant?,
-        handler: FunctionHandler
+        fallbackRequestId: String?, handler: FunctionHandler
     ) async -> (FunctionResponse, requestId: String) {
         var logger = self.logger
-        let fallbackId = Self.randomRequestId()
+        let fallbackId = fallbackRequestId.flatMap { $0.isEmpty ? nil : $0 } ?? Self.randomRequestId()
         guard let event else {
             logger[metadataKey: "request_id"] = .string(fallbackId)
             logger.info("event refused", metadata: ["status": "413"])
@@ -142,7 +146,7 @@ public struct FunctionHarness: Sendable {
         exit(0)
     }
 
-    static func randomRequestId() -> String {
+    package static func randomRequestId() -> String {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
@@ -228,7 +232,8 @@ public struct FunctionDefinition: Sendable {
 
 extension FunctionHarness {
     /// The whole life of a function process; this is what a `main.swift` calls. With `AWS_LAMBDA_RUNTIME_API`
-    /// set it serves the Lambda Runtime API forever; otherwise one event on stdin, one response, exit 0.
+    /// set it serves the Lambda Runtime API forever, with `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` Tencent
+    /// SCF's (``RuntimeLoop/api(environment:)``); otherwise one event on stdin, one response, exit 0.
     public static func main(
         name: String,
         definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
@@ -243,17 +248,10 @@ extension FunctionHarness {
             logger: logger
         )
         let function = definition(environment)
-        guard let address = environment["AWS_LAMBDA_RUNTIME_API"], !address.isEmpty else {
+        guard let api = RuntimeLoop.api(environment: environment) else {
             await harness.runProcess(handler: function.handler)
         }
-        let loop = LambdaRuntimeLoop(harness: harness, api: HTTPRuntimeAPI(address: address))
-        do {
-            try await function.warmUp?(logger)
-        } catch {
-            await loop.reportInitializationFailure(error)
-            exit(1)
-        }
-        await loop.run(handler: function.handler)
+        await RuntimeLoop(harness: harness, api: api).start(function)
         exit(1)
     }
 }

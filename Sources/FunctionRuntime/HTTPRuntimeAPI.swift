@@ -6,10 +6,7 @@ import Musl
 import Darwin
 #endif
 
-/// The Lambda Runtime API over plain HTTP/1.1 on a socket, one connection per call.
-///
-/// The API lives on the same host, so a tiny blocking client is enough, and it keeps an HTTP library out of
-/// the start-up of every function binary.
+/// AWS Lambda's Runtime API (2018-06-01) over ``RuntimeHTTPClient``.
 public struct HTTPRuntimeAPI: RuntimeAPI {
     /// `host:port` from `AWS_LAMBDA_RUNTIME_API`.
     public var address: String
@@ -18,14 +15,17 @@ public struct HTTPRuntimeAPI: RuntimeAPI {
         self.address = address
     }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
+    public var requestIdLogKey: String { "aws_request_id" }
+
+    private var client: RuntimeHTTPClient { RuntimeHTTPClient(address: address, setting: "AWS_LAMBDA_RUNTIME_API") }
+
+    /// Lambda takes the first `invocation/next` as the end of initialisation.
+    public func ready() async throws {}
 
     public func next() async throws -> RuntimeInvocation {
-        let response = try exchange("GET", "/2018-06-01/runtime/invocation/next", headers: [], body: [])
+        let response = try client.exchange("GET", "/2018-06-01/runtime/invocation/next", headers: [], body: [])
         guard response.status == 200, let id = response.headers["lambda-runtime-aws-request-id"] else {
-            throw Failure(description: "invocation/next answered HTTP \(response.status)")
+            throw RuntimeHTTPClient.Failure(description: "invocation/next answered HTTP \(response.status)")
         }
         return RuntimeInvocation(
             requestId: id,
@@ -35,29 +35,49 @@ public struct HTTPRuntimeAPI: RuntimeAPI {
         )
     }
 
+    /// API Gateway's payload v2.0 proxy response, exactly what the function writes on stdout.
+    public func encode(_ response: FunctionResponse) -> [UInt8] {
+        FunctionHarness.encode(response)
+    }
+
     public func respond(requestId: String, body: [UInt8]) async throws {
-        try post("/2018-06-01/runtime/invocation/\(requestId)/response", body: body, headers: [])
+        try client.post("/2018-06-01/runtime/invocation/\(requestId)/response", body: body, headers: [])
     }
 
     public func fail(requestId: String, errorType: String, errorMessage: String) async throws {
-        try post(
-            "/2018-06-01/runtime/invocation/\(requestId)/error", body: Self.errorBody(errorType, errorMessage),
+        try client.post(
+            "/2018-06-01/runtime/invocation/\(requestId)/error", body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
             headers: [("Lambda-Runtime-Function-Error-Type", "Unhandled")]
         )
     }
 
     public func failInitialization(errorType: String, errorMessage: String) async throws {
-        try post(
-            "/2018-06-01/runtime/init/error", body: Self.errorBody(errorType, errorMessage),
+        try client.post(
+            "/2018-06-01/runtime/init/error", body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
             headers: [("Lambda-Runtime-Function-Error-Type", "Unhandled")]
         )
+    }
+}
+
+/// A runtime API over plain HTTP/1.1 on a socket, one connection per call.
+///
+/// The API lives on the same host, so a tiny blocking client is enough, and it keeps an HTTP library out of
+/// the start-up of every function binary.
+struct RuntimeHTTPClient {
+    /// `host:port`.
+    var address: String
+    /// The setting the address came from, for errors.
+    var setting: String
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
     }
 
     static func errorBody(_ type: String, _ message: String) -> [UInt8] {
         Array(("{\"errorType\":" + JSONText.quote(type) + ",\"errorMessage\":" + JSONText.quote(message) + "}").utf8)
     }
 
-    private func post(_ path: String, body: [UInt8], headers: [(String, String)]) throws {
+    func post(_ path: String, body: [UInt8], headers: [(String, String)]) throws {
         let response = try exchange(
             "POST", path, headers: headers + [("Content-Type", "application/json")], body: body
         )
@@ -135,7 +155,7 @@ public struct HTTPRuntimeAPI: RuntimeAPI {
 
     private func connectSocket() throws -> Int32 {
         let parts = address.split(separator: ":")
-        guard parts.count == 2 else { throw Failure(description: "AWS_LAMBDA_RUNTIME_API must be host:port") }
+        guard parts.count == 2 else { throw Failure(description: "\(setting) must be host:port") }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Foundation
+import FunctionRuntime
 
 /// An HTTP request as an API Gateway HTTP API payload v2.0 event, the shape a function reads on stdin.
 public struct HTTPEvent: Sendable, Equatable {
@@ -81,13 +82,7 @@ public struct HTTPEvent: Sendable, Equatable {
     /// Whether a body of this media type is passed as text: JSON, XML, form data, `text/*`, JavaScript,
     /// or no content type at all. Anything else (images, octet streams, multipart) is passed as base64.
     public static func isTextual(contentType: String?) -> Bool {
-        guard let contentType else { return true }
-        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let media, !media.isEmpty else { return true }
-        if media.hasPrefix("text/") || media.hasSuffix("+json") || media.hasSuffix("+xml") { return true }
-        return [
-            "application/json", "application/xml", "application/x-www-form-urlencoded", "application/javascript",
-        ].contains(media)
+        GatewayEvent.isTextual(contentType: contentType)
     }
 
     /// The event's JSON bytes.

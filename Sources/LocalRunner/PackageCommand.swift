@@ -17,6 +17,10 @@ struct PackageCommand: AsyncParsableCommand {
             The template (runtime provided.al2023, HttpApi events from the routes) takes every *SECRET \
             variable as a NoEcho parameter and leaves out *_FILE variables and values that come out empty. \
             Deploy with: cd DIR && sam deploy --guided
+
+            --platform scf packages for Tencent Cloud SCF instead: the same zips (SCF's custom runtime also runs \
+            `bootstrap`) and DIR/serverless.yml for Serverless Cloud Framework, one `component: scf` event \
+            function per function with a Function URL, every secret and setting as a ${env:VAR} reference.
             """
     )
 
@@ -36,6 +40,9 @@ struct PackageCommand: AsyncParsableCommand {
 
     @Option(help: "The databases the zips can use: both, postgres or sqlite.")
     var database: Packager.Database = .both
+
+    @Option(help: "Where the zips run: lambda (AWS, template.yaml) or scf (Tencent Cloud, serverless.yml).")
+    var platform: Packager.Platform = .lambda
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -57,7 +64,8 @@ struct PackageCommand: AsyncParsableCommand {
                 output: outputURL,
                 build: !noBuild && !templateOnly,
                 zips: !templateOnly,
-                database: database
+                database: database,
+                platform: platform
             ).run()
             for line in report { Console.out(line) }
         } catch let error as ManifestError {
@@ -79,6 +87,8 @@ struct Packager {
     var zips: Bool
     /// Which executables each zip holds.
     var database: Database = .both
+    /// Which platform's deployment file goes beside the zips.
+    var platform: Platform = .lambda
     /// Where the executables are taken from; `.build/release` beside the manifest when nil.
     var binaries: URL? = nil
     /// Progress lines (stderr by default).
@@ -98,6 +108,14 @@ struct Packager {
         case sqlite
     }
 
+    /// The platforms `package` writes for; their custom runtimes both run the zip's `bootstrap`.
+    enum Platform: String, CaseIterable, ExpressibleByArgument {
+        /// AWS Lambda, `provided.al2023`, with `template.yaml` (AWS SAM).
+        case lambda
+        /// Tencent Cloud SCF, `CustomRuntime`, with `serverless.yml` (Serverless Cloud Framework).
+        case scf
+    }
+
     /// What goes into a function's zip: (executable in the build directory, name in the zip).
     func entries(for handler: String) -> [(executable: String, name: String)] {
         switch database {
@@ -113,8 +131,16 @@ struct Packager {
     /// Packages and returns the summary lines (each zip with its size, then the template).
     func run() throws -> [String] {
         var template = try SAMTemplate(manifestAt: manifest, functions: functions)
-        let text = template.render()
-        for warning in template.warnings { progress("warning: \(warning)") }
+        let text: String
+        switch platform {
+        case .lambda:
+            text = template.render()
+            for warning in template.warnings { progress("warning: \(warning)") }
+        case .scf:
+            var configuration = SCFTemplate(template)
+            text = configuration.render()
+            for warning in configuration.warnings { progress("warning: \(warning)") }
+        }
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         } catch {
@@ -147,13 +173,18 @@ struct Packager {
                 summary.append(Self.sizeLine(zip))
             }
         }
-        let templateURL = output.appendingPathComponent("template.yaml")
+        let templateURL = output.appendingPathComponent(platform == .lambda ? "template.yaml" : "serverless.yml")
         do {
             try Data(text.utf8).write(to: templateURL, options: .atomic)
         } catch {
             throw PackageError("cannot write \(templateURL.path): \(error.localizedDescription)")
         }
-        summary.append("\(Self.display(templateURL))  (AWS SAM; deploy: cd \(Self.display(output)) && sam deploy --guided)")
+        switch platform {
+        case .lambda:
+            summary.append("\(Self.display(templateURL))  (AWS SAM; deploy: cd \(Self.display(output)) && sam deploy --guided)")
+        case .scf:
+            summary.append("\(Self.display(templateURL))  (Serverless Cloud Framework; see README: Tencent Cloud SCF)")
+        }
         return summary
     }
 

@@ -5,9 +5,15 @@ import Logging
 import NIOCore
 @testable import LocalRunner
 
-/// A Lambda Runtime API (2018-06-01) on a loopback port: hands out queued events and records what the
-/// function posts back, as Lambda's own runtime interface would.
+/// A custom-runtime API on a loopback port: hands out queued events and records what the function posts back,
+/// as the platform's own runtime interface would. `.lambda` is Lambda's Runtime API (2018-06-01); `.scf` is
+/// Tencent SCF's, as cloud.tencent.com/document/product/583/47274 describes it: no version prefix, `POST
+/// /runtime/init/ready` before any event, `GET /runtime/invocation/next` answering with `Request_Id`,
+/// `Memory_Limit_In_Mb` and `Time_Limit_In_Ms` headers, and `POST /runtime/invocation/response` or
+/// `/runtime/invocation/error` for the one invocation in progress (no id in the path).
 final class RuntimeAPIEmulator: Sendable {
+    enum Platform { case lambda, scf }
+
     struct Posted: Sendable {
         var requestId: String?
         var kind: String
@@ -21,10 +27,31 @@ final class RuntimeAPIEmulator: Sendable {
     private let server: ListeningApplication
 
     /// Events queued for `invocation/next`: (request id, event JSON, deadline in epoch ms).
-    init() async throws {
+    init(platform: Platform = .lambda) async throws {
         let (posted, record) = AsyncStream.makeStream(of: Posted.self)
         let feed = Feed()
         let router = Router()
+        if platform == .scf {
+            Self.addSCFRoutes(to: router, feed: feed, record: record)
+        } else {
+            Self.addLambdaRoutes(to: router, feed: feed, record: record)
+        }
+        // Stopped gracefully (ListeningApplication), never cancelled: cancelling the server while a long-poll
+        // `next` is answering crashes in NIO ("Deinited NIOAsyncWriter without calling finish()").
+        server = try await ListeningApplication.start(name: "runtime API emulator", logger: Logger(label: "runtime-api-emulator")) {
+            Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: $0, logger: Logger(label: "runtime-api-emulator")
+            )
+        }
+        port = server.port
+        self.feed = feed
+        self.posted = posted
+    }
+
+    private static func addLambdaRoutes(
+        to router: Router<BasicRequestContext>, feed: Feed, record: AsyncStream<Posted>.Continuation
+    ) {
         router.get("/2018-06-01/runtime/invocation/next") { _, _ -> Response in
             guard let (id, event, deadline) = await feed.next() else { return Response(status: .gone) }
             var headers = HTTPFields()
@@ -51,20 +78,55 @@ final class RuntimeAPIEmulator: Sendable {
             record.yield(Posted(requestId: nil, kind: "init/error", body: String(buffer: body), errorTypeHeader: nil))
             return Response(status: .accepted)
         }
-        // Stopped gracefully (ListeningApplication), never cancelled: cancelling the server while a long-poll
-        // `next` is answering crashes in NIO ("Deinited NIOAsyncWriter without calling finish()").
-        server = try await ListeningApplication.start(name: "runtime API emulator", logger: Logger(label: "runtime-api-emulator")) {
-            Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: $0, logger: Logger(label: "runtime-api-emulator")
-            )
+    }
+
+    /// SCF's protocol. An event is handed out only after `init/ready`; a `next` before it, or a response with no
+    /// invocation in progress, is recorded as a protocol violation for the test to see.
+    private static func addSCFRoutes(
+        to router: Router<BasicRequestContext>, feed: Feed, record: AsyncStream<Posted>.Continuation
+    ) {
+        router.post("/runtime/init/ready") { request, _ -> Response in
+            _ = try await request.body.collect(upTo: 1 << 20)
+            await feed.markReady()
+            record.yield(Posted(requestId: nil, kind: "ready", body: "", errorTypeHeader: nil))
+            return Response(status: .ok)
         }
-        port = server.port
-        self.feed = feed
-        self.posted = posted
+        router.get("/runtime/invocation/next") { _, _ -> Response in
+            guard await feed.isReady else {
+                record.yield(Posted(requestId: nil, kind: "violation: next before init/ready", body: "", errorTypeHeader: nil))
+                return Response(status: .badRequest)
+            }
+            guard let (id, event, deadline) = await feed.next() else { return Response(status: .gone) }
+            await feed.begin(id)
+            let remaining = max(1, deadline - Int64(Date().timeIntervalSince1970 * 1000))
+            var headers = HTTPFields()
+            headers[HTTPField.Name("Request_Id")!] = id
+            headers[HTTPField.Name("Memory_Limit_In_Mb")!] = "128"
+            headers[HTTPField.Name("Time_Limit_In_Ms")!] = String(remaining)
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: event)))
+        }
+        for kind in ["response", "error"] {
+            router.post("/runtime/invocation/\(kind)") { request, _ -> Response in
+                let body = try await request.body.collect(upTo: 8 << 20)
+                guard let id = await feed.end() else {
+                    record.yield(Posted(requestId: nil, kind: "violation: \(kind) without an invocation", body: "", errorTypeHeader: nil))
+                    return Response(status: .badRequest)
+                }
+                record.yield(Posted(requestId: id, kind: kind, body: String(buffer: body), errorTypeHeader: nil))
+                return Response(status: .ok)
+            }
+        }
     }
 
     var address: String { "127.0.0.1:\(port)" }
+
+    /// What a function needs to find this emulator, as the platform sets it.
+    func environment(_ platform: Platform) -> [String: String] {
+        platform == .scf
+            ? ["SCF_RUNTIME_API": "127.0.0.1", "SCF_RUNTIME_API_PORT": String(port)]
+            : ["AWS_LAMBDA_RUNTIME_API": address]
+    }
 
     /// Hands queued events to long-polling `next` calls, one at a time.
     actor Feed {
@@ -72,6 +134,18 @@ final class RuntimeAPIEmulator: Sendable {
         private var buffer: [Event] = []
         private var waiters: [CheckedContinuation<Event?, Never>] = []
         private var finished = false
+        private(set) var isReady = false
+        private var current: String?
+
+        func markReady() { isReady = true }
+
+        /// SCF: the invocation in progress, answered by the next response or error.
+        func begin(_ id: String) { current = id }
+
+        func end() -> String? {
+            defer { current = nil }
+            return current
+        }
 
         func push(_ event: Event) {
             if waiters.isEmpty { buffer.append(event) } else { waiters.removeFirst().resume(returning: event) }

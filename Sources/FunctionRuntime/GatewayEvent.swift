@@ -1,0 +1,67 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The API Gateway HTTP API payload v2.0 event for an HTTP request as it came off the wire, built as API Gateway
+/// builds it: header names lower-cased, repeated headers comma-joined, the `Cookie` header moved to `cookies`,
+/// and the body as text when its media type is textual and it is UTF-8, else base64 with `isBase64Encoded`.
+/// `wxauth-http` feeds these to the same bytes core as stdin, so a request is answered exactly as its event is.
+public enum GatewayEvent {
+    /// The event's JSON bytes.
+    public static func v2(
+        method: String,
+        path: String,
+        rawQueryString: String,
+        headerFields: [(name: String, value: String)],
+        body: [UInt8],
+        sourceIp: String,
+        requestId: String
+    ) -> [UInt8] {
+        var headers: [(String, String)] = []
+        var cookies: [String] = []
+        for (name, value) in headerFields {
+            let key = name.lowercased()
+            if key == "cookie" {
+                cookies += value.split(separator: ";").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+            } else if let index = headers.firstIndex(where: { $0.0 == key }) {
+                headers[index].1 += "," + value
+            } else {
+                headers.append((key, value))
+            }
+        }
+        var json = "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":" + JSONText.quote(path)
+        json += ",\"rawQueryString\":" + JSONText.quote(rawQueryString)
+        if !cookies.isEmpty { json += ",\"cookies\":[" + cookies.map(JSONText.quote).joined(separator: ",") + "]" }
+        json += ",\"headers\":{" + headers.map { JSONText.quote($0.0) + ":" + JSONText.quote($0.1) }.joined(separator: ",") + "}"
+        json += ",\"requestContext\":{\"http\":{\"method\":" + JSONText.quote(method) + ",\"path\":" + JSONText.quote(path)
+        json += ",\"protocol\":\"HTTP/1.1\",\"sourceIp\":" + JSONText.quote(sourceIp)
+        json += ",\"userAgent\":" + JSONText.quote(headers.first { $0.0 == "user-agent" }?.1 ?? "") + "}"
+        json += ",\"requestId\":" + JSONText.quote(requestId) + ",\"routeKey\":\"$default\",\"stage\":\"$default\""
+        json += ",\"timeEpoch\":" + String(RuntimeLoop.epochMillisecondsNow()) + "}"
+        if body.isEmpty {
+            json += ",\"isBase64Encoded\":false}"
+        } else if isTextual(contentType: headers.first { $0.0 == "content-type" }?.1),
+            let text = String(validating: body, as: UTF8.self)
+        {
+            json += ",\"body\":" + JSONText.quote(text) + ",\"isBase64Encoded\":false}"
+        } else {
+            json += ",\"body\":\"" + Data(body).base64EncodedString() + "\",\"isBase64Encoded\":true}"
+        }
+        return Array(json.utf8)
+    }
+
+    /// Whether a body of this media type is passed as text: JSON, XML, form data, `text/*`, JavaScript,
+    /// or no content type at all. Anything else (images, octet streams, multipart) is passed as base64.
+    public static func isTextual(contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        let media = (contentType.split(separator: ";", omittingEmptySubsequences: false).first ?? "")
+            .trimmingSpaces().lowercased()
+        guard !media.isEmpty else { return true }
+        if media.hasPrefix("text/") || media.hasSuffix("+json") || media.hasSuffix("+xml") { return true }
+        return [
+            "application/json", "application/xml", "application/x-www-form-urlencoded", "application/javascript",
+        ].contains(media)
+    }
+}

@@ -1,0 +1,197 @@
+import AsyncHTTPClient
+import Foundation
+import LocalRunner
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `wxauth-http`: every function behind one HTTP/1.1 server, as SCF web functions, Function Compute and containers
+/// run it.
+@Suite(.serialized) struct HTTPModeTests {
+    struct NotListening: Error {}
+
+    /// An HTTP answer: status, headers (repeated ones joined by newlines) and the body.
+    struct Reply: Sendable {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+    }
+
+    /// A running `wxauth-http` on a port the OS picked, found from its `listening` log line.
+    final class Server: Sendable {
+        let process: Process
+        let port: Int
+        let exited: Task<Int32, Never>
+        var baseURL: String { "http://127.0.0.1:\(port)" }
+
+        init(_ e2e: EndToEnd, arguments: [String] = [], environment extra: [String: String] = [:]) async throws {
+            let process = Process()
+            process.executableURL = e2e.binDirectory.appendingPathComponent("wxauth-http")
+            process.arguments = arguments
+            process.environment = e2e.environment.merging(["PORT": "0"].merging(extra) { _, new in new }) { _, new in new }
+            let errors = Pipe()
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            let (ports, found) = AsyncStream.makeStream(of: Int.self)
+            let reader = errors.fileHandleForReading
+            // Reads stderr to its end on a thread of its own (so the pipe never fills), reporting the port.
+            Thread {
+                var pending = Data()
+                var reported = false
+                while case let chunk = reader.availableData, !chunk.isEmpty {
+                    pending += chunk
+                    while let newline = pending.firstIndex(of: 0x0A) {
+                        let line = pending[pending.startIndex..<newline]
+                        pending = Data(pending[(newline + 1)...])
+                        guard !reported,
+                            let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                            object["msg"] as? String == "listening" || object["message"] as? String == "listening",
+                            let port = (object["port"] as? String).flatMap(Int.init)
+                        else { continue }
+                        reported = true
+                        found.yield(port)
+                    }
+                }
+                found.finish()
+            }.start()
+            var iterator = ports.makeAsyncIterator()
+            self.process = process
+            self.exited = Task { await EndToEnd.onThread { process.waitUntilExit(); return process.terminationStatus } }
+            guard let port = await iterator.next() else {
+                throw NotListening()
+            }
+            self.port = port
+        }
+
+        func terminate() async -> Int32 {
+            kill(process.processIdentifier, SIGTERM)
+            return await exited.value
+        }
+    }
+
+    static func request(
+        _ url: String, method: String = "GET", body: String? = nil, headers: [String: String] = [:]
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        var fields: [String: String] = [:]
+        for header in response.headers { fields[header.name.lowercased()] = fields[header.name.lowercased()].map { $0 + "\n" + header.value } ?? header.value }
+        return Reply(status: Int(response.status.code), headers: fields, body: Data(bytes.readableBytesView))
+    }
+
+    @Test func concurrentSignInsAndProfilesAreAllAnswered() async throws {
+        let e2e = try await EndToEnd()
+        let count = 40
+        var codes: [String] = []
+        for index in 0..<count { codes.append(try await e2e.mintCode(user: "http\(index)")) }
+        let server = try await Server(e2e)
+        let started = ContinuousClock.now
+        let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
+            for code in codes {
+                group.addTask {
+                    let answer = try await Self.request(server.baseURL + "/login", method: "POST", body: #"{"code":"\#(code)"}"#)
+                    return answer.status == 200 ? answer.json["access_token"] as? String : nil
+                }
+            }
+            return try await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        let signIns = ContinuousClock.now - started
+        #expect(tokens.count == count && tokens.allSatisfy { $0 != nil }, "every concurrent sign-in succeeded")
+        let profiles = try await withThrowingTaskGroup(of: Int.self) { group in
+            for token in tokens.compactMap({ $0 }) {
+                group.addTask {
+                    try await Self.request(server.baseURL + "/userinfo", headers: ["authorization": "Bearer \(token)"]).status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(profiles.count == count && profiles.allSatisfy { $0 == 200 })
+        print("wxauth-http: \(count) concurrent sign-ins (sandbox WeChat, SQLite) in \(signIns)")
+        #expect(await server.terminate() == 0)
+    }
+
+    /// Every route of functions.yaml, with its methods, and nothing else: 404 elsewhere, 405 with `Allow` as
+    /// `local-runner serve` answers.
+    @Test func routesAreFunctionsYAMLs() async throws {
+        let e2e = try await EndToEnd()
+        let manifest = try Manifest.load(from: BrowserTools.manifest, environment: [:])
+        let server = try await Server(e2e)
+        for function in manifest.functions {
+            let answer = try await Self.request(server.baseURL + function.route, method: "PATCH")
+            #expect(answer.status == 405, "\(function.route)")
+            #expect(answer.headers["allow"] == function.methods.sorted().joined(separator: ", "), "\(function.route)")
+            #expect(answer.json["error"] as? String == "method_not_allowed")
+            for method in function.methods {
+                let routed = try await Self.request(server.baseURL + function.route, method: method, body: method == "POST" ? "{}" : nil)
+                #expect(routed.status != 404 && routed.status != 405, "\(method) \(function.route)")
+            }
+        }
+        let missing = try await Self.request(server.baseURL + "/nope")
+        #expect(missing.status == 404)
+        #expect(missing.json["error"] as? String == "not_found")
+        let tooLarge = try await Self.request(
+            server.baseURL + "/login", method: "POST", body: String(repeating: "x", count: 6 * 1024 * 1024 + 1)
+        )
+        #expect(tooLarge.status == 413)
+        #expect(await server.terminate() == 0)
+    }
+
+    @Test func servesOnlyTheFunctionsNamed() async throws {
+        let e2e = try await EndToEnd()
+        let server = try await Server(e2e, arguments: ["userinfo"])
+        #expect(try await Self.request(server.baseURL + "/userinfo").status == 401)
+        #expect(try await Self.request(server.baseURL + "/login", method: "POST", body: "{}").status == 404)
+        #expect(await server.terminate() == 0)
+    }
+
+    @Test func sigtermFinishesTheRequestInFlightThenExitsZero() async throws {
+        let e2e = try await EndToEnd()
+        let code = try await e2e.mintCode(user: "http-slow")
+        try await e2e.injectFault(#"{"endpoint":"/sns/jscode2session","delay_ms":800,"times":1}"#)
+        let server = try await Server(e2e)
+        let slow = Task { try await Self.request(server.baseURL + "/login", method: "POST", body: #"{"code":"\#(code)"}"#) }
+        // The sandbox counts the call when it arrives: from then on the request is in flight.
+        while try await e2e.upstreamCalls("/sns/jscode2session") == 0 { await Task.yield() }
+        let status = await server.terminate()
+        let answer = try await slow.value
+        #expect(answer.status == 200)
+        #expect(answer.json["access_token"] is String)
+        #expect(status == 0)
+    }
+
+    /// The stdin function binaries do not link the HTTP server; wxauth-http does.
+    @Test func functionBinariesDoNotLinkHummingbird() async throws {
+        let bin = EndToEnd.locateExecutables()
+        func symbols(_ name: String) throws -> Int {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["nm", bin.appendingPathComponent(name).path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text.split(separator: "\n").filter { $0.contains("11Hummingbird") }.count
+        }
+        for function in SCFRuntimeTests.functions + ["wxauth-postgres"] {
+            #expect(try symbols(function) == 0, "\(function) links Hummingbird")
+        }
+        #expect(try symbols("wxauth-http") > 0)
+    }
+}

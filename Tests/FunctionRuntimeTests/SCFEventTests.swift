@@ -1,0 +1,108 @@
+import Foundation
+import FunctionRuntime
+import Testing
+
+/// Tencent SCF's event shapes, and the payload v2.0 events `wxauth-http` builds from HTTP requests.
+@Suite struct SCFEventTests {
+    let harness = FunctionHarness(functionName: "test", maxEventBytes: 1024 * 1024, maxBodyBytes: 1024)
+
+    /// The request the handler saw, as JSON.
+    let echo: FunctionHandler = { request, _ in
+        struct Seen: Encodable {
+            var method: String
+            var path: String
+            var query: [String: String]
+            var headers: [String: String]
+            var cookies: [String: String]
+            var body: String
+            var requestId: String
+        }
+        return .json(
+            200,
+            Seen(
+                method: request.method, path: request.path, query: request.query, headers: request.headers,
+                cookies: request.cookies, body: String(decoding: request.body, as: UTF8.self), requestId: request.requestId
+            )
+        )
+    }
+
+    func run(_ event: [UInt8], fallbackRequestId: String? = nil) async throws -> (Int, [String: Any]) {
+        let response = await harness.response(to: event, fallbackRequestId: fallbackRequestId, handler: echo)
+        let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+        return (response.statusCode, body)
+    }
+
+    @Test func decodesAFunctionURLEvent() async throws {
+        let event = #"""
+            {"body":"{\"code\":\"abc\"}","headers":{"accept":"*/*","content-type":"application/json","cookie":"a=1; b=2"},
+             "httpMethod":"POST","path":"/","queryString":{"x":"1","y":["first","second"],"z":null}}
+            """#
+        let (status, seen) = try await run(Array(event.utf8), fallbackRequestId: "scf-request-1")
+        #expect(status == 200)
+        #expect(seen["method"] as? String == "POST")
+        #expect(seen["path"] as? String == "/")
+        #expect((seen["query"] as? [String: String]) == ["x": "1", "y": "first"])
+        #expect((seen["cookies"] as? [String: String]) == ["a": "1", "b": "2"])
+        #expect(seen["body"] as? String == #"{"code":"abc"}"#)
+        #expect(seen["requestId"] as? String == "scf-request-1", "the platform's request id when the event has none")
+    }
+
+    @Test func decodesAnAPIGatewayTriggerEvent() async throws {
+        let event = #"""
+            {"requestContext":{"serviceId":"service-f94sy04v","path":"/test/{path}","httpMethod":"GET","requestId":"c6af9ac6",
+             "identity":{"secretId":"abdcdxxxxxxxsdfs"},"sourceIp":"10.0.2.14","stage":"release"},
+             "headers":{"accept-Language":"en-US,en,cn","accept":"text/html"},"body":"","pathParameters":{"path":"value"},
+             "queryStringParameters":{"foo":"bar"},"headerParameters":{"Refer":"10.0.2.14"},"stageVariables":{"stage":"release"},
+             "path":"/test/value","queryString":{"foo":"bar","bob":"alice"},"httpMethod":"GET"}
+            """#
+        let (status, seen) = try await run(Array(event.utf8), fallbackRequestId: "unused")
+        #expect(status == 200)
+        #expect(seen["path"] as? String == "/test/value")
+        #expect((seen["query"] as? [String: String]) == ["foo": "bar", "bob": "alice"], "the complete queryString wins")
+        #expect((seen["headers"] as? [String: String])?["accept-language"] == "en-US,en,cn")
+        #expect(seen["requestId"] as? String == "c6af9ac6")
+    }
+
+    @Test(arguments: [#"{"httpMethod":"GET","queryString":5}"#, #"{"httpMethod":"GET","queryString":{"a":[1]}}"#])
+    func refusesAWrongTypedQueryString(_ event: String) async throws {
+        let (status, body) = try await run(Array(event.utf8))
+        #expect(status == 400)
+        #expect((body["error_description"] as? String)?.contains("queryString") == true)
+    }
+
+    @Test func acceptsARawQueryString() async throws {
+        let (_, seen) = try await run(Array(#"{"httpMethod":"GET","queryString":"a=1&b=x%20y"}"#.utf8))
+        #expect((seen["query"] as? [String: String]) == ["a": "1", "b": "x y"])
+    }
+
+    @Test func anHTTPRequestBecomesThePayloadV2EventAPIGatewayWouldSend() async throws {
+        let event = GatewayEvent.v2(
+            method: "POST", path: "/login", rawQueryString: "return_to=%2Fapp",
+            headerFields: [
+                ("Content-Type", "application/json"), ("X-Multi", "1"), ("x-multi", "2"), ("Cookie", "a=1; b=2"),
+                ("Cookie", "c=3"),
+            ],
+            body: Array(#"{"code":"x"}"#.utf8), sourceIp: "203.0.113.9", requestId: "http-1"
+        )
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(event)) as? [String: Any])
+        #expect(object["version"] as? String == "2.0")
+        #expect((object["cookies"] as? [String]) == ["a=1", "b=2", "c=3"])
+        #expect((object["headers"] as? [String: String]) == ["content-type": "application/json", "x-multi": "1,2"])
+        let context = try #require(object["requestContext"] as? [String: Any])
+        #expect((context["http"] as? [String: Any])?["sourceIp"] as? String == "203.0.113.9")
+        #expect(object["isBase64Encoded"] as? Bool == false)
+        let (status, seen) = try await run(event)
+        #expect(status == 200)
+        #expect((seen["query"] as? [String: String]) == ["return_to": "/app"])
+        #expect((seen["cookies"] as? [String: String]) == ["a": "1", "b": "2", "c": "3"])
+        #expect(seen["requestId"] as? String == "http-1")
+
+        let binary = GatewayEvent.v2(
+            method: "POST", path: "/x", rawQueryString: "", headerFields: [("content-type", "application/octet-stream")],
+            body: [0xFF, 0x00], sourceIp: "::1", requestId: "http-2"
+        )
+        let binaryObject = try #require(try JSONSerialization.jsonObject(with: Data(binary)) as? [String: Any])
+        #expect(binaryObject["isBase64Encoded"] as? Bool == true)
+        #expect(binaryObject["body"] as? String == "/wA=")
+    }
+}
