@@ -51,7 +51,7 @@ struct SCFTemplate {
             lines.append("inputs:")
             lines.append("  name: \(SAMTemplate.quoted("wxauth-" + spec.name))")
             lines.append("  type: event")
-            let routes = spec.methods.joined(separator: ", ") + " " + spec.route
+            let routes = spec.methods.joined(separator: ", ") + " " + spec.routes.joined(separator: " ")
             lines.append("  description: \(SAMTemplate.quoted("wxauth \(spec.name): \(routes)"))")
             lines.append("  src: \(SAMTemplate.quoted("./" + spec.name + ".zip"))")
             // Custom runtimes get the handler as _HANDLER: wxauth-postgres, zipped as the bootstrap itself, reads
