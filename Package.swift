@@ -177,7 +177,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            // Static like the functions, so one binary runs on any platform image (SCF, Function Compute, distroless).
+            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
         ),
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 

@@ -123,6 +123,12 @@ struct SAMTemplate {
         }
     }
 
+    /// A timeout as whole seconds in `timeoutRange` (SCF's range too), and whether that changed it.
+    static func timeoutSeconds(_ timeout: Double) -> (seconds: Int, fitted: Bool) {
+        let seconds = Int(min(max(timeout.rounded(.up), Double(timeoutRange.lowerBound)), Double(timeoutRange.upperBound)))
+        return (seconds, Double(seconds) != timeout)
+    }
+
     /// `login` → `Login`, `WECHAT_OA_SECRET` → `WechatOaSecret`, `my-fn` → `MyFn`.
     static func pascalCase(_ text: String) -> String {
         text.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) })
@@ -181,9 +187,8 @@ struct SAMTemplate {
                 memory = min(max(memory, Self.memoryRange.lowerBound), Self.memoryRange.upperBound)
                 warnings.append("\(spec.name): memory \(spec.memory) MB is outside Lambda's 128–10240 MB; the template uses \(memory)")
             }
-            var timeout = Int(spec.timeout.rounded(.up))
-            if !Self.timeoutRange.contains(timeout) || Double(timeout) != spec.timeout {
-                timeout = min(max(timeout, Self.timeoutRange.lowerBound), Self.timeoutRange.upperBound)
+            let (timeout, fitted) = Self.timeoutSeconds(spec.timeout)
+            if fitted {
                 warnings.append("\(spec.name): Lambda timeouts are whole seconds up to 900; the template uses \(timeout) s")
             }
             lines.append("  \(function.logicalID):")

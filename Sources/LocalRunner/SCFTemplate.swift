@@ -12,9 +12,9 @@ struct SCFTemplate {
     /// Things the configuration had to adjust (memory or timeout outside SCF's limits).
     var warnings: [String] = []
 
-    /// SCF's limits: memory 64 MB or a multiple of 128 MB up to 3072 MB; timeouts in whole seconds up to 900.
+    /// SCF's largest memory size; the others are 64 MB and multiples of 128 MB. Its timeouts are Lambda's
+    /// (``SAMTemplate/timeoutSeconds(_:)``).
     static let maximumMemory = 3072
-    static let timeoutRange = 1...900
 
     init(_ template: SAMTemplate) {
         functions = template.functions
@@ -42,11 +42,8 @@ struct SCFTemplate {
             if memory != spec.memory {
                 warnings.append("\(spec.name): SCF memory sizes are 64 MB or multiples of 128 MB up to 3072; using \(memory)")
             }
-            var timeout = Int(spec.timeout.rounded(.up))
-            if !Self.timeoutRange.contains(timeout) || Double(timeout) != spec.timeout {
-                timeout = min(max(timeout, Self.timeoutRange.lowerBound), Self.timeoutRange.upperBound)
-                warnings.append("\(spec.name): SCF timeouts are whole seconds up to 900; using \(timeout) s")
-            }
+            let (timeout, fitted) = SAMTemplate.timeoutSeconds(spec.timeout)
+            if fitted { warnings.append("\(spec.name): SCF timeouts are whole seconds up to 900; using \(timeout) s") }
             lines.append("---")
             lines.append("app: wxauth")
             lines.append("component: scf")
@@ -54,7 +51,7 @@ struct SCFTemplate {
             lines.append("inputs:")
             lines.append("  name: \(SAMTemplate.quoted("wxauth-" + spec.name))")
             lines.append("  type: event")
-            let routes = spec.methods.joined(separator: ", ") + " " + spec.route
+            let routes = spec.methods.joined(separator: ", ") + " " + spec.routes.joined(separator: " ")
             lines.append("  description: \(SAMTemplate.quoted("wxauth \(spec.name): \(routes)"))")
             lines.append("  src: \(SAMTemplate.quoted("./" + spec.name + ".zip"))")
             // Custom runtimes get the handler as _HANDLER: wxauth-postgres, zipped as the bootstrap itself, reads

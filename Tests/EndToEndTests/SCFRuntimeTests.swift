@@ -6,7 +6,7 @@ import Testing
 /// The function executables as Tencent SCF `bootstrap`s (event functions in the custom runtime), under an SCF
 /// runtime API emulator, and SCF's Function URL events on stdin.
 @Suite(.serialized) struct SCFRuntimeTests {
-    static let functions = ["login", "callback", "refresh", "userinfo", "logout"]
+    static let functions = ["login", "callback", "refresh", "userinfo", "logout", "jwks", "admin"]
 
     static func start(_ executable: URL, environment: [String: String], emulator: RuntimeAPIEmulator) throws -> Process {
         let process = Process()
@@ -65,7 +65,7 @@ import Testing
         let process = try Self.start(e2e.binDirectory.appendingPathComponent(function), environment: e2e.environment, emulator: emulator)
         defer { process.terminate() }
         #expect(await emulator.nextPosted()?.kind == "ready")
-        let method = function == "callback" || function == "userinfo" ? "GET" : "POST"
+        let method = ["callback", "userinfo", "jwks"].contains(function) ? "GET" : "POST"
 
         await emulator.enqueue(id: "first", event: try Self.functionURLEvent(method, "/" + function, body: method == "POST" ? "{}" : ""))
         let first = await emulator.nextPosted()

@@ -4,30 +4,11 @@ import Testing
 
 /// Tencent SCF's event shapes, and the payload v2.0 events `wxauth-http` builds from HTTP requests.
 @Suite struct SCFEventTests {
-    let harness = FunctionHarness(functionName: "test", maxEventBytes: 1024 * 1024, maxBodyBytes: 1024)
-
-    /// The request the handler saw, as JSON.
-    let echo: FunctionHandler = { request, _ in
-        struct Seen: Encodable {
-            var method: String
-            var path: String
-            var query: [String: String]
-            var headers: [String: String]
-            var cookies: [String: String]
-            var body: String
-            var requestId: String
-        }
-        return .json(
-            200,
-            Seen(
-                method: request.method, path: request.path, query: request.query, headers: request.headers,
-                cookies: request.cookies, body: String(decoding: request.body, as: UTF8.self), requestId: request.requestId
-            )
-        )
-    }
+    /// The harness and echo handler of the payload v1/v2 tests: SCF's shapes go through the same core.
+    let decoding = EventDecodingTests()
 
     func run(_ event: [UInt8], fallbackRequestId: String? = nil) async throws -> (Int, [String: Any]) {
-        let response = await harness.response(to: event, fallbackRequestId: fallbackRequestId, handler: echo)
+        let response = await decoding.harness.response(to: event, fallbackRequestId: fallbackRequestId, handler: decoding.echo)
         let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
         return (response.statusCode, body)
     }

@@ -38,7 +38,7 @@ import Yams
             #expect(inputs["src"] as? String == "./\(function.name).zip")
             #expect(inputs["memorySize"] as? Int == function.memory)
             #expect(inputs["timeout"] as? Int == Int(function.timeout))
-            #expect((inputs["description"] as? String)?.hasSuffix(function.route) == true)
+            #expect((inputs["description"] as? String)?.hasSuffix(function.routes.joined(separator: " ")) == true)
             let events = try #require(inputs["events"] as? [[String: Any]])
             #expect(events.count == 1)
             let http = try #require(events.first?["http"] as? [String: Any])
