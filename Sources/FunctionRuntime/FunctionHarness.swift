@@ -74,7 +74,7 @@ public struct FunctionHarness: Sendable {
         StandardStreams.writeAll(
             metrics.embeddedMetricFormat(
                 namespace: "wxauth", function: functionName, requestId: requestId,
-                timestampMilliseconds: LogTimestamp.nowMilliseconds()
+                timestampMilliseconds: WallClock.nowMilliseconds()
             ),
             to: 2
         )

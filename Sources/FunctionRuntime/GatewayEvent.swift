@@ -39,7 +39,7 @@ public enum GatewayEvent {
         json += ",\"protocol\":\"HTTP/1.1\",\"sourceIp\":" + JSONText.quote(sourceIp)
         json += ",\"userAgent\":" + JSONText.quote(headers.first { $0.0 == "user-agent" }?.1 ?? "") + "}"
         json += ",\"requestId\":" + JSONText.quote(requestId) + ",\"routeKey\":\"$default\",\"stage\":\"$default\""
-        json += ",\"timeEpoch\":" + String(RuntimeLoop.epochMillisecondsNow()) + "}"
+        json += ",\"timeEpoch\":" + String(WallClock.nowMilliseconds()) + "}"
         if body.isEmpty {
             json += ",\"isBase64Encoded\":false}"
         } else if isTextual(contentType: headers.first { $0.0 == "content-type" }?.1),

@@ -33,7 +33,7 @@ public struct JSONLogHandler: LogHandler {
             merged.merge(extra, uniquingKeysWith: { _, new in new })
         }
         let requestId = merged.removeValue(forKey: "request_id")
-        var line = "{\"timestamp\":\"" + LogTimestamp.rfc3339(LogTimestamp.nowMilliseconds()) + "\""
+        var line = "{\"timestamp\":\"" + WallClock.rfc3339(WallClock.nowMilliseconds()) + "\""
         line += ",\"level\":\"" + Self.lambdaLevel(event.level) + "\""
         line += ",\"message\":" + JSONText.quote("\(event.message)")
         if let requestId { line += ",\"requestId\":" + Self.render(requestId) }
@@ -77,8 +77,8 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Wall-clock time for logs and metrics, formatted without Foundation.
-package enum LogTimestamp {
+/// Wall-clock time (logs, metrics, runtime-API deadlines), read and formatted without Foundation.
+package enum WallClock {
     /// Milliseconds since the Unix epoch.
     package static func nowMilliseconds() -> Int64 {
         var spec = timespec()

@@ -140,18 +140,12 @@ public struct RuntimeLoop: Sendable {
     static func deadline(epochMilliseconds: Int64?, fallback: Duration) -> ContinuousClock.Instant {
         guard let epochMilliseconds else { return .now + fallback }
         // The header is the platform's, but any Int64 must do no worse than an immediate or distant deadline.
-        let (remaining, overflow) = epochMilliseconds.subtractingReportingOverflow(epochMillisecondsNow())
+        let (remaining, overflow) = epochMilliseconds.subtractingReportingOverflow(WallClock.nowMilliseconds())
         let clamped = overflow ? (epochMilliseconds < 0 ? 0 : Int64.max) : max(0, remaining)
         return .now + .milliseconds(clamped)
     }
 
     /// The wall clock in milliseconds since the epoch.
-    static func epochMillisecondsNow() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    }
-
     static func describe(_ error: any Error) -> (String, String) {
         if let described = error as? any CustomStringConvertible {
             return ("Runtime.InitError", described.description)

@@ -32,7 +32,7 @@ public struct SCFRuntimeAPI: RuntimeAPI {
         let limit = response.headers["time_limit_in_ms"].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
         return RuntimeInvocation(
             requestId: response.headers["request_id"] ?? "",
-            deadlineEpochMilliseconds: limit.map { RuntimeLoop.epochMillisecondsNow() + min($0, 900_000) },
+            deadlineEpochMilliseconds: limit.map { WallClock.nowMilliseconds() + min($0, 900_000) },
             traceId: nil,
             memoryLimitMegabytes: response.headers["memory_limit_in_mb"].flatMap { Int($0) },
             event: response.body

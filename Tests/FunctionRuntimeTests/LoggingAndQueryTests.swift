@@ -23,11 +23,11 @@ import Testing
 
 @Suite struct StructuredLogTests {
     @Test func formatsRFC3339TimestampsInUTCWithMilliseconds() {
-        #expect(LogTimestamp.rfc3339(0) == "1970-01-01T00:00:00.000Z")
-        #expect(LogTimestamp.rfc3339(1_796_579_401_123) == "2026-12-06T17:50:01.123Z")
-        #expect(LogTimestamp.rfc3339(951_782_400_000) == "2000-02-29T00:00:00.000Z")
-        #expect(LogTimestamp.rfc3339(-1) == "1969-12-31T23:59:59.999Z")
-        #expect(LogTimestamp.rfc3339(4_102_444_800_000) == "2100-01-01T00:00:00.000Z")
+        #expect(WallClock.rfc3339(0) == "1970-01-01T00:00:00.000Z")
+        #expect(WallClock.rfc3339(1_796_579_401_123) == "2026-12-06T17:50:01.123Z")
+        #expect(WallClock.rfc3339(951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(WallClock.rfc3339(-1) == "1969-12-31T23:59:59.999Z")
+        #expect(WallClock.rfc3339(4_102_444_800_000) == "2100-01-01T00:00:00.000Z")
     }
 
     @Test func readsLambdaAndSwiftLogLevelNames() {
