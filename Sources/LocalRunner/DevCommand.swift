@@ -130,7 +130,7 @@ struct DevCommand: AsyncParsableCommand {
         for app in apps {
             Console.out("  \(app.appid)  \(app.kind.title)")
         }
-        Console.out("  AppSecrets, the ES256 signing key and the data key generated for this run (DEVELOPMENT ONLY, not shown)")
+        Console.out("  AppSecrets, the JWT secret and an ES256 signing key generated for this run (DEVELOPMENT ONLY, not shown)")
         // A database URL of the user's may hold a password: only the default is shown.
         let defaultDatabase = effective["WXAUTH_DATABASE_URL"] == "sqlite:.wxauth/dev.sqlite"
         Console.out("  database " + (defaultDatabase ? "sqlite:.wxauth/dev.sqlite" : "as you set it (not shown)"))

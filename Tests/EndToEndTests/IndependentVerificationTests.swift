@@ -25,8 +25,9 @@ enum PyJWT {
             "jwks": try JSONSerialization.jsonObject(with: Data(jwks.utf8)), "oct": octKeys, "issuer": issuer,
             "audience": audience, "tokens": tokens,
         ]
-        let run = try await Command.run(
-            try #require(python), [script.path], stdin: try JSONSerialization.data(withJSONObject: request)
+        let run = try await PostgresHandOffTests.run(
+            URL(fileURLWithPath: try #require(python)), arguments: [script.path], environment: [:],
+            stdin: String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
         )
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
@@ -36,30 +37,6 @@ enum PyJWT {
             guard verdict["valid"] as? Bool == true else { return nil }
             return (try #require(verdict["header"] as? [String: Any]), try #require(verdict["claims"] as? [String: Any]))
         }
-    }
-}
-
-/// A process run to its end, for `local-runner keys` and the verifier.
-enum Command {
-    static func run(_ executable: String, _ arguments: [String], stdin: Data = Data()) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
-        let (input, output, errors) = (Pipe(), Pipe(), Pipe())
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        async let out = EndToEnd.onThread { output.fileHandleForReading.readDataToEndOfFile() }
-        async let err = EndToEnd.onThread { errors.fileHandleForReading.readDataToEndOfFile() }
-        _ = await EndToEnd.onThread {
-            try? input.fileHandleForWriting.write(contentsOf: stdin)
-            try? input.fileHandleForWriting.close()
-        }
-        let (stdout, stderr) = await (out, err)
-        await EndToEnd.onThread { process.waitUntilExit() }
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }
 
@@ -77,7 +54,9 @@ struct KeyFiles {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func keys(_ arguments: [String]) async throws -> String {
-        let run = try await Command.run(runner, ["keys"] + arguments)
+        let run = try await PostgresHandOffTests.run(
+            URL(fileURLWithPath: runner), arguments: ["keys"] + arguments, environment: [:], stdin: ""
+        )
         #expect(run.status == 0, "keys \(arguments): \(run.stderr)")
         return run.stdout
     }
