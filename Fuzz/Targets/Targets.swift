@@ -129,7 +129,7 @@ struct FuzzTarget: Sendable {
     static func state() async -> FuzzTarget {
         let services = await services()
         let issued = SignedState.make(expiresAt: now + 600, services: services)
-        fputs("state issued for the corpus: \(issued.state)\n", stderr)
+        StandardStreams.writeAll("state issued for the corpus: \(issued.state)\n", to: 2)
         return FuzzTarget { bytes in
             guard let id = try? SignedState.verify(String(decoding: bytes, as: UTF8.self), now: now, services: services) else {
                 return
@@ -143,7 +143,7 @@ struct FuzzTarget: Sendable {
     static func accessToken() async -> FuzzTarget {
         let services = await services()
         let issued = (try? await services.tokens.issue(subject: "u1", session: "s1", jti: "j1", now: now)) ?? ""
-        fputs("access token issued for the corpus: \(issued)\n", stderr)
+        StandardStreams.writeAll("access token issued for the corpus: \(issued)\n", to: 2)
         let key = SymmetricKey(data: Array(jwtSecret.revealed.utf8))
         return FuzzTarget { bytes in
             let token = String(decoding: bytes, as: UTF8.self)
@@ -224,13 +224,15 @@ struct FuzzTarget: Sendable {
     }
 }
 
-/// Runs async work to its end from libFuzzer's synchronous callback (on the global executor, not the main thread
+/// Runs async work to its end from libFuzzer's synchronous callbacks (on the global executor, not the thread
 /// libFuzzer blocks).
-func blocking(_ work: @escaping @Sendable () async -> Void) {
+func blocking<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
     let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: T?
     Task.detached {
-        await work()
+        result = await work()
         done.signal()
     }
     done.wait()
+    return result!
 }

@@ -217,8 +217,8 @@ struct APIGatewayEvent {
         var cookies: [String: String] = [:]
         let cookieHeaders = (self.cookies ?? []) + (headers["cookie"].map { [$0] } ?? [])
         for header in cookieHeaders {
-            for pair in header.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
+            for pair in header.splitting(atASCII: ";") {
+                let parts = pair.splitting(atASCII: "=", maxSplits: 1)
                 guard parts.count == 2 else { continue }
                 let name = parts[0].trimmingSpaces()
                 if cookies[name] == nil {
@@ -279,8 +279,8 @@ public enum QueryString {
     /// Name → value; `+` is a space and `%XX` is decoded; the first of repeated names wins.
     public static func parse(_ raw: some StringProtocol) -> [String: String] {
         var result: [String: String] = [:]
-        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        for pair in raw.splitting(atASCII: "&") {
+            let parts = pair.splitting(atASCII: "=", maxSplits: 1, omittingEmpty: false)
             let name = percentDecode(parts[0])
             let value = parts.count > 1 ? percentDecode(parts[1]) : ""
             if result[name] == nil { result[name] = value }

@@ -60,6 +60,14 @@ public struct FunctionRequest: Sendable, Equatable {
 }
 
 extension StringProtocol {
+    /// The pieces between occurrences of an ASCII separator, split on bytes. Splitting on `Character`s would not
+    /// split where the separator is followed by a combining mark (`;` + U+0CF3 is one grapheme), so a cookie or
+    /// query parameter could swallow the next one; found by the `cookies` fuzz target.
+    package func splitting(atASCII separator: Unicode.Scalar, maxSplits: Int = .max, omittingEmpty: Bool = true) -> [String] {
+        utf8.split(separator: UInt8(ascii: separator), maxSplits: maxSplits, omittingEmptySubsequences: omittingEmpty)
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The text without leading and trailing spaces, tabs and line breaks (FoundationEssentials has no trimming).
     public func trimmingSpaces() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import FunctionRuntime
 import WeChat
 import WXAuthStore
 
@@ -46,8 +47,9 @@ public struct SharedUserData: Sendable {
             guard RawDataSignature.isValid(signature, rawData: rawData, sessionKey: sessionKey) else {
                 throw .invalidRequest("signature does not match rawData (sha1 of rawData + session_key)")
             }
-            if let fields = try? JSONDecoder().decode(ProfileFields.self, from: Data(rawData.utf8)) {
-                profile = profile.merging(fields.profile)
+            // Parsed like every other untrusted JSON (RFC 8259, strictly); a rawData that is not an object adds nothing.
+            if case .object(let members)? = try? EventJSON.parse(Array(rawData.utf8)) {
+                profile = profile.merging(Self.profile(members: members))
             }
         }
         if let encryptedData, let iv {
@@ -78,21 +80,18 @@ public struct SharedUserData: Sendable {
         }
     }
 
-    /// The profile fields of `rawData` (the same names as in encrypted data).
-    private struct ProfileFields: Decodable {
-        var nickName: String?
-        var avatarUrl: String?
-        var gender: Int?
-        var city: String?
-        var province: String?
-        var country: String?
-        var language: String?
-
-        var profile: UserProfile {
-            UserProfile(
-                nickname: nickName, picture: avatarUrl, gender: gender, city: city, province: province,
-                country: country, language: language
-            )
+    /// The profile fields of `rawData` (the same names as in encrypted data); a field of another type is left out.
+    static func profile(members: [(String, EventJSON)]) -> UserProfile {
+        func member(_ name: String) -> EventJSON? { members.first { $0.0 == name }?.1 }
+        func string(_ name: String) -> String? {
+            if case .string(let text)? = member(name) { return text }
+            return nil
         }
+        var gender: Int?
+        if case .number(let text)? = member("gender") { gender = Int(text) }
+        return UserProfile(
+            nickname: string("nickName"), picture: string("avatarUrl"), gender: gender, city: string("city"),
+            province: string("province"), country: string("country"), language: string("language")
+        )
     }
 }

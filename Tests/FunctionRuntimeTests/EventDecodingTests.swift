@@ -129,6 +129,17 @@ import Testing
         print("64,000 header variants (\(event.utf8.count) bytes) decoded in \(elapsed)")
     }
 
+    /// Found by the `cookies` fuzz target: `;` (or `&`, `=`) followed by a combining mark is one `Character`, so
+    /// splitting on characters let one cookie or parameter swallow the next. Separators are split on bytes.
+    @Test func aCombiningMarkAfterASeparatorDoesNotJoinTwoCookiesOrParameters() async throws {
+        let event = #"{"httpMethod":"GET","path":"/","rawQueryString":"a=1&\u0301b=2","headers":{"cookie":"a=b;\u0CF3c=d"}}"#
+        let (response, seen) = try await run(event)
+        #expect(response.statusCode == 200)
+        #expect(seen["cookies"] as? [String: String] == ["a": "b", "\u{CF3}c": "d"])
+        #expect(seen["query"] as? [String: String] == ["a": "1", "\u{301}b": "2"])
+        #expect(QueryString.parse("code=x&\u{301}state=y")["code"] == "x")
+    }
+
     @Test func refusesInvalidUTF8() async throws {
         var bytes = Array(#"{"httpMethod":"GET","path":"/"#.utf8)
         bytes += [0xFF, 0xFE, 0x22, 0x7D]

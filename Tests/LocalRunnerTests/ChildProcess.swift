@@ -21,12 +21,13 @@ struct ChildProcessRun {
 func runChildProcess(
     _ executable: URL, arguments: [String] = [], stdin: String = "", environment: [String: String]? = nil
 ) async throws -> ChildProcessRun {
+    try await onOwnThread { try runChildProcessBlocking(executable, arguments: arguments, stdin: stdin, environment: environment) }
+}
+
+/// Runs blocking work (reading a pipe, waiting for a process) on a thread of its own, holding no cooperative thread.
+func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(
-                with: Result { try runChildProcessBlocking(executable, arguments: arguments, stdin: stdin, environment: environment) }
-            )
-        }.start()
+        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }
 

@@ -74,13 +74,13 @@ struct CommandLineTests {
         #expect(run.stderr.contains("/nonexistent/functions.yaml: cannot be read"))
     }
 
-    @Test func serveListensPrintsRoutesAndStopsOnSIGTERM() throws {
+    @Test func serveListensPrintsRoutesAndStopsOnSIGTERM() async throws {
         let bin = try InvocationTests.BinDirectory([
             "echo": #"cat >/dev/null; echo "echo log" >&2; printf '{"statusCode":200,"body":"served"}'"#
         ])
         let manifest = bin.file("functions.yaml")
         try Data("functions:\n  echo: {handler: echo, route: /echo, method: [POST, GET]}\n".utf8).write(to: manifest)
-        let runner = try RunningRunner(
+        let runner = try await RunningRunner.start(
             ["serve", "--port", "0", "--manifest", manifest.path], environment: ["WXAUTH_BIN_DIR": bin.url.path]
         )
         let printed = runner.printed
@@ -95,7 +95,7 @@ struct CommandLineTests {
         #expect(response.status == 200)
         #expect(String(decoding: response.body, as: UTF8.self) == "served")
 
-        let (status, stderr) = runner.stop()
+        let (status, stderr) = try await runner.stop()
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("[echo] echo log"), "\(stderr)")
         #expect(stderr.contains(/POST \/echo 200 \d+\.\dms maxRSS=\d+MB function=echo/), "\(stderr)")
@@ -103,13 +103,19 @@ struct CommandLineTests {
 }
 
 /// The built `local-runner` serving (`serve`, `dev`): started with `arguments`, with what it printed up to
-/// "Stop with Ctrl-C."; killed when dropped unless stopped.
-final class RunningRunner {
+/// "Stop with Ctrl-C."; killed when dropped unless stopped. Starting and stopping wait on threads of their own.
+final class RunningRunner: @unchecked Sendable {
     let process = Process()
     let errors = Pipe()
     let printed: String
 
-    init(_ arguments: [String], directory: URL? = nil, environment: [String: String]) throws {
+    static func start(_ arguments: [String], directory: URL? = nil, environment: [String: String]) async throws
+        -> RunningRunner
+    {
+        try await onOwnThread { try RunningRunner(arguments, directory: directory, environment: environment) }
+    }
+
+    private init(_ arguments: [String], directory: URL?, environment: [String: String]) throws {
         process.executableURL = try #require(builtLocalRunner)
         process.arguments = arguments
         process.currentDirectoryURL = directory
@@ -128,12 +134,14 @@ final class RunningRunner {
     }
 
     /// Stops it with SIGTERM; its exit status and everything it wrote on stderr.
-    func stop() -> (status: Int32, stderr: String) {
-        guard process.isRunning else { return (process.terminationStatus, "") }
-        kill(process.processIdentifier, SIGTERM)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, stderr)
+    func stop() async throws -> (status: Int32, stderr: String) {
+        try await onOwnThread { [self] in
+            guard process.isRunning else { return (process.terminationStatus, "") }
+            kill(process.processIdentifier, SIGTERM)
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, stderr)
+        }
     }
 
     deinit {

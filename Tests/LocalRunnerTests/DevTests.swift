@@ -118,7 +118,7 @@ struct DevTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let dev = try RunningDev(
+        let dev = try await RunningDev(
             directory: directory,
             environment: ["WXAUTH_BIN_DIR": try #require(builtFunctions).path]
         )
@@ -151,7 +151,7 @@ struct DevTests {
         let userinfo = try await send("GET", "\(serverURL)/userinfo", nil, bearer: token)
         #expect(userinfo.status == 200, "\(userinfo.body)")
 
-        let (status, stderr) = dev.stop()
+        let (status, stderr) = try await dev.stop()
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("POST /login 200 "), "\(stderr)")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".wxauth/dev.sqlite").path))
@@ -175,12 +175,11 @@ struct DevTests {
               settings: {handler: settings, route: /settings, method: GET}
             """.utf8
         ).write(to: manifest)
-        let dev = try RunningDev(
+        let dev = try await RunningDev(
             arguments: ["--manifest", manifest.path],
             directory: bin.url,
             environment: ["WXAUTH_BIN_DIR": bin.url.path, "WXAUTH_RETURN_TO": "/app"]
         )
-        defer { _ = dev.stop() }
         let (printed, sandboxURL, serverURL) = (dev.printed, dev.sandboxURL, dev.serverURL)
 
         let answer = try await send("GET", "\(serverURL)/settings", nil)
@@ -227,8 +226,8 @@ struct DevTests {
         let serverURL: String
         var printed: String { runner.printed }
 
-        init(arguments: [String] = [], directory: URL, environment: [String: String]) throws {
-            runner = try RunningRunner(
+        init(arguments: [String] = [], directory: URL, environment: [String: String]) async throws {
+            runner = try await RunningRunner.start(
                 ["dev", "--port", "0"] + arguments, directory: directory, environment: environment
             )
             let sandbox = runner.printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)
@@ -237,7 +236,7 @@ struct DevTests {
             serverURL = String(try #require(server, "\(runner.printed)").1)
         }
 
-        func stop() -> (status: Int32, stderr: String) { runner.stop() }
+        func stop() async throws -> (status: Int32, stderr: String) { try await runner.stop() }
     }
 
     private struct Reply {
