@@ -1,4 +1,5 @@
 import Foundation
+import WXAuth
 import Yams
 
 /// The functions of `functions.yaml`: what to run for each route, with which limits and environment.
@@ -77,18 +78,17 @@ extension Manifest {
     /// The methods `method` accepts (`ANY` as in API Gateway).
     public static let httpMethods: Set<String> = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 
-    /// The six functions with default limits and no environment: what `demo` runs without a `functions.yaml`.
-    public static let builtIn = Manifest(functions: [
-        FunctionSpec(name: "login", handler: "login", route: "/login", methods: ["POST", "GET"]),
-        FunctionSpec(name: "callback", handler: "callback", route: "/callback", methods: ["GET"]),
-        FunctionSpec(name: "refresh", handler: "refresh", route: "/refresh", methods: ["POST"]),
-        FunctionSpec(name: "userinfo", handler: "userinfo", route: "/userinfo", methods: ["GET", "POST"]),
-        FunctionSpec(name: "logout", handler: "logout", route: "/logout", methods: ["POST"]),
-        FunctionSpec(
-            name: "jwks", handler: "jwks", route: "/.well-known/jwks.json",
-            additionalRoutes: ["/.well-known/oauth-authorization-server"], methods: ["GET"]
-        ),
-    ])
+    /// Every function this package builds, with default limits and no environment: what `demo` runs without a
+    /// `functions.yaml`. Routes and methods come from the functions themselves (`wxauth-http` serves the same).
+    public static let builtIn = Manifest(
+        functions: Functions.Name.allCases.map { name in
+            let routes = name.routes
+            return FunctionSpec(
+                name: name.rawValue, handler: name.rawValue, route: routes[0].path,
+                additionalRoutes: routes.dropFirst().map(\.path), methods: routes[0].methods
+            )
+        }
+    )
 }
 
 // MARK: - Loading

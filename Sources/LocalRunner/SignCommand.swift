@@ -12,8 +12,7 @@ struct SignCommand: ParsableCommand {
               METHOD \\n PATH \\n TIMESTAMP \\n NONCE \\n hex(SHA-256(body))
             Sign exactly the body you send and the path the function sees. For example:
               curl -X POST http://127.0.0.1:8787/admin/introspect --data @body.json \\
-                $(./local-runner sign POST /admin/introspect --body body.json --keys admin-keys.json | sed 's/^/-H /')
-            (the header values contain no spaces).
+                $(./local-runner sign POST /admin/introspect --body body.json --keys admin-keys.json | sed 's/: /:/; s/^/-H /')
             """
     )
 

@@ -8,6 +8,8 @@ extension Functions.Name {
         case .refresh: [("/refresh", ["POST"])]
         case .userinfo: [("/userinfo", ["GET", "POST"])]
         case .logout: [("/logout", ["POST"])]
+        case .jwks: [("/.well-known/jwks.json", ["GET"]), ("/.well-known/oauth-authorization-server", ["GET"])]
+        case .admin: [("/admin/introspect", ["POST"]), ("/admin/revoke", ["POST"])]
         }
     }
 }

@@ -72,8 +72,8 @@ import Testing
         let now = Int64(Date().timeIntervalSince1970)
         let refusals: [(String, String, [String: String], [String: String])] = [
             ("replay", introspectAccess, headers, environment),
-            ("stale", introspectAccess, Self.signed("POST", "/admin/introspect", body: introspectAccess, timestamp: now - 301), environment),
-            ("future", introspectAccess, Self.signed("POST", "/admin/introspect", body: introspectAccess, timestamp: now + 301), environment),
+            ("stale", introspectAccess, Self.signed("POST", "/admin/introspect", body: introspectAccess, timestamp: now - 3600), environment),
+            ("future", introspectAccess, Self.signed("POST", "/admin/introspect", body: introspectAccess, timestamp: now + 3600), environment),
             ("unknown key", introspectAccess, Self.signed("POST", "/admin/introspect", body: introspectAccess, keyId: "other"), environment),
             ("wrong key", introspectAccess, Self.signed("POST", "/admin/introspect", body: introspectAccess, key: Array(repeating: 7, count: 32)), environment),
             ("other body", introspectRefresh, Self.signed("POST", "/admin/introspect", body: introspectAccess), environment),
