@@ -231,7 +231,8 @@ public struct FunctionDefinition: Sendable {
 }
 
 extension FunctionHarness {
-    /// The whole life of a function process; this is what a `main.swift` calls. With `AWS_LAMBDA_RUNTIME_API`
+    /// The whole life of a function process, which ``start(name:definition:)`` (what a `main.swift` calls) runs.
+    /// With `AWS_LAMBDA_RUNTIME_API`
     /// set it serves the Lambda Runtime API forever, with `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` Tencent
     /// SCF's (``RuntimeLoop/api(environment:)``); otherwise one event on stdin, one response, exit 0.
     public static func main(

@@ -2,6 +2,6 @@ import FunctionRuntime
 import WXAuth
 
 // No PostgreSQL hand-off: the key set and the metadata come from the configuration alone, never from the store.
-await FunctionHarness.main(name: "jwks") {
+FunctionHarness.start(name: "jwks") {
     Functions.definition(.jwks, environment: $0)
 }
