@@ -172,6 +172,19 @@ public struct SecretBox: Sendable {
     public func authenticationCode(_ message: [UInt8]) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: message, using: key(keyring.entries[0])))
     }
+
+    /// Whether `tag` is the authentication code of `message` (or its first `tag.count` bytes) under any key of the
+    /// keyring, so a state signed before a rotation still verifies while its key is listed. Every key is tried,
+    /// each comparison in constant time.
+    public func isAuthenticationCode(_ tag: [UInt8], of message: [UInt8]) -> Bool {
+        guard !tag.isEmpty else { return false }
+        var matched = false
+        for entry in keyring.entries {
+            let code = Array(HMAC<SHA256>.authenticationCode(for: message, using: key(entry)).prefix(tag.count))
+            matched = ConstantTime.equals(code, tag) || matched
+        }
+        return matched
+    }
 }
 
 /// base64url without padding (RFC 4648 §5), as JWTs and our refresh tokens use.

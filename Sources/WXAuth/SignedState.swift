@@ -38,8 +38,7 @@ enum SignedState {
             throw .invalidState("the state was not issued by this server")
         }
         let message = Array(bytes.prefix(messageBytes))
-        let expected = box(services).authenticationCode(message).prefix(tagBytes)
-        guard ConstantTime.equals(expected, bytes.suffix(tagBytes)) else {
+        guard box(services).isAuthenticationCode(Array(bytes.suffix(tagBytes)), of: message) else {
             throw .invalidState("the state was not issued by this server")
         }
         let expiresAt = bytes[idBytes..<idBytes + 4].reduce(Int64(0)) { $0 << 8 | Int64($1) }

@@ -245,6 +245,16 @@ enum TokenFixture {
         #expect(try Self.ring(["b"], keys: &keys).box(purpose: "p").open(resealed).revealed == "session-key")
     }
 
+    @Test func authenticationCodesVerifyUnderEveryListedKeySoInFlightStatesSurviveARotation() throws {
+        var keys: [String: String] = [:]
+        let message = Array("state".utf8)
+        let tag = Array(try Self.ring(["a"], keys: &keys).box(purpose: "s").authenticationCode(message).prefix(16))
+        #expect(try Self.ring(["b", "a"], keys: &keys).box(purpose: "s").isAuthenticationCode(tag, of: message))
+        #expect(try !Self.ring(["b"], keys: &keys).box(purpose: "s").isAuthenticationCode(tag, of: message))
+        #expect(try !Self.ring(["b", "a"], keys: &keys).box(purpose: "t").isAuthenticationCode(tag, of: message))
+        #expect(try !Self.ring(["a"], keys: &keys).box(purpose: "s").isAuthenticationCode([], of: message))
+    }
+
     @Test func valuesSealedBeforeKidsStillOpenWithTheSecretAloneOrBesideAKeySet() throws {
         // Exactly what the sealing code wrote before the keyring: nonce ‖ ciphertext ‖ tag under the HKDF of the secret.
         let key = HKDF<SHA256>.deriveKey(
