@@ -80,7 +80,8 @@ func main() {
 		_ = out.Encode(errorResponse(500, "server_error", "the database cannot be opened"))
 		return
 	}
-	defer s.db.Close()
+	// No Close: like the Swift functions, the process just exits. Closing the last connection to an SQLite
+	// database in WAL mode checkpoints it (writes and fsyncs), work wxauth's processes do not do.
 	var result response
 	switch os.Args[1] {
 	case "userinfo":
