@@ -108,7 +108,7 @@ final class EndToEnd: Sendable {
             "PATH": "/usr/bin:/bin",
             "WECHAT_APPID": Self.appid, "WECHAT_SECRET": Self.appSecret,
             "WECHAT_API_BASE": sandbox.baseURL, "WXAUTH_JWT_SECRET": Self.jwtSecret,
-            "WXAUTH_DATABASE_URL": databaseURL, "WXAUTH_FUNCTION_TIMEOUT": "3",
+            "WXAUTH_DATABASE_URL": databaseURL, "WXAUTH_FUNCTION_TIMEOUT": "10",
             "WECHAT_OA_APPID": Self.officialAccount, "WECHAT_OA_SECRET": Self.officialSecret,
             "WECHAT_WEB_APPID": Self.website, "WECHAT_WEB_SECRET": Self.websiteSecret,
             "WECHAT_OPEN_BASE": sandbox.baseURL, "WXAUTH_PUBLIC_URL": Self.publicURL, "WXAUTH_RETURN_TO": "/,/app",

@@ -15,6 +15,8 @@ import Testing
         let functions = Manifest.builtIn.functions.map { spec in
             var spec = spec
             spec.concurrency = concurrency
+            // The whole suite runs beside this on two cores: room for a slow moment, never a reason to answer 504.
+            spec.timeout = 30
             spec.environment = e2e.environment.filter { $0.key != "PATH" }
             return spec
         }
