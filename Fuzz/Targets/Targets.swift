@@ -117,7 +117,7 @@ struct FuzzTarget: Sendable {
     /// they issue is the same in every run, so the corpus can hold it.
     static func services() async -> Services {
         let config = Config(jwtSecret: jwtSecret)
-        let tokens = await AccessTokens(secret: jwtSecret, issuer: config.issuer, audience: config.audience, ttl: 900)
+        let tokens = AccessTokens(keys: SigningKeySet(secret: jwtSecret), issuer: config.issuer, audience: config.audience, ttl: 900)
         return Services(config: config, store: MemoryStore(), tokens: tokens, wechat: nil, random: FixedRandom())
     }
 
@@ -128,13 +128,13 @@ struct FuzzTarget: Sendable {
     /// The web sign-in `state`: only the state this server made verifies (the corpus holds it).
     static func state() async -> FuzzTarget {
         let services = await services()
-        let issued = SignedState.make(expiresAt: now + 600, services: services)
+        let binding = LoginBinding.reuseOrMake(nil, random: services.random)
+        let issued = SignedState.make(expiresAt: now + 600, binding: binding, services: services)
         StandardStreams.writeAll("state issued for the corpus: \(issued.state)\n", to: 2)
         return FuzzTarget { bytes in
-            guard let id = try? SignedState.verify(String(decoding: bytes, as: UTF8.self), now: now, services: services) else {
-                return
-            }
-            precondition(id == issued.id, "a state this server never made verified")
+            guard let verified = try? SignedState.verify(String(decoding: bytes, as: UTF8.self), now: now, services: services)
+            else { return }
+            precondition(verified.id == issued.id && verified.bindingHash == binding.hash, "a state this server never made verified")
         }
     }
 
@@ -142,18 +142,16 @@ struct FuzzTarget: Sendable {
     /// HMAC of its own header and payload under that key — no `none`, no other algorithm, no unsigned part.
     static func accessToken() async -> FuzzTarget {
         let services = await services()
-        let issued = (try? await services.tokens.issue(subject: "u1", session: "s1", jti: "j1", now: now)) ?? ""
+        let issued = (try? services.tokens.issue(subject: "u1", session: "s1", clientId: "wxfuzz", jti: "j1", now: now)) ?? ""
         StandardStreams.writeAll("access token issued for the corpus: \(issued)\n", to: 2)
         let key = SymmetricKey(data: Array(jwtSecret.revealed.utf8))
         return FuzzTarget { bytes in
             let token = String(decoding: bytes, as: UTF8.self)
-            blocking {
-                guard (try? await services.tokens.verify(token, now: now + 1)) != nil else { return }
-                let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-                precondition(parts.count == 3, "a token without three parts verified")
-                let expected = Array(HMAC<SHA256>.authenticationCode(for: Array("\(parts[0]).\(parts[1])".utf8), using: key))
-                precondition(base64URL(parts[2]) == expected, "a token not signed with the key verified")
-            }
+            guard (try? services.tokens.verify(token, now: now + 1)) != nil else { return }
+            let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+            precondition(parts.count == 3, "a token without three parts verified")
+            let expected = Array(HMAC<SHA256>.authenticationCode(for: Array("\(parts[0]).\(parts[1])".utf8), using: key))
+            precondition(base64URL(parts[2]) == expected, "a token not signed with the key verified")
         }
     }
 
