@@ -24,7 +24,7 @@ struct PostgresStoreTests {
     }
 
     /// The migrations the schema has today: each racing cold start must apply every one exactly once.
-    static let migrationCount = 2
+    static let migrationCount = 3
 
     @Test func migratorsRacingAtColdStartMigrateOnce() async throws {
         let url = try await PostgresTestDatabase.freshSchemaURL()
