@@ -66,6 +66,7 @@ final class EndToEnd: Sendable {
 
     /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
     init(database: E2EDatabase = .default, sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
+        _ = BrokenPipes.ignored
         sandbox = try await SandboxServer.start(apps: [
             SandboxApp(appid: Self.appid, secret: Self.appSecret),
             SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
