@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import WXAuth
 
 /// `local-runner sign`: the four headers of a signed `admin` request (CONTRACT §9), for scripts.
 struct SignCommand: ParsableCommand {
@@ -29,7 +30,17 @@ struct SignCommand: ParsableCommand {
     var keys: String
 
     func run() throws {
-        let (keyId, key) = try Self.firstKey(of: keys)
+        guard let text = try? String(contentsOfFile: keys, encoding: .utf8) else {
+            Console.error("local-runner: cannot read the keys file \(keys): it does not exist or is not readable")
+            throw ExitCode(2)
+        }
+        let signer: (kid: String, key: SymmetricKey)
+        do {
+            signer = try AdminKeys(jwkSet: text).signer
+        } catch {
+            Console.error("local-runner: \(keys): \(error.description)")
+            throw ExitCode(2)
+        }
         let bodyBytes: [UInt8]
         switch body {
         case nil: bodyBytes = []
@@ -43,32 +54,13 @@ struct SignCommand: ParsableCommand {
         }
         let timestamp = String(Int64(Date().timeIntervalSince1970))
         let nonce = Self.nonce()
-        let canonical = [method.uppercased(), path, timestamp, nonce, Self.hex(Array(SHA256.hash(data: bodyBytes)))]
-            .joined(separator: "\n")
-        let signature = Self.hex(Array(HMAC<SHA256>.authenticationCode(for: Array(canonical.utf8), using: key)))
-        print("X-Wxauth-Key-Id: \(keyId)")
+        let signature = SignedRequest.signature(
+            key: signer.key, method: method.uppercased(), path: path, timestamp: timestamp, nonce: nonce, body: bodyBytes
+        )
+        print("X-Wxauth-Key-Id: \(signer.kid)")
         print("X-Wxauth-Timestamp: \(timestamp)")
         print("X-Wxauth-Nonce: \(nonce)")
         print("X-Wxauth-Signature: \(signature)")
-    }
-
-    /// The first `oct` key of a JWK Set file, with its kid.
-    static func firstKey(of path: String) throws -> (String, SymmetricKey) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            Console.error("local-runner: cannot read the keys file \(path): it does not exist or is not readable")
-            throw ExitCode(2)
-        }
-        guard let set = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let first = (set["keys"] as? [[String: Any]])?.first, first["kty"] as? String == "oct",
-            let kid = first["kid"] as? String, let k = first["k"] as? String,
-            let bytes = Data(base64Encoded: base64(fromURL: k)), bytes.count >= 32
-        else {
-            Console.error(
-                "local-runner: \(path) must be a JWK Set whose first key is oct, with a kid and a base64url k of at least 32 bytes"
-            )
-            throw ExitCode(2)
-        }
-        return (kid, SymmetricKey(data: bytes))
     }
 
     /// 32 characters of [A-Za-z0-9_-] (24 random bytes, base64url).
@@ -76,15 +68,5 @@ struct SignCommand: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func base64(fromURL text: String) -> String {
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while standard.count % 4 != 0 { standard += "=" }
-        return standard
     }
 }

@@ -1,60 +1,55 @@
 import Crypto
 import FunctionRuntime
 import WeChat
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// The keys server-to-server calls are signed with (`WXAUTH_ADMIN_KEYS`, CONTRACT §9): a JWK Set of `oct` keys
 /// of at least 32 bytes, each with its own `kid`, so a key can be added before the old one is removed.
-struct AdminKeys: Sendable {
+package struct AdminKeys: Sendable {
     static let settingName = "WXAUTH_ADMIN_KEYS"
     static let minimumKeyBytes = 32
 
     private let keys: [String: SymmetricKey]
+    /// The set's first key and its id: what `local-runner sign` signs with.
+    package let signer: (kid: String, key: SymmetricKey)
 
-    /// The keys by id (tests).
-    init(_ keys: [String: [UInt8]]) {
-        self.keys = keys.mapValues { SymmetricKey(data: $0) }
+    /// One key (tests).
+    init(kid: String, key: [UInt8]) {
+        keys = [kid: SymmetricKey(data: key)]
+        signer = (kid, SymmetricKey(data: key))
     }
 
-    /// Parses a JWK Set; the error names the setting and what is wrong, never a key.
-    init(jwkSet text: String) throws(AuthError) {
-        struct JWKSet: Decodable {
-            struct Key: Decodable {
-                var kty: String?
-                var kid: String?
-                var k: String?
-            }
-            var keys: [Key]
-        }
-        guard let set = try? JSONDecoder().decode(JWKSet.self, from: Data(text.utf8)) else {
-            throw .misconfigured("\(Self.settingName) must be a JWK Set: {\"keys\": [{\"kty\": \"oct\", \"kid\", \"k\"}]}")
-        }
+    /// Parses a JWK Set with the one reader of key sets; the error names the setting and what is wrong, never a key.
+    package init(jwkSet text: String) throws(AuthError) {
         var keys: [String: SymmetricKey] = [:]
-        for key in set.keys {
-            guard key.kty == "oct", let kid = key.kid, !kid.isEmpty, let encoded = key.k,
-                let bytes = Base64URL.decode(encoded)
-            else {
-                throw .misconfigured("every key of \(Self.settingName) must be an oct JWK with a kid and a base64url k")
+        var signer: (kid: String, key: SymmetricKey)?
+        do throws(ConfigError) {
+            for jwk in try JWKSetReader.entries(text, setting: Self.settingName) {
+                let kid = try jwk.kid()
+                guard try jwk.string("kty") == "oct" else {
+                    throw ConfigError(description: "every key of \(Self.settingName) must be an oct JWK")
+                }
+                let bytes = try jwk.bytes("k")
+                guard bytes.count >= Self.minimumKeyBytes else {
+                    throw ConfigError(description: "the keys of \(Self.settingName) must be at least \(Self.minimumKeyBytes) bytes")
+                }
+                guard keys[kid] == nil else { throw ConfigError(description: "\(Self.settingName) lists a kid twice") }
+                keys[kid] = SymmetricKey(data: bytes)
+                signer = signer ?? (kid, SymmetricKey(data: bytes))
             }
-            guard bytes.count >= Self.minimumKeyBytes else {
-                throw .misconfigured("the keys of \(Self.settingName) must be at least \(Self.minimumKeyBytes) bytes")
-            }
-            guard keys[kid] == nil else { throw .misconfigured("\(Self.settingName) lists a kid twice") }
-            keys[kid] = SymmetricKey(data: bytes)
+        } catch {
+            throw .misconfigured(error.description)
         }
-        guard !keys.isEmpty else { throw .misconfigured("\(Self.settingName) has no keys") }
+        // JWKSetReader refuses an empty set, so there is always a first key.
+        guard let signer else { throw .misconfigured("\(Self.settingName) lists no key") }
         self.keys = keys
+        self.signer = signer
     }
 
     func key(id: String) -> SymmetricKey? { keys[id] }
 }
 
 /// CONTRACT §9: a request signed with HMAC-SHA256 over its method, path, timestamp, nonce and body hash.
-enum SignedRequest {
+package enum SignedRequest {
     static let keyIdHeader = "x-wxauth-key-id"
     static let timestampHeader = "x-wxauth-timestamp"
     static let nonceHeader = "x-wxauth-nonce"
@@ -68,7 +63,7 @@ enum SignedRequest {
     }
 
     /// The lower-case hex signature of a request (what `local-runner sign` prints, and tests compute).
-    static func signature(
+    package static func signature(
         key: SymmetricKey, method: String, path: String, timestamp: String, nonce: String, body: [UInt8]
     ) -> String {
         let message = canonical(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)

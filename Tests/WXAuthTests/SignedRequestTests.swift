@@ -6,7 +6,7 @@ import Testing
 /// CONTRACT §9's signature check, with the clock fixed: the window's edges exactly.
 @Suite struct SignedRequestTests {
     let key = Array(repeating: UInt8(7), count: 32)
-    var keys: AdminKeys { AdminKeys(["k1": key]) }
+    var keys: AdminKeys { AdminKeys(kid: "k1", key: key) }
 
     func request(timestamp: String, nonce: String = "abcdefghijklmnop", signatureKey: [UInt8]? = nil, body: String = "{}")
         -> FunctionRequest
