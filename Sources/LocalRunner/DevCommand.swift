@@ -110,7 +110,7 @@ struct DevCommand: AsyncParsableCommand {
                 staticPages: ["/": DemoPage.page]
             )
         } catch {
-            Console.error("local-runner dev: cannot listen on 127.0.0.1:\(port): \(error)")
+            Console.error(cannotListenMessage(command: "local-runner dev", host: "127.0.0.1", port: port, error: error))
             await sandbox.stop()
             throw ExitCode(1)
         }

@@ -13,13 +13,13 @@ public struct EnvironmentFile: Sendable, Equatable {
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The file as given.
         public var file: String
-        /// 1-based line number.
+        /// 1-based line number; 0 when the file as a whole is the problem.
         public var line: Int
         /// What is wrong with it.
         public var message: String
 
         /// `FILE:LINE: MESSAGE`.
-        public var description: String { "\(file):\(line): \(message)" }
+        public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
     }
 
     /// Parses file contents; `file` only names the source in errors.
@@ -46,9 +46,9 @@ public struct EnvironmentFile: Sendable, Equatable {
     public init(contentsOf url: URL) throws(ParseError) {
         let text: String
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            text = try LocalFile.text(url.path)
         } catch {
-            throw ParseError(file: url.path, line: 0, message: "cannot be read")
+            throw ParseError(file: url.path, line: 0, message: "cannot be read: \(error.reason)")
         }
         try self.init(parsing: text, file: url.path)
     }

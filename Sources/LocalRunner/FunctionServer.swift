@@ -525,9 +525,9 @@ extension FunctionServer {
         }
         guard !missing.isEmpty else { return }
         Console.error(
-            "local-runner: warning: not built in \(binDirectory.path): "
-                + missing.map(\.handler).joined(separator: ", ")
-                + " (their routes answer 502; build with swift build -c release or set WXAUTH_BIN_DIR)"
+            "local-runner: warning: "
+                + Invocation.missingHandlersAdvice(missing.map(\.handler), binDirectory: binDirectory)
+                + "; their routes answer 502"
         )
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import WXAuth
 
 /// One invocation of a manifest function, as a FaaS platform would make it: environment, process,
 /// limits, and a Lambda-style account of how it went.
@@ -169,5 +170,49 @@ public struct InvocationResult: Sendable {
     private static func signalName(_ signal: Int32) -> String {
         let name = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
         return "\(name.lowercased()) (\(signal))"
+    }
+}
+
+extension Invocation {
+    /// What to do about handlers that are not in `binDirectory`: a name that is none of wxauth's functions is
+    /// most likely misspelt in `functions.yaml`, the others are simply not built yet.
+    static func missingHandlersAdvice(_ handlers: [String], binDirectory: URL) -> String {
+        let known = Set(Functions.Name.allCases.map(\.rawValue))
+        let unknown = handlers.filter { !known.contains($0) }
+        let unbuilt = handlers.filter { known.contains($0) }
+        var advice: [String] = []
+        if !unknown.isEmpty {
+            advice.append(
+                "no such handler: " + unknown.joined(separator: ", ") + " (check the handler in functions.yaml; "
+                    + "wxauth's functions are " + Functions.Name.allCases.map(\.rawValue).joined(separator: ", ") + ")"
+            )
+        }
+        if !unbuilt.isEmpty {
+            advice.append(
+                "not built in \(binDirectory.path): " + unbuilt.joined(separator: ", ")
+                    + " (run ./local-runner, which builds them, or swift build -c release; or set WXAUTH_BIN_DIR)"
+            )
+        }
+        return advice.joined(separator: "; ")
+    }
+}
+
+extension Invocation {
+    /// The warning `serve` prints when a function would start without any signing key: every request it
+    /// answered would be a 500, and nothing at start-up would say why. Nil when every function has a key.
+    static func missingKeysWarning(
+        _ manifest: Manifest, binDirectory: URL, runnerEnvironment: [String: String], envFile: EnvironmentFile?
+    ) -> String? {
+        let keySettings = ["WXAUTH_JWT_SECRET", "WXAUTH_JWT_SECRET_FILE", "WXAUTH_SIGNING_KEYS", "WXAUTH_SIGNING_KEYS_FILE"]
+        let keyless = manifest.functions.filter { function in
+            let environment = Invocation(
+                function: function, binDirectory: binDirectory, runnerEnvironment: runnerEnvironment, envFile: envFile
+            ).environment
+            return !keySettings.contains { environment[$0]?.isEmpty == false }
+        }
+        guard !keyless.isEmpty else { return nil }
+        return "local-runner: warning: WXAUTH_JWT_SECRET is not set for " + keyless.map(\.name).joined(separator: ", ")
+            + ", so every request to them answers 500. Export it (e.g. export WXAUTH_JWT_SECRET=$(openssl rand -hex 32))"
+            + " or put it in the file given with --env-file."
     }
 }

@@ -48,10 +48,11 @@ struct InvokeCommand: AsyncParsableCommand {
                 try await invocation.run(event: eventBytes) { Console.write($0, to: 2) }
             }
         } catch let error as FunctionProcess.SpawnError {
-            Console.error(
-                "local-runner: \(error). Build the functions (swift build -c release) "
-                    + "or point WXAUTH_BIN_DIR at them."
-            )
+            let advice =
+                error.code == ENOENT
+                ? Invocation.missingHandlersAdvice([spec.handler], binDirectory: invocation.binDirectory)
+                : "check that WXAUTH_BIN_DIR holds the built functions"
+            Console.error("local-runner: \(error): \(advice)")
             throw ExitCode(1)
         }
         try report(result)
@@ -82,9 +83,12 @@ struct InvokeCommand: AsyncParsableCommand {
             return Array(FileHandle.standardInput.readDataToEndOfFile())
         }
         do {
-            return Array(try Data(contentsOf: URL(fileURLWithPath: event)))
+            return try LocalFile.read(event)
         } catch {
-            Console.error("local-runner: cannot read the event file \(event)")
+            Console.error(
+                "local-runner: cannot read the event file \(event): \(error.reason) "
+                    + "(give a JSON file, - for stdin, or one of the samples in events/)"
+            )
             throw ExitCode(2)
         }
     }

@@ -95,11 +95,12 @@ struct KeysCommand: ParsableCommand {
     }
 
     static func read(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            Console.error("local-runner: \(path) cannot be read")
+        do {
+            return try LocalFile.text(path)
+        } catch {
+            Console.error("local-runner: cannot read \(path): \(error.reason)")
             throw ExitCode(1)
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Writes a private key set readable by its owner alone. A new file is never put over an existing one;

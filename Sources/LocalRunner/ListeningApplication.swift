@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Hummingbird
 import Logging
 import NIOCore
@@ -43,4 +50,22 @@ struct ListeningApplication: Sendable {
         await serviceGroup.triggerGracefulShutdown()
         _ = await running.result
     }
+}
+
+/// The line a command prints when it cannot listen: the system's reason in words, and what to do about a port
+/// that is taken (NIO's own description reads `bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)`).
+func cannotListenMessage(command: String, host: String, port: Int, error: any Error) -> String {
+    let reason: String
+    var hint = ""
+    if let error = error as? IOError {
+        reason = String(cString: strerror(error.errnoCode))
+        if error.errnoCode == EADDRINUSE {
+            hint = " (another process is listening there; choose another with --port, or --port 0 for any free port)"
+        } else if error.errnoCode == EACCES {
+            hint = " (ports below 1024 need privileges; use a higher --port, or --port 0 for any free port)"
+        }
+    } else {
+        reason = "\(error)"
+    }
+    return "\(command): cannot listen on \(host):\(port): \(reason)\(hint)"
 }

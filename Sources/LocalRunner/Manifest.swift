@@ -102,9 +102,9 @@ extension Manifest {
         let file = url.path
         let text: String
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            text = try LocalFile.text(file)
         } catch {
-            throw ManifestError(file: file, key: nil, line: nil, message: "cannot be read (\(Self.reason(error)))")
+            throw ManifestError(file: file, key: nil, line: nil, message: "cannot be read: \(error.reason)")
         }
         return try parse(text, file: file, environment: environment)
     }
@@ -116,19 +116,23 @@ extension Manifest {
         environment: [String: String] = [:]
     ) throws(ManifestError) -> Manifest {
         let raw: RawManifest
+        var document: Node?
         do {
-            guard try Yams.compose(yaml: text) != nil else {
+            document = try Yams.compose(yaml: text)
+            guard document != nil else {
                 throw ManifestIssue(path: [], line: nil, message: "empty: it needs a 'functions' mapping")
             }
             raw = try YAMLDecoder().decode(RawManifest.self, from: text)
-        } catch let issue as ManifestIssue {
+        } catch var issue as ManifestIssue {
+            if issue.locateKey, let document { issue.line = keyLine(issue.path, in: document) ?? issue.line }
             throw ManifestError(file: file, issue: issue)
         } catch DecodingError.dataCorrupted(let context) where context.underlyingError is ManifestIssue {
             // Yams wraps what `init(from:)` throws.
-            let issue = context.underlyingError as? ManifestIssue
-            throw ManifestError(file: file, issue: issue ?? ManifestIssue(path: [], line: nil, message: "invalid"))
+            var issue = context.underlyingError as? ManifestIssue ?? ManifestIssue(path: [], line: nil, message: "invalid")
+            if issue.locateKey, let document { issue.line = keyLine(issue.path, in: document) ?? issue.line }
+            throw ManifestError(file: file, issue: issue)
         } catch let error as YamlError {
-            throw ManifestError(file: file, yamlError: error)
+            throw ManifestError(file: file, yamlError: error, text: text)
         } catch {
             throw ManifestError(file: file, key: nil, line: nil, message: "not valid YAML (\(error))")
         }
@@ -138,9 +142,21 @@ extension Manifest {
             throw ManifestError(file: file, issue: error)
         }
     }
+}
 
-    private static func reason(_ error: any Error) -> String {
-        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+extension Manifest {
+    /// The line of the last key of `path` in `document`: mapping keys hold their own marks.
+    static func keyLine(_ path: [String], in document: Node) -> Int? {
+        var node = document
+        var line: Int?
+        for name in path {
+            guard let mapping = node.mapping,
+                let pair = mapping.first(where: { $0.key.string == name })
+            else { return line }
+            line = pair.key.mark?.line
+            node = pair.value
+        }
+        return line
     }
 }
 
@@ -169,11 +185,18 @@ public struct ManifestError: Error, Sendable, Equatable, CustomStringConvertible
         self.init(file: file, key: issue.key, line: issue.line, message: issue.message)
     }
 
-    init(file: String, yamlError: YamlError) {
+    init(file: String, yamlError: YamlError, text: String) {
         switch yamlError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            self.init(file: file, key: nil, line: mark.line, message: "not valid YAML: \(problem)")
+            // libyaml calls a tab "character that cannot start any token"; name it, since it is invisible.
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let faulty = mark.line >= 1 && mark.line <= lines.count ? lines[mark.line - 1] : ""
+            let message =
+                faulty.utf8.contains(UInt8(ascii: "\t"))
+                ? "a tab character: YAML indents with spaces only, so replace the tab with spaces"
+                : "not valid YAML: \(problem)"
+            self.init(file: file, key: nil, line: mark.line, message: message)
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
             self.init(file: file, key: nil, line: context.mark.line, message: "duplicate key \(keys) in one mapping")
@@ -196,11 +219,17 @@ struct ManifestIssue: Error {
     var key: String?
     var line: Int?
     var message: String
+    /// The keys leading to the value at fault, for finding its line in the document.
+    var path: [String] = []
+    /// Whether the line is the key's own, to be found in the document (see ``Manifest/keyLine(_:in:)``).
+    var locateKey = false
 
-    init(path: [any CodingKey], line: Int?, message: String) {
+    init(path: [any CodingKey], line: Int?, message: String, locateKey: Bool = false) {
         self.key = path.isEmpty ? nil : path.map(\.stringValue).joined(separator: ".")
         self.line = line
         self.message = message
+        self.path = path.map(\.stringValue)
+        self.locateKey = locateKey
     }
 
     init(key: String, line: Int?, message: String) {

@@ -227,8 +227,13 @@ extension Decoder {
         }
         if let allowed {
             for key in container.allKeys where !allowed.contains(key.stringValue) {
-                throw try container.superDecoder(forKey: key)
-                    .issue("unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                // The key's own line, found from the document once decoding has stopped: a decoder only knows
+                // the line of the value, which for a mapping is the line below the misspelt key.
+                throw ManifestIssue(
+                    path: codingPath + [key], line: nil,
+                    message: "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))",
+                    locateKey: true
+                )
             }
         }
         return container

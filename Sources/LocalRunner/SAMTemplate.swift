@@ -147,6 +147,14 @@ struct SAMTemplate {
     }
 
     /// The template as YAML.
+    /// An optional parameter's description. The database URL is optional only to the template: Lambda's
+    /// instances share nothing on disk, so a deployment needs a shared PostgreSQL URL there.
+    static func optionalDescription(_ variable: String) -> String {
+        guard variable == "WXAUTH_DATABASE_URL" else { return "\(variable) (optional; empty leaves it unset)" }
+        return "\(variable): set it on Lambda to a shared PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=require); "
+            + "empty leaves the default SQLite path, which Lambda cannot write and no two instances would share"
+    }
+
     mutating func render() -> String {
         warnings = []
         var lines: [String] = [
@@ -168,7 +176,7 @@ struct SAMTemplate {
                     lines.append("    Description: \(Self.quoted("\(parameter.variable) (required)"))")
                 } else {
                     lines.append("    Default: \(Self.quoted(parameter.defaultValue))")
-                    lines.append("    Description: \(Self.quoted("\(parameter.variable) (optional; empty leaves it unset)"))")
+                    lines.append("    Description: \(Self.quoted(Self.optionalDescription(parameter.variable)))")
                 }
             }
             let optional = parameters.filter { !$0.required }

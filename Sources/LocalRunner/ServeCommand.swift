@@ -38,6 +38,11 @@ struct ServeCommand: AsyncParsableCommand {
         let variables = try envFileOption.load()
         let binDirectory = Invocation.binDirectory(environment: environment)
         FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)
+        if let warning = Invocation.missingKeysWarning(
+            manifest, binDirectory: binDirectory, runnerEnvironment: environment, envFile: variables
+        ) {
+            Console.error(warning)
+        }
         let server: FunctionServer
         do {
             server = try await FunctionServer.start(
@@ -50,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
                 warm: warm
             )
         } catch {
-            Console.error("local-runner: cannot listen on \(host):\(port): \(error)")
+            Console.error(cannotListenMessage(command: "local-runner", host: host, port: port, error: error))
             throw ExitCode(1)
         }
         let count = manifest.functions.count

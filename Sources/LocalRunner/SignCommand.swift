@@ -30,8 +30,11 @@ struct SignCommand: ParsableCommand {
     var keys: String
 
     func run() throws {
-        guard let text = try? String(contentsOfFile: keys, encoding: .utf8) else {
-            Console.error("local-runner: cannot read the keys file \(keys): it does not exist or is not readable")
+        let text: String
+        do {
+            text = try LocalFile.text(keys)
+        } catch {
+            Console.error("local-runner: cannot read the keys file \(keys): \(error.reason)")
             throw ExitCode(2)
         }
         let signer: (kid: String, key: SymmetricKey)
@@ -46,11 +49,12 @@ struct SignCommand: ParsableCommand {
         case nil: bodyBytes = []
         case "-": bodyBytes = Array(FileHandle.standardInput.readDataToEndOfFile())
         case let path?:
-            guard let data = FileManager.default.contents(atPath: path) else {
-                Console.error("local-runner: cannot read the body file \(path): it does not exist or is not readable")
+            do {
+                bodyBytes = try LocalFile.read(path)
+            } catch {
+                Console.error("local-runner: cannot read the body file \(path): \(error.reason)")
                 throw ExitCode(2)
             }
-            bodyBytes = Array(data)
         }
         let timestamp = String(Int64(Date().timeIntervalSince1970))
         let nonce = Self.nonce()

@@ -111,7 +111,10 @@ extension Config {
     init(keysFrom reader: EnvironmentReader) throws(ConfigError) {
         let secret = try reader.value("WXAUTH_JWT_SECRET").map(Secret.init)
         if let secret, secret.revealed.utf8.count < Self.minimumSecretBytes {
-            throw ConfigError(description: "WXAUTH_JWT_SECRET must be at least \(Self.minimumSecretBytes) bytes")
+            throw ConfigError(
+                description: "WXAUTH_JWT_SECRET must be at least \(Self.minimumSecretBytes) bytes "
+                    + "(e.g. the output of openssl rand -hex 32)"
+            )
         }
         let signingKeys: SigningKeySet
         if let text = try reader.value("WXAUTH_SIGNING_KEYS") {
@@ -119,7 +122,11 @@ extension Config {
         } else if let secret {
             signingKeys = SigningKeySet(secret: secret)
         } else {
-            throw ConfigError(description: "WXAUTH_JWT_SECRET is not set")
+            throw ConfigError(
+                description: "WXAUTH_JWT_SECRET is not set: set it to \(Self.minimumSecretBytes) or more random bytes "
+                    + "(e.g. the output of openssl rand -hex 32), or set WXAUTH_SIGNING_KEYS and WXAUTH_DATA_KEYS "
+                    + "(local-runner keys new makes them)"
+            )
         }
         let dataKeys: DataKeyring
         if let text = try reader.value("WXAUTH_DATA_KEYS") {

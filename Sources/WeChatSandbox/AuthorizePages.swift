@@ -37,7 +37,7 @@ enum AuthorizePages {
     static func register(on router: Router<SandboxRequestContext>, state: SandboxState) {
         for flow in [Flow.officialAccount, .qrConnect] {
             router.get(RouterPath(flow.path)) { request, _ in
-                try await page(flow: flow, query: request.uri.query ?? "", state: state)
+                await page(flow: flow, query: request.uri.query ?? "", state: state)
             }
             router.post(RouterPath(flow.path)) { request, _ in
                 guard let body = try? await request.body.collect(upTo: maxBodySize) else {

@@ -16,21 +16,21 @@ let builtLocalRunner: URL? = {
 struct CommandLineTests {
     typealias Run = ChildProcessRun
 
+    static let manifest = """
+        defaults: {timeout: 5, memory: 64}
+        functions:
+          echo: {handler: echo, route: /echo, method: POST}
+          crash: {handler: crash, route: /crash, method: GET}
+        """
+
     /// Runs local-runner with a manifest of small shell-script functions in a temporary directory.
-    func localRunner(_ arguments: [String], stdin: String = "") async throws -> Run {
+    func localRunner(_ arguments: [String], stdin: String = "", manifest text: String = manifest) async throws -> Run {
         let bin = try InvocationTests.BinDirectory([
             "echo": #"printf '{"statusCode":200,"body":"%s"}' "$(cat | tr -d '"')"; echo "log" >&2"#,
             "crash": "exit 4",
         ])
         let manifest = bin.file("functions.yaml")
-        try Data(
-            """
-            defaults: {timeout: 5, memory: 64}
-            functions:
-              echo: {handler: echo, route: /echo, method: POST}
-              crash: {handler: crash, route: /crash, method: GET}
-            """.utf8
-        ).write(to: manifest)
+        try Data(text.utf8).write(to: manifest)
         return try await runChildProcess(
             try #require(builtLocalRunner), arguments: arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }, stdin: stdin,
             environment: ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
@@ -74,6 +74,39 @@ struct CommandLineTests {
         #expect(run.stderr.contains("/nonexistent/functions.yaml: cannot be read"))
     }
 
+    @Test func aMissingEventFileSaysWhyAndWhereSamplesAre() async throws {
+        let run = try await localRunner(["invoke", "echo", "--event", "/nonexistent/evnt.json", "--manifest", "MANIFEST"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("cannot read the event file /nonexistent/evnt.json: No such file or directory"), "\(run.stderr)")
+        #expect(run.stderr.contains("events/"), "\(run.stderr)")
+    }
+
+    @Test func aMissingEnvFileSaysWhyWithoutALineZero() async throws {
+        let run = try await localRunner(["invoke", "echo", "--env-file", "/nonexistent/nope.env", "--manifest", "MANIFEST"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("/nonexistent/nope.env: cannot be read: No such file or directory"), "\(run.stderr)")
+        #expect(!run.stderr.contains(":0:"), "\(run.stderr)")
+    }
+
+    @Test func aMisspeltHandlerIsCalledThatRatherThanUnbuilt() async throws {
+        let misspelt = "functions:\n  login: {handler: logn, route: /login, method: POST}\n"
+        let run = try await localRunner(["invoke", "login", "--manifest", "MANIFEST"], manifest: misspelt)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("no such handler: logn"), "\(run.stderr)")
+        #expect(run.stderr.contains("login, callback, refresh"), "\(run.stderr)")
+        #expect(!run.stderr.contains("not built"), "\(run.stderr)")
+    }
+
+    @Test func serveOnATakenPortSaysSoAndSuggestsPortZero() async throws {
+        let taken = try LoopbackListener()
+        let run = try await localRunner(["serve", "--port", "\(taken.port)", "--manifest", "MANIFEST"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("cannot listen on 127.0.0.1:\(taken.port): Address already in use"), "\(run.stderr)")
+        #expect(run.stderr.contains("--port 0"), "\(run.stderr)")
+        #expect(!run.stderr.contains("errno"), "\(run.stderr)")
+        withExtendedLifetime(taken) {}
+    }
+
     @Test func serveListensPrintsRoutesAndStopsOnSIGTERM() async throws {
         let bin = try InvocationTests.BinDirectory([
             "echo": #"cat >/dev/null; echo "echo log" >&2; printf '{"statusCode":200,"body":"served"}'"#
@@ -98,6 +131,9 @@ struct CommandLineTests {
         let (status, stderr) = try await runner.stop()
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("[echo] echo log"), "\(stderr)")
+        // Started without a signing key: said at start-up, with how to make one, rather than 500s later.
+        #expect(stderr.contains("WXAUTH_JWT_SECRET is not set for echo"), "\(stderr)")
+        #expect(stderr.contains("openssl rand -hex 32"), "\(stderr)")
         #expect(stderr.contains(/POST \/echo 200 \d+\.\dms maxRSS=\d+MB function=echo/), "\(stderr)")
     }
 }
@@ -116,7 +152,7 @@ final class RunningRunner: @unchecked Sendable {
     }
 
     private init(_ arguments: [String], directory: URL?, environment: [String: String]) throws {
-        process.executableURL = try #require(builtLocalRunner)
+        process.executableURL = builtLocalRunner
         process.arguments = arguments
         process.currentDirectoryURL = directory
         process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
@@ -150,4 +186,30 @@ final class RunningRunner: @unchecked Sendable {
             process.waitUntilExit()
         }
     }
+}
+
+struct ListenFailure: Error {}
+
+/// A loopback TCP port held open (bound and listening) until this value is released.
+final class LoopbackListener {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && listen(descriptor, 1) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else { throw ListenFailure() }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
 }

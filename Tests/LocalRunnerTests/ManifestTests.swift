@@ -125,6 +125,11 @@ struct ManifestTests {
         ("functions:\n", "functions", 1, "at least one function"),
         ("functions: {}\n", "functions", 1, "at least one function"),
         ("functionz: {}\n" + function, "functionz", 1, "unknown key"),
+        // A misspelt key over a block mapping is reported on its own line, not on the first line below it.
+        ("functoins:\n  f: {handler: f, route: /f, method: GET}\n", "functoins", 1, "unknown key"),
+        ("defaults:\n  environmnt:\n    A: b\n" + function, "defaults.environmnt", 2, "unknown key"),
+        // libyaml's "found character that cannot start any token" for an (invisible) tab is named.
+        ("functions:\n\tf: {handler: f, route: /f, method: GET}\n", nil, 2, "a tab character"),
         ("defaults:\n  timeout: 1\n  handler: x\n" + function, "defaults.handler", 3, "unknown key"),
         ("functions:\n  f: {handler: f, route: /f, method: GET, timout: 3}\n", "functions.f.timout", 2, "unknown key"),
         ("functions:\n  f: {route: /f, method: GET}\n", "functions.f", 2, "missing 'handler'"),

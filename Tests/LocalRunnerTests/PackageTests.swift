@@ -89,6 +89,8 @@ struct PackageTests {
         }
         #expect(parameters["WxauthJwtSecret"]?["Default"] == nil, "the JWT secret must be set at deploy time")
         #expect(parameters["WxauthDatabaseUrl"]?["NoEcho"]?.bool == true, "a database URL holds a password")
+        // Optional to the template, but a Lambda deployment needs a shared database: the template says so.
+        #expect(parameters["WxauthDatabaseUrl"]?["Description"]?.string?.contains("shared PostgreSQL") == true)
         // Settings of the deployment are parameters too, visible, defaulting to the manifest's `:-` default.
         for name in ["WechatAppid", "WxauthPublicUrl", "WxauthReturnTo", "WechatApiBase"] {
             #expect(parameters[name]?["NoEcho"] == nil, "\(name)")
