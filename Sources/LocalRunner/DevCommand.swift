@@ -39,26 +39,21 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Port on 127.0.0.1 for the functions; 0 picks a free one.")
     var port: Int = 8787
 
-    @OptionGroup var envFileOption: EnvFileOption
-
-    @Flag(help: "Keep warm function processes (their Lambda runtime loop) instead of one process per request.")
-    var warm = false
-
-    @OptionGroup var manifestOptions: ManifestOptions
+    @OptionGroup var serving: ServingOptions
 
     func validate() throws {
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        try ServingOptions.validate(port: port)
     }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let manifest = try loadManifest(environment: environment)
-        var variables = try envFileOption.load()
+        var variables = try serving.envFileOption.load()
         if var file = variables {
             let ignored = Set(file.entries.map(\.key)).intersection(Self.sandboxVariables)
             if !ignored.isEmpty {
                 Console.error(
-                    "local-runner dev: ignoring \(ignored.sorted().joined(separator: ", ")) from \(envFileOption.envFile ?? "") "
+                    "local-runner dev: ignoring \(ignored.sorted().joined(separator: ", ")) from \(serving.envFileOption.envFile ?? "") "
                         + "(dev points every function at the sandbox)"
                 )
             }
@@ -106,7 +101,7 @@ struct DevCommand: AsyncParsableCommand {
                 },
                 host: "127.0.0.1",
                 port: port,
-                warm: warm,
+                warm: serving.warm,
                 staticPages: ["/": DemoPage.page]
             )
         } catch {
@@ -156,12 +151,15 @@ struct DevCommand: AsyncParsableCommand {
     /// `--manifest`, `$WXAUTH_MANIFEST` or `./functions.yaml`; the built-in ones when none is given and
     /// there is no `./functions.yaml`.
     private func loadManifest(environment: [String: String]) throws -> Manifest {
-        let named = manifestOptions.manifest != nil || !(environment["WXAUTH_MANIFEST"] ?? "").isEmpty
-        if !named, !FileManager.default.fileExists(atPath: manifestOptions.url(environment: environment).path) {
-            Console.error("local-runner dev: no functions.yaml here; serving the built-in login, callback, refresh, userinfo, logout, jwks")
+        let named = serving.manifestOptions.manifest != nil || !(environment["WXAUTH_MANIFEST"] ?? "").isEmpty
+        if !named, !FileManager.default.fileExists(atPath: serving.manifestOptions.url(environment: environment).path) {
+            Console.error(
+                "local-runner dev: no functions.yaml here; serving the built-in "
+                    + Manifest.builtIn.functions.map(\.name).joined(separator: ", ")
+            )
             return Manifest.builtIn
         }
-        return try manifestOptions.load(environment: environment)
+        return try serving.manifestOptions.load(environment: environment)
     }
 
     /// What `dev` applies over one function's manifest environment: `pinned` always, each of

@@ -39,3 +39,18 @@ struct EnvFileOption: ParsableArguments {
         }
     }
 }
+
+/// What `serve` and `dev` share: how functions run (cold or warm), the env file and the manifest.
+struct ServingOptions: ParsableArguments {
+    @Flag(help: "Keep one warm process per function busy slot (its Lambda runtime loop) instead of one process per request.")
+    var warm = false
+
+    @OptionGroup var envFileOption: EnvFileOption
+
+    @OptionGroup var manifestOptions: ManifestOptions
+
+    /// Refuses a port outside 0…65535 (0 picks a free one).
+    static func validate(port: Int) throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+    }
+}

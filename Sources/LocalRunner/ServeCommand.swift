@@ -21,21 +21,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (loopback by default).")
     var host = "127.0.0.1"
 
-    @OptionGroup var envFileOption: EnvFileOption
-
-    @Flag(help: "Keep one warm process per function busy slot (its Lambda runtime loop) instead of one process per request.")
-    var warm = false
-
-    @OptionGroup var manifestOptions: ManifestOptions
+    @OptionGroup var serving: ServingOptions
 
     func validate() throws {
-        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        try ServingOptions.validate(port: port)
     }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let manifest = try manifestOptions.load(environment: environment)
-        let variables = try envFileOption.load()
+        let manifest = try serving.manifestOptions.load(environment: environment)
+        let variables = try serving.envFileOption.load()
         let binDirectory = Invocation.binDirectory(environment: environment)
         FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)
         if let warning = Invocation.missingKeysWarning(
@@ -52,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
                 envFile: variables,
                 host: host,
                 port: port,
-                warm: warm
+                warm: serving.warm
             )
         } catch {
             Console.error(cannotListenMessage(command: "local-runner", host: host, port: port, error: error))
