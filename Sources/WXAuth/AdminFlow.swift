@@ -30,7 +30,7 @@ public enum AdminFlow {
         let now = services.clock.nowSeconds
         do {
             if token.utf8.contains(UInt8(ascii: ".")) {
-                guard let claims = try? await services.tokens.verify(token, now: now),
+                guard let claims = try? services.tokens.verify(token, now: now),
                     let session = try await services.store.session(familyId: claims.sid),
                     !session.revoked, session.user.id == claims.sub
                 else { return .inactive }

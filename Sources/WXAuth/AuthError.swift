@@ -3,75 +3,118 @@ import Logging
 import WeChat
 
 /// A refusal the caller sees: CONTRACT §3's error code, HTTP status and a description safe to show.
+///
+/// Made only through the named refusals below (like ``WeChatError``), so a status and a code never disagree:
+/// the kind is hidden and both are derived from it.
 public struct AuthError: Error, Sendable, CustomStringConvertible {
-    public var status: Int
-    public var code: String
-    public var description: String
-    /// WeChat's errcode when WeChat refused.
-    public var wechatErrcode: Int?
-    public var headers: [String: String]
+    /// Which refusal of CONTRACT §3 this is.
+    enum Kind: Sendable, Equatable, CaseIterable {
+        case invalidRequest, notFound, invalidGrant, invalidState, invalidToken, invalidClient, accessDenied
+        case methodNotAllowed, unavailable, serverError, notImplemented
+    }
 
-    public init(status: Int, code: String, description: String, wechatErrcode: Int? = nil, headers: [String: String] = [:]) {
-        self.status = status
-        self.code = code
+    let kind: Kind
+    public let description: String
+    /// WeChat's errcode when WeChat refused.
+    public let wechatErrcode: Int?
+    /// Headers the refusal needs: `WWW-Authenticate`, `Retry-After`, `Allow`.
+    public let headers: [String: String]
+
+    private init(_ kind: Kind, _ description: String, wechatErrcode: Int? = nil, headers: [String: String] = [:]) {
+        self.kind = kind
         self.description = description
         self.wechatErrcode = wechatErrcode
         self.headers = headers
     }
 
-    public static func invalidRequest(_ text: String) -> AuthError {
-        AuthError(status: 400, code: "invalid_request", description: text)
+    /// The HTTP status.
+    public var status: Int {
+        switch kind {
+        case .invalidRequest, .invalidGrant, .invalidState: 400
+        case .invalidToken, .invalidClient: 401
+        case .accessDenied: 403
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .serverError: 500
+        case .notImplemented: 501
+        case .unavailable: 503
+        }
+    }
+
+    /// The `error` code of the JSON body.
+    public var code: String {
+        switch kind {
+        case .invalidRequest, .notFound: "invalid_request"
+        case .invalidGrant: "invalid_grant"
+        case .invalidState: "invalid_state"
+        case .invalidToken: "invalid_token"
+        case .invalidClient: "invalid_client"
+        case .accessDenied: "access_denied"
+        case .methodNotAllowed: "method_not_allowed"
+        case .unavailable: "temporarily_unavailable"
+        case .serverError, .notImplemented: "server_error"
+        }
+    }
+
+    /// The same refusal again, from its status and code as a sealed callback outcome keeps them; nil for a pair
+    /// no refusal has.
+    init?(status: Int, code: String, description: String, wechatErrcode: Int?, headers: [String: String] = [:]) {
+        guard let kind = Kind.allCases.first(where: { AuthError($0, "").status == status && AuthError($0, "").code == code })
+        else { return nil }
+        self.init(kind, description, wechatErrcode: wechatErrcode, headers: headers)
+    }
+
+    public static func invalidRequest(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
+        AuthError(.invalidRequest, text, wechatErrcode: wechatErrcode)
+    }
+
+    /// A path the function does not serve (the admin calls).
+    public static func notFound(_ text: String) -> AuthError {
+        AuthError(.notFound, text)
     }
 
     public static func invalidGrant(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
-        AuthError(status: 400, code: "invalid_grant", description: text, wechatErrcode: wechatErrcode)
+        AuthError(.invalidGrant, text, wechatErrcode: wechatErrcode)
     }
 
     /// A web callback's `state` that is missing, forged, expired or replayed.
     public static func invalidState(_ text: String) -> AuthError {
-        AuthError(status: 400, code: "invalid_state", description: text)
+        AuthError(.invalidState, text)
     }
 
     public static func invalidToken(_ text: String) -> AuthError {
-        AuthError(
-            status: 401, code: "invalid_token", description: text,
-            headers: ["www-authenticate": #"Bearer realm="wxauth", error="invalid_token""#]
-        )
+        AuthError(.invalidToken, text, headers: ["www-authenticate": #"Bearer realm="wxauth", error="invalid_token""#])
     }
 
     /// A server-to-server call without a valid signature (CONTRACT §9).
     public static func invalidClient(_ text: String) -> AuthError {
-        AuthError(
-            status: 401, code: "invalid_client", description: text,
-            headers: ["www-authenticate": #"WXAuth-HMAC-SHA256 realm="wxauth""#]
-        )
+        AuthError(.invalidClient, text, headers: ["www-authenticate": #"WXAuth-HMAC-SHA256 realm="wxauth""#])
     }
 
     public static func accessDenied(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
-        AuthError(status: 403, code: "access_denied", description: text, wechatErrcode: wechatErrcode)
+        AuthError(.accessDenied, text, wechatErrcode: wechatErrcode)
     }
 
     public static func methodNotAllowed(_ method: String, allowed: [String]) -> AuthError {
-        AuthError(
-            status: 405, code: "method_not_allowed", description: "\(method) is not allowed here",
-            headers: ["allow": allowed.joined(separator: ", ")]
-        )
+        AuthError(.methodNotAllowed, "\(method) is not allowed here", headers: ["allow": allowed.joined(separator: ", ")])
     }
 
     public static func unavailable(_ text: String, retryAfter: Int, wechatErrcode: Int? = nil) -> AuthError {
-        AuthError(
-            status: 503, code: "temporarily_unavailable", description: text, wechatErrcode: wechatErrcode,
-            headers: ["retry-after": String(retryAfter)]
-        )
+        AuthError(.unavailable, text, wechatErrcode: wechatErrcode, headers: ["retry-after": String(retryAfter)])
     }
 
     /// A missing or invalid setting; `text` names the setting, never its value.
     public static func misconfigured(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
-        AuthError(status: 500, code: "server_error", description: text, wechatErrcode: wechatErrcode)
+        AuthError(.serverError, text, wechatErrcode: wechatErrcode)
+    }
+
+    /// Something went wrong on this side that no setting explains (an unexpected WeChat answer, a bug).
+    public static func serverError(_ text: String, wechatErrcode: Int? = nil) -> AuthError {
+        AuthError(.serverError, text, wechatErrcode: wechatErrcode)
     }
 
     public static func notImplemented(_ text: String) -> AuthError {
-        AuthError(status: 501, code: "server_error", description: text)
+        AuthError(.notImplemented, text)
     }
 
     /// The response that carries this error.
@@ -113,15 +156,11 @@ extension AuthError {
         case .insufficientScope:
             self = .accessDenied("the WeChat authorisation does not include the profile", wechatErrcode: errcode)
         case .invalidParameter:
-            self = .invalidRequest("WeChat refused a parameter (errcode \(errcode ?? 0))")
-            wechatErrcode = errcode
+            self = .invalidRequest("WeChat refused a parameter (errcode \(errcode ?? 0))", wechatErrcode: errcode)
         case .unavailable:
             self = .unavailable("WeChat did not answer in time; try again with a new code", retryAfter: 2)
         default:
-            self = AuthError(
-                status: 500, code: "server_error", description: "WeChat answered an unexpected error",
-                wechatErrcode: errcode
-            )
+            self = .serverError("WeChat answered an unexpected error", wechatErrcode: errcode)
         }
     }
 }

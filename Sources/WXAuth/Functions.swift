@@ -190,9 +190,7 @@ extension Functions {
                     let revoked = try await AdminFlow.revoke(subject, services: services, logger: context.logger)
                     return .json(200, ["revoked_sessions": revoked], headers: ["cache-control": "no-store"])
                 }
-                throw AuthError(
-                    status: 404, code: "invalid_request", description: "no such admin call: POST /admin/introspect or /admin/revoke"
-                )
+                throw .notFound("no such admin call: POST /admin/introspect or /admin/revoke")
             } catch {
                 return error.response
             }

@@ -167,8 +167,10 @@ struct CallbackOutcome: Codable {
             wechatErrcode = error.wechatErrcode
         }
 
+        /// The refusal again; a pair no refusal has (never written) reads as a server error.
         var authError: AuthError {
             AuthError(status: status, code: code, description: description, wechatErrcode: wechatErrcode)
+                ?? .serverError(description, wechatErrcode: wechatErrcode)
         }
     }
 
