@@ -54,9 +54,11 @@ let package = Package(
     ],
     targets: [
         // MARK: Libraries
+        // HTTP/1.1 on blocking sockets: the Lambda and SCF runtime APIs, WeChat's API, the runner's loopback calls.
+        .target(name: "HTTPWire", swiftSettings: swiftSettings),
         .target(
             name: "FunctionRuntime",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["HTTPWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -183,6 +185,7 @@ let package = Package(
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
         // MARK: Tests
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"], swiftSettings: swiftSettings),
         .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "WeChatTests", dependencies: ["WeChat"], swiftSettings: swiftSettings),
         .target(

@@ -1,0 +1,168 @@
+import Synchronization
+import Testing
+
+@testable import HTTPWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The client over real loopback sockets, against a scripted server on a port the OS picks.
+struct HTTPWireClientTests {
+    @Test func anExchangeKeepsItsConnectionForTheNextRequest() async throws {
+        let server = try ScriptedServer { _ in "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" }
+        let client = HTTPWireClient()
+        let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
+        for _ in 0..<3 {
+            let response = try await onOwnThread {
+                try client.send(
+                    HTTPWireRequest(method: "GET", target: "/x", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                    deadline: .now + .seconds(10)
+                )
+            }
+            #expect(response.status == 200 && response.body == Array("ok".utf8))
+        }
+        #expect(server.connections == 1, "three requests, one connection")
+        #expect(server.requests.first?.hasPrefix("GET /x HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\n") == true)
+    }
+
+    @Test func aConnectionTheServerClosesIsNotReused() async throws {
+        let server = try ScriptedServer { _ in "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok" }
+        let client = HTTPWireClient()
+        let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
+        for _ in 0..<2 {
+            _ = try await onOwnThread {
+                try client.send(
+                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                    deadline: .now + .seconds(10)
+                )
+            }
+        }
+        #expect(server.connections == 2)
+    }
+
+    @Test func aSilentServerCostsTheDeadlineNotAHang() async throws {
+        let server = try ScriptedServer { _ in nil }
+        let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: HTTPWireError.self) {
+            try await onOwnThread { () throws(HTTPWireError) in
+                try HTTPWireClient().send(
+                    HTTPWireRequest(method: "GET", target: "/", host: "h"), to: origin, bodyLimit: 100,
+                    deadline: .now + .milliseconds(300)
+                )
+            }
+        }
+        #expect(error?.isTimeout == true)
+        #expect(error?.mayHaveReachedServer == true)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        withExtendedLifetime(server) {}
+    }
+
+    @Test func aRefusedConnectionSurelyDidNotReachTheServer() async throws {
+        // A port held by a bound socket that does not listen: refused, and no other test can take the port.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && getsockname(holder, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: port)
+        let error = await #expect(throws: HTTPWireError.self) {
+            try await onOwnThread { () throws(HTTPWireError) in
+                try HTTPWireClient().send(
+                    HTTPWireRequest(method: "GET", target: "/", host: "h"), to: origin, bodyLimit: 100,
+                    deadline: .now + .seconds(5)
+                )
+            }
+        }
+        #expect(error?.mayHaveReachedServer == false)
+    }
+
+    @Test func httpsWithoutATLSConnectorIsRefusedUnsent() async throws {
+        let origin = HTTPWireClient.Origin(secure: true, host: "127.0.0.1", port: 443)
+        let error = #expect(throws: HTTPWireError.self) {
+            try HTTPWireClient().send(
+                HTTPWireRequest(method: "GET", target: "/", host: "h"), to: origin, bodyLimit: 100, deadline: nil
+            )
+        }
+        #expect(error?.mayHaveReachedServer == false)
+    }
+}
+
+/// A loopback server on a thread of its own: answers each request on a connection with `answer(request)`
+/// (nil: stays silent), keeps connections open until the client closes them, and counts them.
+final class ScriptedServer: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let log = ServerLog()
+    var connections: Int { log.state.withLock { $0.connections } }
+    var requests: [String] { log.state.withLock { $0.requests } }
+
+    init(answer: @escaping @Sendable (String) -> String?) throws {
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = listener
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw HTTPWireError("the test server cannot listen") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let log = self.log
+        Self.spawn {
+            while true {
+                let connection = accept(fd, nil, nil)
+                guard connection >= 0 else {
+                    // Closed here, by the only thread using it: closed in deinit, its number could be reused by
+                    // another test's socket while this thread still calls accept on it.
+                    close(fd)
+                    return
+                }
+                log.state.withLock { $0.connections += 1 }
+                Self.spawn {
+                    defer { close(connection) }
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    var pending = ""
+                    while true {
+                        let count = recv(connection, &buffer, buffer.count, 0)
+                        guard count > 0 else { return }
+                        pending += String(decoding: buffer[..<count], as: UTF8.self)
+                        guard pending.contains("\r\n\r\n") else { continue }
+                        log.state.withLock { $0.requests.append(pending) }
+                        let request = pending
+                        pending = ""
+                        guard let reply = answer(request) else { continue }
+                        _ = Array(reply.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                        if reply.contains("Connection: close") { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wakes the accept loop, which then closes the socket.
+    deinit { shutdown(listener, Int32(SHUT_RDWR)) }
+
+    private static func spawn(_ body: @escaping @Sendable () -> Void) {
+        Task.detached { await onOwnThreadIgnoringErrors(body) }
+    }
+}
+
+/// What the server saw, shared with its threads (which must not keep the server itself alive).
+final class ServerLog: Sendable {
+    let state = Mutex<(connections: Int, requests: [String])>((0, []))
+}
+
+private func onOwnThreadIgnoringErrors(_ body: @escaping @Sendable () -> Void) async {
+    await onOwnThread { body() }
+}
