@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "FunctionRuntime", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
+                "FunctionRuntime", "HTTPWire", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

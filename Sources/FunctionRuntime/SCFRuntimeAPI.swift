@@ -1,3 +1,5 @@
+import HTTPWire
+
 /// Tencent Cloud SCF's custom-runtime API (cloud.tencent.com/document/product/583/47274) over
 /// ``RuntimeHTTPClient``: `POST /runtime/init/ready` once, then `GET /runtime/invocation/next` (a long poll whose
 /// answer carries `Request_Id`, `Memory_Limit_In_Mb` and `Time_Limit_In_Ms`), and `POST
@@ -29,12 +31,12 @@ public struct SCFRuntimeAPI: RuntimeAPI {
             throw RuntimeHTTPClient.Failure(description: "invocation/next answered HTTP \(response.status)")
         }
         // The time limit is relative: it starts when the event is handed out.
-        let limit = response.headers["time_limit_in_ms"].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
+        let limit = response.header("time_limit_in_ms").flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
         return RuntimeInvocation(
-            requestId: response.headers["request_id"] ?? "",
+            requestId: response.header("request_id") ?? "",
             deadlineEpochMilliseconds: limit.map { WallClock.nowMilliseconds() + min($0, 900_000) },
             traceId: nil,
-            memoryLimitMegabytes: response.headers["memory_limit_in_mb"].flatMap { Int($0) },
+            memoryLimitMegabytes: response.header("memory_limit_in_mb").flatMap { Int($0) },
             event: response.body
         )
     }

@@ -36,8 +36,12 @@ package final class HTTPWireClient: Sendable {
     /// Idle connections kept per origin; WeChat calls are few per invocation.
     private static let idleLimit = 2
 
-    package init(connector: @escaping Connector = HTTPWireClient.plainConnector) {
+    private let keepsConnections: Bool
+
+    /// `keepsConnections: false` sends `Connection: close` and opens a connection per request.
+    package init(connector: @escaping Connector = HTTPWireClient.plainConnector, keepsConnections: Bool = true) {
         self.connector = connector
+        self.keepsConnections = keepsConnections
     }
 
     /// Plain TCP only; an `https` origin is refused (the caller's configuration needs a TLS connector).
@@ -52,7 +56,7 @@ package final class HTTPWireClient: Sendable {
     package func send(
         _ request: HTTPWireRequest, to origin: Origin, bodyLimit: Int, deadline: ContinuousClock.Instant?
     ) throws(HTTPWireError) -> HTTPWireResponse {
-        let bytes = try request.encoded(keepAlive: true)
+        let bytes = try request.encoded(keepAlive: keepsConnections)
         // A kept connection the server closes just as it is reused fails the request like any broken connection
         // (it may have been read): not retried here, since only the caller knows whether it may be repeated.
         let stream: any ByteStream
@@ -64,7 +68,7 @@ package final class HTTPWireClient: Sendable {
         let (response, reusable) = try Self.exchange(
             bytes, on: stream, isHEAD: request.method == "HEAD", bodyLimit: bodyLimit, deadline: deadline
         )
-        if reusable { putIdle(stream, origin) }
+        if reusable, keepsConnections { putIdle(stream, origin) }
         return response
     }
 
