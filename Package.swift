@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "WeChat",
             dependencies: [
-                "FunctionRuntime",
+                "FunctionRuntime", "HTTPWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -187,7 +187,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"], swiftSettings: swiftSettings),
         .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeChatTests", dependencies: ["WeChat"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "HTTPWire"], swiftSettings: swiftSettings),
         .target(
             name: "PostgresTestSupport",
             dependencies: [
@@ -251,14 +251,14 @@ let package = Package(
 // .build/fuzz` — which also instruments the libraries they fuzz (coverage feedback and AddressSanitizer).
 if Context.environment["WXAUTH_FUZZ"] == "1" {
     let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
-    for target in package.targets where ["FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
+    for target in package.targets where ["HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
     }
     package.targets.append(
         .executableTarget(
             name: "wxauth-fuzz",
             dependencies: [
-                "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth",
+                "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Fuzz/Targets",

@@ -4,6 +4,7 @@ import Logging
 import WXAuthStore
 
 @testable import FunctionRuntime
+@testable import HTTPWire
 @testable import WeChat
 @testable import WXAuth
 
@@ -14,6 +15,7 @@ struct FuzzTarget: Sendable {
 
     static let names = [
         "event", "json", "body", "query", "cookies", "return-to", "state", "user-data", "wechat", "access-token",
+        "http-response",
     ]
 
     /// The target called `name`, with whatever it prepares once (keys, services).
@@ -29,6 +31,7 @@ struct FuzzTarget: Sendable {
         case "user-data": FuzzTarget(run: userData)
         case "wechat": FuzzTarget(run: wechat)
         case "access-token": await accessToken()
+        case "http-response": FuzzTarget(run: httpResponse)
         default: nil
         }
     }
@@ -238,4 +241,35 @@ func blocking<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
     }
     done.wait()
     return result!
+}
+
+extension FuzzTarget {
+    // MARK: HTTP answers (WeChat's API, the runtime APIs)
+
+    /// Bytes from a server → a response: never a body beyond the limit, and the same answer however the bytes
+    /// are split across reads (the first byte picks the split point).
+    static func httpResponse(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let answer = Array(bytes.dropFirst())
+        let limit = 4096
+        func parse(_ pieces: [ArraySlice<UInt8>]) -> HTTPWireResponse? {
+            var parser = HTTPResponseParser(bodyLimit: limit, headLimit: 2048, isHEAD: first & 1 == 1)
+            do {
+                for piece in pieces {
+                    if let response = try parser.feed(piece) { return response }
+                }
+                return try parser.finish()
+            } catch {
+                return nil
+            }
+        }
+        let whole = parse([answer[...]])
+        let split = answer.isEmpty ? 0 : Int(first) % (answer.count + 1)
+        let pieces = parse([answer[..<split], answer[split...]])
+        precondition(whole == pieces, "the answer depends on how its bytes were split")
+        if let whole {
+            precondition(whole.body.count <= limit, "a body beyond the limit")
+            precondition((100...599).contains(whole.status), "a status out of range")
+        }
+    }
 }
