@@ -63,10 +63,22 @@ let package = Package(
             name: "WeChat",
             dependencies: [
                 "FunctionRuntime",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // WeChat's production transport (AsyncHTTPClient: NIO's sockets, TLS). Only the executables that run a
+        // function calling WeChat (login, callback, wxauth-postgres, wxauth-http) link it; WXAuth does not.
+        .target(
+            name: "WeChatHTTP",
+            dependencies: [
+                "WeChat",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,11 +143,11 @@ let package = Package(
 
         // MARK: Function executables (wiring only)
         .executableTarget(
-            name: "login", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "login", dependencies: ["FunctionRuntime", "WXAuth", "WeChatHTTP"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "callback", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "callback", dependencies: ["FunctionRuntime", "WXAuth", "WeChatHTTP"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
@@ -161,7 +173,7 @@ let package = Package(
         // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,
         // so they never link postgres-nio (and its Foundation) themselves.
         .executableTarget(
-            name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
             swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
         ),
         // Every function behind one HTTP/1.1 server (SCF web functions, Function Compute, containers); the stdin
@@ -169,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "wxauth-http",
             dependencies: [
-                "FunctionRuntime", "WXAuth", "WXAuthPostgres",
+                "FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -184,7 +196,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeChatTests", dependencies: ["WeChat"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP"], swiftSettings: swiftSettings),
         .target(
             name: "PostgresTestSupport",
             dependencies: [
@@ -209,6 +221,7 @@ let package = Package(
             dependencies: [
                 "WeChatSandbox",
                 "WeChat",
+                "WeChatHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -27,9 +27,11 @@ public struct WeChatClient: Sendable {
     public var retryPolicy: RetryPolicy
     public var logger: Logger
 
+    /// `transport` sends the requests: `AsyncHTTPClientTransport` of the `WeChatHTTP` module in production (this
+    /// module links no HTTP client, so the functions that never call WeChat link none), a fake in tests.
     public init(
         apiBase: String = "https://api.weixin.qq.com",
-        transport: any WeChatTransport = AsyncHTTPClientTransport(),
+        transport: any WeChatTransport,
         clock: any WeChatClock = SystemWeChatClock(),
         retryPolicy: RetryPolicy = RetryPolicy(),
         logger: Logger
