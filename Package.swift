@@ -54,15 +54,17 @@ let package = Package(
     ],
     targets: [
         // MARK: Libraries
+        // The small text encodings (hex, percent-encoding, HTML text) written once; a leaf, `package` access only.
+        .target(name: "Encodings", swiftSettings: swiftSettings),
         .target(
             name: "FunctionRuntime",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["Encodings", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "WeChat",
             dependencies: [
-                "FunctionRuntime",
+                "Encodings", "FunctionRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,7 +108,7 @@ let package = Package(
         .target(
             name: "WXAuth",
             dependencies: [
-                "FunctionRuntime", "WeChat", "WXAuthStore",
+                "Encodings", "FunctionRuntime", "WeChat", "WXAuthStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,6 +118,7 @@ let package = Package(
         .target(
             name: "WeChatSandbox",
             dependencies: [
+                "Encodings",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -128,7 +131,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "FunctionRuntime", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
+                "Encodings", "FunctionRuntime", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -195,7 +198,7 @@ let package = Package(
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP"], swiftSettings: swiftSettings),
         .target(
             name: "PostgresTestSupport",
@@ -215,7 +218,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WXAuthTests", dependencies: ["WXAuth"], swiftSettings: swiftSettings),
+        .testTarget(name: "WXAuthTests", dependencies: ["Encodings", "WXAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeChatSandboxTests",
             dependencies: [
@@ -261,7 +264,7 @@ let package = Package(
 // .build/fuzz` — which also instruments the libraries they fuzz (coverage feedback and AddressSanitizer).
 if Context.environment["WXAUTH_FUZZ"] == "1" {
     let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
-    for target in package.targets where ["FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
+    for target in package.targets where ["Encodings", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
     }
     package.targets.append(
