@@ -56,19 +56,33 @@ let package = Package(
         // MARK: Libraries
         // HTTP/1.1 on blocking sockets: the Lambda and SCF runtime APIs, WeChat's API, the runner's loopback calls.
         .target(name: "HTTPWire", swiftSettings: swiftSettings),
+        // The small text encodings (hex, percent-encoding, HTML text) written once; a leaf, `package` access only.
+        .target(name: "Encodings", swiftSettings: swiftSettings),
         .target(
             name: "FunctionRuntime",
-            dependencies: ["HTTPWire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Encodings", "HTTPWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "WeChat",
             dependencies: [
-                "FunctionRuntime", "HTTPWire",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "Encodings", "FunctionRuntime", "HTTPWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // WeChat's production transport (AsyncHTTPClient: NIO's sockets, TLS). Only the executables that run a
+        // function calling WeChat (login, callback, wxauth-postgres, wxauth-http) link it; WXAuth does not.
+        .target(
+            name: "WeChatHTTP",
+            dependencies: [
+                "WeChat",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -96,7 +110,7 @@ let package = Package(
         .target(
             name: "WXAuth",
             dependencies: [
-                "FunctionRuntime", "WeChat", "WXAuthStore",
+                "Encodings", "FunctionRuntime", "WeChat", "WXAuthStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,6 +120,7 @@ let package = Package(
         .target(
             name: "WeChatSandbox",
             dependencies: [
+                "Encodings",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -118,7 +133,7 @@ let package = Package(
         .target(
             name: "LocalRunner",
             dependencies: [
-                "FunctionRuntime", "HTTPWire", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
+                "Encodings", "FunctionRuntime", "HTTPWire", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -133,11 +148,11 @@ let package = Package(
 
         // MARK: Function executables (wiring only)
         .executableTarget(
-            name: "login", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "login", dependencies: ["FunctionRuntime", "WXAuth", "WeChatHTTP"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "callback", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "callback", dependencies: ["FunctionRuntime", "WXAuth", "WeChatHTTP"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
@@ -163,7 +178,7 @@ let package = Package(
         // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,
         // so they never link postgres-nio (and its Foundation) themselves.
         .executableTarget(
-            name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
             swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
         ),
         // Every function behind one HTTP/1.1 server (SCF web functions, Function Compute, containers); the stdin
@@ -171,7 +186,7 @@ let package = Package(
         .executableTarget(
             name: "wxauth-http",
             dependencies: [
-                "FunctionRuntime", "WXAuth", "WXAuthPostgres",
+                "FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -186,8 +201,8 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "FunctionRuntimeTests", dependencies: ["FunctionRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "HTTPWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP", "HTTPWire"], swiftSettings: swiftSettings),
         .target(
             name: "PostgresTestSupport",
             dependencies: [
@@ -206,12 +221,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WXAuthTests", dependencies: ["WXAuth"], swiftSettings: swiftSettings),
+        .testTarget(name: "WXAuthTests", dependencies: ["Encodings", "WXAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeChatSandboxTests",
             dependencies: [
                 "WeChatSandbox",
                 "WeChat",
+                "WeChatHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -251,14 +267,15 @@ let package = Package(
 // .build/fuzz` — which also instruments the libraries they fuzz (coverage feedback and AddressSanitizer).
 if Context.environment["WXAUTH_FUZZ"] == "1" {
     let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
-    for target in package.targets where ["HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
+    for target in package.targets
+    where ["Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
     }
     package.targets.append(
         .executableTarget(
             name: "wxauth-fuzz",
             dependencies: [
-                "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth",
+                "Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Fuzz/Targets",

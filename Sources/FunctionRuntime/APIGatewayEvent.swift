@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Encodings
 
 /// Why an event could not become a ``FunctionRequest``; the text is safe to show the caller.
 public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -297,8 +298,8 @@ public enum QueryString {
             if byte == UInt8(ascii: "+") {
                 bytes.append(0x20)
             } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
-                let high = PercentDecoding.hexValue(iterator[iterator.startIndex]),
-                let low = PercentDecoding.hexValue(iterator[iterator.startIndex + 1])
+                let high = Hex.value(of: iterator[iterator.startIndex]),
+                let low = Hex.value(of: iterator[iterator.startIndex + 1])
             {
                 bytes.append(high << 4 | low)
                 iterator.removeFirst(2)
@@ -310,21 +311,5 @@ public enum QueryString {
     }
 
     /// Percent-encodes everything but RFC 3986 unreserved characters.
-    public static func percentEncode(_ text: some StringProtocol) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.append(byte)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func percentEncode(_ text: some StringProtocol) -> String { PercentEncoding.encode(text) }
 }

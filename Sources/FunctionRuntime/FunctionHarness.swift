@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Encodings
 import Logging
 
 /// A function's business: one request in, one response out. Errors thrown become a 500 `server_error`.
@@ -150,12 +151,7 @@ public struct FunctionHarness: Sendable {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
-        return hex(high) + hex(low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.count) + text
+        return Hex.encode(fixedWidth: high) + Hex.encode(fixedWidth: low)
     }
 
     static func milliseconds(_ duration: Duration) -> String {

@@ -1,3 +1,5 @@
+import Encodings
+
 /// `%XX` decoding: lenient for request query strings and forms (``APIGatewayEvent/percentDecode(_:)``), strict
 /// for values that must be exactly what they say (redirect targets, a database URL's parts).
 public enum PercentDecoding {
@@ -19,12 +21,5 @@ public enum PercentDecoding {
     }
 
     /// The value of one hexadecimal digit, either case.
-    public static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    public static func hexValue(_ byte: UInt8) -> UInt8? { Hex.value(of: byte) }
 }

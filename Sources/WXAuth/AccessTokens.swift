@@ -1,3 +1,4 @@
+import Encodings
 import FunctionRuntime
 
 /// The access token's claims (CONTRACT §5, RFC 9068); times in whole seconds since the epoch.

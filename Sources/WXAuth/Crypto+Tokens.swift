@@ -1,4 +1,5 @@
 import Crypto
+import Encodings
 import WeChat
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -50,7 +51,7 @@ public enum RefreshToken {
 /// Random identifiers for users, families and JWT ids: 128 bits, lower-case hex, with a readable prefix.
 enum Identifier {
     static func make(_ prefix: String, _ random: some RandomSource) -> String {
-        prefix + random.bytes(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        prefix + Hex.encode(random.bytes(16))
     }
 }
 
@@ -184,46 +185,5 @@ public struct SecretBox: Sendable {
             matched = ConstantTime.equals(code, tag) || matched
         }
         return matched
-    }
-}
-
-/// base64url without padding (RFC 4648 §5), as JWTs and our refresh tokens use.
-enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var index = 0
-        while index + 2 < bytes.count {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            for shift in [18, 12, 6, 0] { out.append(alphabet[Int(value >> UInt32(shift) & 63)]) }
-            index += 3
-        }
-        let rest = bytes.count - index
-        if rest == 1 {
-            let value = UInt32(bytes[index]) << 16
-            out.append(alphabet[Int(value >> 18 & 63)])
-            out.append(alphabet[Int(value >> 12 & 63)])
-        } else if rest == 2 {
-            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            for shift in [18, 12, 6] { out.append(alphabet[Int(value >> UInt32(shift) & 63)]) }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var standard: [UInt8] = []
-        for byte in text.utf8 {
-            guard isAlphabet(byte) else { return nil }
-            standard.append(byte == UInt8(ascii: "-") ? UInt8(ascii: "+") : byte == UInt8(ascii: "_") ? UInt8(ascii: "/") : byte)
-        }
-        while standard.count % 4 != 0 { standard.append(UInt8(ascii: "=")) }
-        return Data(base64Encoded: Data(standard)).map(Array.init)
-    }
-
-    static func isAlphabet(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
     }
 }

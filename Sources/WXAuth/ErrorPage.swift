@@ -1,3 +1,4 @@
+import Encodings
 import FunctionRuntime
 
 /// The small HTML page a browser sees when a web sign-in fails at the callback: the error code in
@@ -9,8 +10,8 @@ enum ErrorPage {
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>Sign-in failed</title></head>
             <body><main><h1>Sign-in failed</h1>
-            <p>Error: <code id="error">\(escaped(error.code))</code></p>
-            <p id="error-description">\(escaped(error.description))</p>
+            <p>Error: <code id="error">\(HTMLText.escape(error.code))</code></p>
+            <p id="error-description">\(HTMLText.escape(error.description))</p>
             <p><a href="/">Back</a></p></main></body></html>
             """
         var headers = error.headers
@@ -18,20 +19,5 @@ enum ErrorPage {
         headers["cache-control"] = "no-store"
         headers["content-security-policy"] = "default-src 'none'"
         return FunctionResponse(statusCode: error.status, headers: headers, body: body)
-    }
-
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }

@@ -218,21 +218,63 @@ extension Functions {
     public enum Name: String, Sendable, CaseIterable {
         case login, callback, refresh, userinfo, logout, jwks, admin
 
-        /// Only `login` and `callback` call WeChat; the others never pay for an HTTP client.
+        /// Only `login` and `callback` call WeChat; the others never pay for an HTTP client (see ``WithoutWeChat``).
         var needsWeChat: Bool { self == .login || self == .callback }
+    }
+
+    /// The functions that call no WeChat endpoint. Their ``definition(_:environment:postgres:handOffFailure:)``
+    /// takes no WeChat transport, so their executables link no HTTP client (no AsyncHTTPClient, NIO sockets or TLS).
+    public enum WithoutWeChat: Sendable, CaseIterable {
+        case refresh, userinfo, logout, jwks, admin
+
+        var name: Name {
+            switch self {
+            case .refresh: .refresh
+            case .userinfo: .userinfo
+            case .logout: .logout
+            case .jwks: .jwks
+            case .admin: .admin
+            }
+        }
     }
 
     /// What `main.swift` runs: the function's handler over services built from the environment, built on
     /// first use in a one-shot process and up front (reporting bad configuration) in a warm one.
     ///
+    /// This overload serves every function, and is the one `login` and `callback` must use: they call WeChat
+    /// through `weChatTransport` (WeChatHTTP's `AsyncHTTPClientTransport`, which creates its HTTP client only at the
+    /// first request), so only the executables that pass one link an HTTP client. A function that calls no WeChat
+    /// endpoint ignores it: an executable that runs any function chosen at run time passes one.
+    ///
     /// `postgres` opens PostgreSQL stores in executables that link postgres-nio (`wxauth-postgres`); the others
     /// hand such a configuration over first (``handOffToPostgresIfConfigured(_:)``), and when that failed
     /// (`handOffFailure`), every request is a 500 naming the setting and a warm start reports an init error.
     public static func definition(
-        _ name: Name, environment: [String: String], postgres: PostgresStoreOpener? = nil, handOffFailure: String? = nil
+        _ name: Name, environment: [String: String], weChatTransport: any WeChatTransport,
+        postgres: PostgresStoreOpener? = nil, handOffFailure: String? = nil
+    ) -> FunctionDefinition {
+        build(name, environment: environment, weChatTransport: weChatTransport, postgres: postgres, handOffFailure: handOffFailure)
+    }
+
+    /// What `main.swift` of a function that calls no WeChat endpoint runs: as the overload above, without a WeChat
+    /// transport. `login` and `callback` are not among ``WithoutWeChat``, so they cannot be built without one.
+    public static func definition(
+        _ name: WithoutWeChat, environment: [String: String], postgres: PostgresStoreOpener? = nil,
+        handOffFailure: String? = nil
+    ) -> FunctionDefinition {
+        build(name.name, environment: environment, weChatTransport: nil, postgres: postgres, handOffFailure: handOffFailure)
+    }
+
+    /// The definition; a function that calls WeChat given no transport (which the overloads above rule out)
+    /// answers every such call with a 500 naming the cause (``AuthError/noWeChatTransport``), never a crash.
+    private static func build(
+        _ name: Name, environment: [String: String], weChatTransport: (any WeChatTransport)?,
+        postgres: PostgresStoreOpener?, handOffFailure: String?
     ) -> FunctionDefinition {
         if let handOffFailure { return handOffFailed(reason: handOffFailure) }
-        let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat, postgres: postgres)
+        let provider = ServiceProvider(
+            environment: environment, weChatTransport: name.needsWeChat ? weChatTransport : nil, postgres: postgres
+        )
         let handler: FunctionHandler
         switch name {
         case .login: handler = login(provider)

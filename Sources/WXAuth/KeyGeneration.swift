@@ -1,5 +1,6 @@
 import Crypto
 import CryptoExtras
+import Encodings
 import FunctionRuntime
 
 /// New private JWKs and key-set edits, for `local-runner keys` and tests. Never linked into a function's hot path.
@@ -16,7 +17,7 @@ package enum KeyGeneration {
     package static func newJWK(algorithm: String, kid: String?, random: some RandomSource = SystemRandomSource()) throws(Failure)
         -> String
     {
-        let kid = kid ?? algorithm.lowercased() + "-" + random.bytes(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let kid = kid ?? algorithm.lowercased() + "-" + Hex.encode(random.bytes(8))
         var members: [(String, String)]
         switch algorithm {
         case SigningAlgorithm.es256.rawValue:

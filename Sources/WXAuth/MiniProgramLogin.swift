@@ -22,7 +22,7 @@ public enum MiniProgramLogin {
         }
         try shared.validate()
         let app = try services.config.requireMiniProgram()
-        guard let wechat = services.wechat else { throw .misconfigured("the WeChat client is not configured") }
+        guard let wechat = services.wechat else { throw .noWeChatTransport }
 
         let session: CodeSession
         do {

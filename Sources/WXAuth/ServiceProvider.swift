@@ -1,4 +1,5 @@
 import Logging
+import WeChat
 import WXAuthStore
 
 /// Builds ``Services`` on first use and keeps them for later invocations of a warm process.
@@ -6,16 +7,19 @@ import WXAuthStore
 /// Nothing is built at start-up: a request refused for its method or body never opens the database.
 public actor ServiceProvider {
     private enum Source {
-        case environment([String: String], needsWeChat: Bool, postgres: PostgresStoreOpener?)
+        case environment([String: String], weChatTransport: (any WeChatTransport)?, postgres: PostgresStoreOpener?)
         case fixed(Services)
     }
 
     private let source: Source
     private var built: Services?
 
-    /// Services from the process environment (CONTRACT §6); `postgres` opens PostgreSQL stores, where linked.
-    public init(environment: [String: String], needsWeChat: Bool, postgres: PostgresStoreOpener? = nil) {
-        source = .environment(environment, needsWeChat: needsWeChat, postgres: postgres)
+    /// Services from the process environment (CONTRACT §6): `weChatTransport` for a function that calls WeChat,
+    /// nil for one that never does; `postgres` opens PostgreSQL stores, where linked.
+    public init(
+        environment: [String: String], weChatTransport: (any WeChatTransport)?, postgres: PostgresStoreOpener? = nil
+    ) {
+        source = .environment(environment, weChatTransport: weChatTransport, postgres: postgres)
     }
 
     /// Ready-made services (tests).
@@ -29,7 +33,7 @@ public actor ServiceProvider {
         case .fixed(let services):
             built = services
             return services
-        case .environment(let environment, let needsWeChat, let postgres):
+        case .environment(let environment, let weChatTransport, let postgres):
             let config: Config
             do {
                 config = try Config(environment: environment)
@@ -37,7 +41,9 @@ public actor ServiceProvider {
                 logger.error("configuration error", metadata: ["setting": "\(error.description)"])
                 throw .misconfigured(error.description)
             }
-            let services = try await Services.live(config: config, needsWeChat: needsWeChat, postgres: postgres, logger: logger)
+            let services = try await Services.live(
+                config: config, weChatTransport: weChatTransport, postgres: postgres, logger: logger
+            )
             built = services
             return services
         }

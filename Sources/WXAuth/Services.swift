@@ -8,7 +8,7 @@ public struct Services: Sendable {
     public var store: any Store
     public var tokens: AccessTokens
     public var secretBox: SecretBox
-    /// nil for functions that never call WeChat, so they pay nothing for an HTTP client.
+    /// nil for functions that never call WeChat: their executables pass no transport and link no HTTP client.
     public var wechat: WeChatClient?
     public var clock: any AuthClock
     public var random: any RandomSource
@@ -30,9 +30,10 @@ public struct Services: Sendable {
         self.random = random
     }
 
-    /// The production wiring for one function process; `postgres` opens PostgreSQL stores, where linked.
+    /// The production wiring for one function process: `weChatTransport` for the functions that call WeChat (nil
+    /// for the others), `postgres` opens PostgreSQL stores, where linked.
     public static func live(
-        config: Config, needsWeChat: Bool, postgres: PostgresStoreOpener?, logger: Logger
+        config: Config, weChatTransport: (any WeChatTransport)?, postgres: PostgresStoreOpener?, logger: Logger
     ) async throws(AuthError) -> Services {
         let store: any Store
         do {
@@ -46,7 +47,17 @@ public struct Services: Sendable {
         let tokens = AccessTokens(
             keys: config.signingKeys, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL
         )
-        let wechat = needsWeChat ? WeChatClient(apiBase: config.wechatAPIBase, logger: logger) : nil
+        let wechat = weChatTransport.map { WeChatClient(apiBase: config.wechatAPIBase, transport: $0, logger: logger) }
         return Services(config: config, store: store, tokens: tokens, wechat: wechat)
     }
+}
+
+extension AuthError {
+    /// A function that calls WeChat, in an executable that passed no transport (see `Functions.definition`, whose
+    /// overloads make it impossible for the shipped executables). The text names no HTTP client module: every
+    /// function binary carries it, and LinkedModulesTests looks for those names in the binaries.
+    static let noWeChatTransport = AuthError.misconfigured(
+        "this function calls WeChat, but its executable was built without a WeChat transport (the WeChatHTTP "
+            + "module's, passed to Functions.definition as weChatTransport)"
+    )
 }

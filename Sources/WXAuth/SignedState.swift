@@ -1,4 +1,5 @@
 import Crypto
+import Encodings
 import FunctionRuntime
 import WeChat
 
@@ -62,25 +63,11 @@ enum SignedState {
         var out: [UInt8] = []
         var index = 0
         while index < utf8.count {
-            guard let high = PercentDecoding.hexValue(utf8[index]), let low = PercentDecoding.hexValue(utf8[index + 1]) else { return nil }
+            guard let high = Hex.value(of: utf8[index]), let low = Hex.value(of: utf8[index + 1]) else { return nil }
             out.append(high << 4 | low)
             index += 2
         }
         return out
-    }
-}
-
-/// Lower-case hexadecimal.
-enum Hex {
-    static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -118,6 +105,6 @@ struct LoginBinding: Equatable {
     }
 
     private static func isWellFormed(_ value: String) -> Bool {
-        value.utf8.count == valueBytes * 2 && value.utf8.allSatisfy { PercentDecoding.hexValue($0) != nil }
+        value.utf8.count == valueBytes * 2 && value.utf8.allSatisfy { Hex.value(of: $0) != nil }
     }
 }

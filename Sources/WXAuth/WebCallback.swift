@@ -1,4 +1,5 @@
 import Crypto
+import Encodings
 import FunctionRuntime
 import Logging
 import WeChat
@@ -107,7 +108,7 @@ public enum WebCallback {
         else {
             throw .misconfigured("the app this sign-in started with is no longer configured (WECHAT_OA_APPID / WECHAT_WEB_APPID)")
         }
-        guard let wechat = services.wechat else { throw .misconfigured("the WeChat client is not configured") }
+        guard let wechat = services.wechat else { throw .noWeChatTransport }
         let granted: WebAccessToken
         do {
             granted = try await wechat.exchangeWebCode(appid: app.appid, secret: app.secret, code: code, deadline: deadline)

@@ -1,4 +1,5 @@
 import Crypto
+import Encodings
 
 /// The signature a mini-program gets with `rawData` from `wx.getUserInfo`: hex `sha1(rawData + session_key)`.
 ///
@@ -8,15 +9,7 @@ import Crypto
 public enum RawDataSignature {
     /// The expected signature, lower-case hex.
     public static func signature(rawData: String, sessionKey: Secret) -> String {
-        let digest = Insecure.SHA1.hash(data: Array((rawData + sessionKey.revealed).utf8))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(40)
-        for byte in digest {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        Hex.encode(Insecure.SHA1.hash(data: Array((rawData + sessionKey.revealed).utf8)))
     }
 
     /// Whether `signature` (hex, either case) is `sha1(rawData + session_key)`, compared in constant time.

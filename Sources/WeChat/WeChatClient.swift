@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Encodings
 import FunctionRuntime
 import Logging
 
@@ -27,9 +28,11 @@ public struct WeChatClient: Sendable {
     public var retryPolicy: RetryPolicy
     public var logger: Logger
 
+    /// `transport` sends the requests: `AsyncHTTPClientTransport` of the `WeChatHTTP` module in production (this
+    /// module links no HTTP client, so the functions that never call WeChat link none), a fake in tests.
     public init(
         apiBase: String = "https://api.weixin.qq.com",
-        transport: any WeChatTransport = AsyncHTTPClientTransport(),
+        transport: any WeChatTransport,
         clock: any WeChatClock = SystemWeChatClock(),
         retryPolicy: RetryPolicy = RetryPolicy(),
         logger: Logger
@@ -164,21 +167,7 @@ public struct WeChatClient: Sendable {
 
     /// `name=value&…` with RFC 3986 percent-encoding.
     static func query(_ items: [(String, String)]) -> String {
-        items.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
-    }
-
-    private static func encode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
-            {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-            }
-        }
-        return out
+        items.map { PercentEncoding.encode($0.0) + "=" + PercentEncoding.encode($0.1) }.joined(separator: "&")
     }
 }
 

@@ -1,3 +1,4 @@
+import Encodings
 import Foundation
 import Hummingbird
 import NIOCore
@@ -161,10 +162,10 @@ enum AuthorizePages {
         let hidden = [
             ("appid", app.appid), ("redirect_uri", authorization.redirectURI), ("response_type", "code"),
             ("scope", authorization.scope), ("state", authorization.state),
-        ].map { "<input type=\"hidden\" name=\"\($0.0)\" value=\"\(escape($0.1))\">" }
+        ].map { "<input type=\"hidden\" name=\"\($0.0)\" value=\"\(HTMLText.escape($0.1))\">" }
         let options =
             users.enumerated().map { index, user in
-                "<option value=\"\(escape(user))\"\(index == 0 ? " selected" : "")>\(escape(user))</option>"
+                "<option value=\"\(HTMLText.escape(user))\"\(index == 0 ? " selected" : "")>\(HTMLText.escape(user))</option>"
             } + ["<option value=\"\">New user (nickname below)</option>"]
         let snapshot =
             flow == .officialAccount
@@ -174,9 +175,9 @@ enum AuthorizePages {
             """ : ""
         let body = """
             <h1>WeChat sandbox: authorise</h1>
-            <p id="request">App <code id="appid">\(escape(app.appid))</code> (\(escape(app.kind.rawValue))) asks for \
-            <code id="scope">\(escape(authorization.scope))</code>; it will receive the answer at \
-            <code id="redirect_uri">\(escape(authorization.redirectURI))</code>.</p>
+            <p id="request">App <code id="appid">\(HTMLText.escape(app.appid))</code> (\(HTMLText.escape(app.kind.rawValue))) asks for \
+            <code id="scope">\(HTMLText.escape(authorization.scope))</code>; it will receive the answer at \
+            <code id="redirect_uri">\(HTMLText.escape(authorization.redirectURI))</code>.</p>
             <form id="consent" method="post" action="\(flow.path)">
             \(hidden.joined(separator: "\n"))
             <p><label for="user">Test user</label>
@@ -194,12 +195,12 @@ enum AuthorizePages {
     static func errorPage(_ refusal: Refusal) -> Response {
         let code = refusal.errcode.map { " data-errcode=\"\($0)\"" } ?? ""
         let shown = refusal.errcode.map { "(\($0)) " } ?? ""
-        let body = "<h1>WeChat sandbox: cannot authorise</h1>\n<p id=\"error\"\(code)>\(shown)\(escape(refusal.message))</p>"
+        let body = "<h1>WeChat sandbox: cannot authorise</h1>\n<p id=\"error\"\(code)>\(shown)\(HTMLText.escape(refusal.message))</p>"
         return html(title: "Cannot authorise", body: body, status: .badRequest)
     }
 
     static func errorPage(_ message: String, status: HTTPResponse.Status) -> Response {
-        let body = "<h1>WeChat sandbox: cannot authorise</h1>\n<p id=\"error\">\(escape(message))</p>"
+        let body = "<h1>WeChat sandbox: cannot authorise</h1>\n<p id=\"error\">\(HTMLText.escape(message))</p>"
         return html(title: "Cannot authorise", body: body, status: status)
     }
 
@@ -208,7 +209,7 @@ enum AuthorizePages {
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title))</title></head>
+            <title>\(HTMLText.escape(title))</title></head>
             <body>
             \(body)
             </body></html>
@@ -225,21 +226,6 @@ enum AuthorizePages {
         Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
     }
 
-    /// `text` safe inside HTML text and double- or single-quoted attributes.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
 }
 
 /// `application/x-www-form-urlencoded` fields (a query string or a form body); the first of repeated

@@ -1,5 +1,6 @@
 import Crypto
 import CryptoExtras
+import Encodings
 import Foundation
 import Hummingbird
 import NIOCore
@@ -175,10 +176,7 @@ extension ControlAPI {
     }
 
     private static func sha1Hex(_ text: String) -> String {
-        Insecure.SHA1.hash(data: Array(text.utf8)).map { byte in
-            let digits = String(byte, radix: 16)
-            return byte < 16 ? "0" + digits : digits
-        }.joined()
+        Hex.encode(Insecure.SHA1.hash(data: Array(text.utf8)))
     }
 
     /// The body as a JSON object of any shape.

@@ -1,3 +1,4 @@
+import Encodings
 import Foundation
 
 /// An app access token handed out by `/cgi-bin/stable_token`.
@@ -202,8 +203,6 @@ enum SandboxTokens {
 
     /// A `getPhoneNumber` code: 64 lower-case hex digits.
     static func phoneCode() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef")
-        return String((0..<64).map { _ in digits[Int.random(in: 0..<16, using: &generator)] })
+        Hex.random(byteCount: 32)
     }
 }

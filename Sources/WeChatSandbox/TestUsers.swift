@@ -1,3 +1,4 @@
+import Encodings
 import Foundation
 
 /// Identifiers of sandbox test users and the random tokens WeChat hands out.
@@ -51,7 +52,7 @@ enum TestUsers {
             seconds, UInt32.random(in: .min ... .max, using: &generator),
             UInt32.random(in: .min ... .max, using: &generator),
         ]
-        return parts.map { hex8($0) }.joined(separator: "-")
+        return parts.map { Hex.encode(fixedWidth: $0) }.joined(separator: "-")
     }
 
     // MARK: Derivation
@@ -99,10 +100,5 @@ enum TestUsers {
         return String(
             (0..<count).map { _ in alphanumerics[Int.random(in: 0..<alphanumerics.count, using: &generator)] }
         )
-    }
-
-    private static func hex8(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 8 - digits.count) + digits
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import UnixSignals
+import WeChatHTTP
 import WXAuth
 import WXAuthPostgres
 
@@ -65,7 +66,9 @@ enum HTTPServing {
                 functionName: name.rawValue, timeout: ProcessEnvironment.timeout(environment: environment),
                 logger: functionLogger
             )
-            let definition = Functions.definition(name, environment: environment, postgres: PostgresStore.opener)
+            let definition = Functions.definition(
+                name, environment: environment, weChatTransport: AsyncHTTPClientTransport(), postgres: PostgresStore.opener
+            )
             do {
                 try await definition.warmUp?(functionLogger)
             } catch {

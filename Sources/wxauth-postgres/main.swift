@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import FunctionRuntime
+import WeChatHTTP
 import WXAuth
 import WXAuthPostgres
 
@@ -18,5 +19,5 @@ guard let name = Functions.Name(arguments: CommandLine.arguments, environment: e
     exit(64)
 }
 FunctionHarness.start(name: name.rawValue) {
-    Functions.definition(name, environment: $0, postgres: PostgresStore.opener)
+    Functions.definition(name, environment: $0, weChatTransport: AsyncHTTPClientTransport(), postgres: PostgresStore.opener)
 }

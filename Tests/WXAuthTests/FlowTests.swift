@@ -170,7 +170,7 @@ import WXAuthStore
     }
 
     @Test func missingConfigurationNamesTheSetting() async throws {
-        let handler = Functions.login(ServiceProvider(environment: [:], needsWeChat: true))
+        let handler = Functions.login(ServiceProvider(environment: [:], weChatTransport: FakeWeChat(Fixture.session)))
         let response = try await handler(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)
         #expect((try json(response)["error_description"] as? String)?.hasPrefix("WXAUTH_JWT_SECRET is not set") == true)
@@ -182,5 +182,16 @@ import WXAuthStore
         )
         #expect(noApp.statusCode == 500)
         #expect(try json(noApp)["error_description"] as? String == "WECHAT_APPID and WECHAT_SECRET must be set")
+    }
+
+    /// Services without a WeChat client (an executable that passed no transport, which `Functions.definition`'s
+    /// overloads rule out for login and callback): a sign-in is a 500 naming the cause, not a crash.
+    @Test func aSignInWithoutAWeChatTransportIsAConfigurationErrorNamingIt() async throws {
+        var services = await Fixture.services(FakeWeChat(Fixture.session))
+        services.wechat = nil
+        let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
+        #expect(response.statusCode == 500)
+        let description = try #require(try json(response)["error_description"] as? String)
+        #expect(description.contains("built without a WeChat transport"), "\(description)")
     }
 }

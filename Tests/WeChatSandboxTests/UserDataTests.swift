@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WeChat
+import WeChatHTTP
 import WeChatSandbox
 
 extension Sandbox {
@@ -126,7 +127,9 @@ struct UserDataTests {
     @Test("WeChatClient gets a stable token and a phone number from the sandbox")
     func clientAgainstSandbox() async throws {
         try await Sandbox.with { sandbox in
-            let client = WeChatClient(apiBase: sandbox.server.baseURL, logger: Logger(label: "test"))
+            let client = WeChatClient(
+                apiBase: sandbox.server.baseURL, transport: AsyncHTTPClientTransport(), logger: Logger(label: "test")
+            )
             let deadline = ContinuousClock.now + .seconds(10)
             let secret = Secret(Sandbox.appA.secret)
             let token = try await client.stableAccessToken(appid: Sandbox.appA.appid, secret: secret, deadline: deadline)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WeChat
+import WeChatHTTP
 
 @testable import WeChatSandbox
 
@@ -276,7 +277,9 @@ struct WebOAuthEndpointTests {
     @Test("WeChatClient signs in, reads the profile, refreshes and checks against the sandbox")
     func clientRoundTrip() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let client = WeChatClient(apiBase: sandbox.server.baseURL, logger: Logger(label: "test"))
+            let client = WeChatClient(
+                apiBase: sandbox.server.baseURL, transport: AsyncHTTPClientTransport(), logger: Logger(label: "test")
+            )
             let app = Sandbox.officialAccount
             let deadline = ContinuousClock.now + .seconds(10)
             let url = try WebAuthorizeURL.officialAccount(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Crypto
+import Encodings
 import Foundation
 import WXAuth
 
@@ -71,6 +72,6 @@ struct SignCommand: ParsableCommand {
     static func nonce() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        return Base64URL.encode(bytes)
     }
 }

@@ -1,3 +1,4 @@
+import Encodings
 import WeChatSandbox
 
 /// The sandbox apps `sandbox`, `dev` and `demo` use when none is given, with secrets made fresh for each run.
@@ -40,13 +41,7 @@ enum DevelopmentApp {
         }
 
     /// `byteCount` random bytes as lower-case hex, from the system's secure generator.
-    static func randomHex(byteCount: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<byteCount).map { _ in
-            let byte = UInt8.random(in: .min ... .max, using: &generator)
-            return String(byte >> 4, radix: 16) + String(byte & 0x0f, radix: 16)
-        }.joined()
-    }
+    static func randomHex(byteCount: Int) -> String { Hex.random(byteCount: byteCount) }
 
     /// A fresh AppSecret, 32 hex characters like WeChat's.
     static func makeSecret() -> String { randomHex(byteCount: 16) }

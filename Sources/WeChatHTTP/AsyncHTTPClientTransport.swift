@@ -2,67 +2,26 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import WeChat
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// One HTTP request to WeChat. `url` may carry secrets: it is never logged or put in an error.
-public struct WeChatHTTPRequest: Sendable {
-    public var method: String
-    public var url: String
-    public var headers: [(String, String)]
-    public var body: [UInt8]?
-
-    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.body = body
-    }
-}
-
-/// WeChat's raw answer.
-public struct WeChatHTTPResponse: Sendable {
-    public var status: Int
-    public var contentType: String?
-    public var body: [UInt8]
-
-    public init(status: Int, contentType: String? = nil, body: [UInt8]) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
-    }
-}
-
-/// Why a request got no answer. `mayHaveReachedServer` is false only when the request surely never left.
-public struct TransportFailure: Error, Sendable {
-    public var reason: String
-    public var mayHaveReachedServer: Bool
-    public var isTimeout: Bool
-
-    public init(reason: String, mayHaveReachedServer: Bool, isTimeout: Bool = false) {
-        self.reason = reason
-        self.mayHaveReachedServer = mayHaveReachedServer
-        self.isTimeout = isTimeout
-    }
-}
-
-/// Sends one request; injectable so the client is tested without a network.
-public protocol WeChatTransport: Sendable {
-    /// Sends `request`, giving up after `timeout`. Throws ``TransportFailure`` when no answer came.
-    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse
-}
-
 /// The production transport on AsyncHTTPClient (its own TLS; no libcurl, no Foundation networking).
+///
+/// In a module of its own so that only the executables of functions that call WeChat link an HTTP client, NIO's
+/// sockets and TLS: their `main.swift` makes one and hands it to `Functions.definition`.
 public struct AsyncHTTPClientTransport: WeChatTransport {
-    private let client: HTTPClient
+    /// Nil: the process-wide shared client, first touched by the first request, so an executable that links
+    /// every function (`wxauth-postgres`, `wxauth-http`) creates it only if a function of it calls WeChat.
+    private let client: HTTPClient?
     /// WeChat answers are small; anything bigger is not WeChat.
     private let maxResponseBytes: Int
 
-    /// Uses the process-wide shared client, so warm invocations reuse its connections.
-    public init(client: HTTPClient = .shared, maxResponseBytes: Int = 1024 * 1024) {
+    /// `client` nil uses the process-wide shared client, so warm invocations reuse its connections.
+    public init(client: HTTPClient? = nil, maxResponseBytes: Int = 1024 * 1024) {
         self.client = client
         self.maxResponseBytes = maxResponseBytes
     }
@@ -78,7 +37,7 @@ public struct AsyncHTTPClientTransport: WeChatTransport {
         }
         let nanoseconds = max(Int64(1), timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
-            let response = try await client.execute(outgoing, timeout: .nanoseconds(nanoseconds))
+            let response = try await (client ?? .shared).execute(outgoing, timeout: .nanoseconds(nanoseconds))
             let body = try await response.body.collect(upTo: maxResponseBytes)
             return WeChatHTTPResponse(
                 status: Int(response.status.code),

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Each function binary links only what it uses: the functions that never call WeChat link no HTTP client.
+///
+/// Read from the built executables' bytes, no external tool: a Swift binary names the modules it links in its
+/// symbols (mangled, `15AsyncHTTPClient…`) and in its type metadata (the module's plain name), which stay even
+/// when it is stripped.
+@Suite struct LinkedModulesTests {
+    /// Modules only an HTTP client brings: AsyncHTTPClient itself, its TLS and its HTTP/1.1 codec.
+    static let httpClientModules = ["AsyncHTTPClient", "NIOSSL", "NIOHTTP1"]
+
+    /// The needles of `needles` found in the file's bytes.
+    static func modulesNamed(in file: URL, _ needles: [String]) throws -> Set<String> {
+        let bytes = try Data(contentsOf: file, options: .mappedIfSafe)
+        return bytes.withUnsafeBytes { buffer -> Set<String> in
+            guard let base = buffer.baseAddress else { return [] }
+            return Set(needles.filter { needle in contains(needle: Array(needle.utf8), in: base, count: buffer.count) })
+        }
+    }
+
+    /// Whether `needle` occurs in the `count` bytes at `base`: memchr for its first byte, memcmp for the rest.
+    static func contains(needle: [UInt8], in base: UnsafeRawPointer, count: Int) -> Bool {
+        guard let first = needle.first, count >= needle.count else { return false }
+        var offset = 0
+        let last = count - needle.count
+        while offset <= last {
+            guard let found = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
+            let position = base.distance(to: UnsafeRawPointer(found))
+            if needle.withUnsafeBytes({ memcmp(base + position, $0.baseAddress!, needle.count) }) == 0 { return true }
+            offset = position + 1
+        }
+        return false
+    }
+
+    @Test func onlyTheFunctionsThatCallWeChatLinkAnHTTPClient() async throws {
+        let folder = EndToEnd.locateExecutables()
+        let findings = await EndToEnd.onThread { () -> [String: Result<Set<String>, any Error>] in
+            var findings: [String: Result<Set<String>, any Error>] = [:]
+            for name in ["login", "callback", "userinfo", "refresh", "logout", "jwks", "admin"] {
+                findings[name] = Result {
+                    try Self.modulesNamed(in: folder.appendingPathComponent(name), Self.httpClientModules)
+                }
+            }
+            return findings
+        }
+        // The check can fail: the functions that call WeChat do carry every one of those names.
+        for name in ["login", "callback"] {
+            let found = try #require(findings[name]).get()
+            #expect(found == Set(Self.httpClientModules), "\(name) should link an HTTP client; found \(found.sorted())")
+        }
+        for name in ["userinfo", "refresh", "logout", "jwks", "admin"] {
+            let found = try #require(findings[name]).get()
+            #expect(found.isEmpty, "\(name) calls no WeChat endpoint, yet links \(found.sorted())")
+        }
+    }
+}
