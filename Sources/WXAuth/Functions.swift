@@ -227,13 +227,8 @@ extension Functions {
     /// What `main.swift` runs: the function's handler over services built from the environment, built on
     /// first use in a one-shot process and up front (reporting bad configuration) in a warm one.
     ///
-    /// `postgres` opens PostgreSQL stores in executables that link postgres-nio (`wxauth-postgres`); the others
-    /// hand such a configuration over first (``handOffToPostgresIfConfigured(_:)``), and when that failed
-    /// (`handOffFailure`), every request is a 500 naming the setting and a warm start reports an init error.
-    public static func definition(
-        _ name: Name, environment: [String: String], postgres: PostgresStoreOpener? = nil, handOffFailure: String? = nil
-    ) -> FunctionDefinition {
-        if let handOffFailure { return handOffFailed(reason: handOffFailure) }
+    /// `postgres` opens PostgreSQL stores (`PostgresStore.opener` of WXAuthPostgres, which every executable links).
+    public static func definition(_ name: Name, environment: [String: String], postgres: PostgresStoreOpener? = nil) -> FunctionDefinition {
         let provider = ServiceProvider(environment: environment, needsWeChat: name.needsWeChat, postgres: postgres)
         let handler: FunctionHandler
         switch name {
@@ -267,23 +262,5 @@ extension Functions {
             let observer = WeChatGuard(provider: provider, logger: context.logger)
             return try await WeChatCalls.$observer.withValue(observer) { try await handler(request, context) }
         }
-    }
-
-    /// A function that cannot reach its PostgreSQL store: every request, and a warm start, fails saying so.
-    private static func handOffFailed(reason: String) -> FunctionDefinition {
-        let error = AuthError.misconfigured(
-            "WXAUTH_DATABASE_URL names PostgreSQL, but \(PostgresHandOff.executableName) is not installed beside this "
-                + "function (swift build --product \(PostgresHandOff.executableName); in a zip: package --database both)"
-        )
-        return FunctionDefinition(
-            handler: { _, context in
-                context.logger.error("PostgreSQL hand-off failed", metadata: ["reason": "\(reason)"])
-                return error.response
-            },
-            warmUp: { logger in
-                logger.error("PostgreSQL hand-off failed", metadata: ["reason": "\(reason)"])
-                throw error
-            }
-        )
     }
 }
