@@ -241,6 +241,8 @@ public final class PostgresConnection {
         var rows: [PostgresRow] = []
         var affected = 0
         var failure: PostgresServerError?
+        // A result is held whole: its rows together are capped like one message.
+        var received = 0
         while true {
             let message = try nextMessage()
             switch message.type {
@@ -249,6 +251,10 @@ public final class PostgresConnection {
             case UInt8(ascii: "T"):
                 types = try parseRowDescription(message.body)
             case UInt8(ascii: "D"):
+                received += message.body.count
+                guard received <= BackendMessageReader.maximumLength else {
+                    throw PostgresWireError("the server sent a result larger than the client accepts")
+                }
                 let cells = try parseDataRow(message.body)
                 guard cells.count == types.count else { throw PostgresWireError("the server sent a row that does not fit its description") }
                 rows.append(PostgresRow(cells: cells, types: types))
@@ -291,6 +297,8 @@ public final class PostgresConnection {
     }
 
     private func noteParameter(_ body: ArraySlice<UInt8>) throws {
+        // A server reports a dozen; a stream of new names would only grow memory.
+        guard parameters.count < 256 else { throw PostgresWireError("the server reported too many parameters") }
         var fields = MessageFields(body)
         parameters[try fields.cString()] = try fields.cString()
     }
