@@ -5,10 +5,10 @@ import Musl
 #endif
 
 /// A failed socket operation. The text names what failed (and the OS's reason), never data that went through.
-public struct SocketError: Error, CustomStringConvertible, Equatable {
-    public var description: String
+package struct SocketError: Error, CustomStringConvertible, Equatable {
+    package var description: String
     /// Whether the operation ran out of time (the deadline passed) rather than failing.
-    public var timedOut: Bool
+    package var timedOut: Bool
 
     package init(_ description: String, timedOut: Bool = false) {
         self.description = description
@@ -23,13 +23,13 @@ public struct SocketError: Error, CustomStringConvertible, Equatable {
 /// A TCP connection with blocking calls, each bounded by a deadline: the descriptor is non-blocking and every
 /// wait is a `poll` that ends at the deadline. Optionally upgraded to TLS (``startTLS(_:deadline:)``) at any
 /// point, as PostgreSQL's SSLRequest needs. Not thread-safe: one thread uses it at a time.
-public final class BlockingSocket {
+package final class BlockingSocket {
     private var descriptor: Int32
     private var tls: TLSSession?
 
     /// Connects to `host:port` (a name or an IP address), trying each address the resolver gives until one
     /// answers. The deadline bounds the whole attempt except name resolution, which glibc does not bound.
-    public static func connect(host: String, port: Int, deadline: ContinuousClock.Instant) throws(SocketError) -> BlockingSocket {
+    package static func connect(host: String, port: Int, deadline: ContinuousClock.Instant) throws(SocketError) -> BlockingSocket {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -85,17 +85,17 @@ public final class BlockingSocket {
     deinit { close() }
 
     /// Whether ``close()`` has run (or a TLS failure closed the socket).
-    public var isClosed: Bool { descriptor < 0 }
+    package var isClosed: Bool { descriptor < 0 }
 
     /// Closes the connection (without a TLS close_notify: nothing is read after it). Idempotent.
-    public func close() {
+    package func close() {
         tls = nil
         if descriptor >= 0 { _ = Glibc.close(descriptor) }
         descriptor = -1
     }
 
     /// Performs the TLS handshake on this connection; every later read and write is encrypted.
-    public func startTLS(_ options: TLSOptions, deadline: ContinuousClock.Instant) throws(SocketError) {
+    package func startTLS(_ options: TLSOptions, deadline: ContinuousClock.Instant) throws(SocketError) {
         guard tls == nil else { throw SocketError("TLS has already started") }
         let session = try TLSSession(options)
         tls = session
@@ -108,7 +108,7 @@ public final class BlockingSocket {
     }
 
     /// Writes all of `bytes` before the deadline.
-    public func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(SocketError) {
+    package func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(SocketError) {
         if let tls {
             try tls.write(bytes, through: self, deadline: deadline)
         } else {
@@ -117,7 +117,7 @@ public final class BlockingSocket {
     }
 
     /// Appends what arrives next (at least one byte, at most `limit`) to `buffer`; throws at end of stream.
-    public func read(into buffer: inout [UInt8], limit: Int = 65_536, deadline: ContinuousClock.Instant) throws(SocketError) {
+    package func read(into buffer: inout [UInt8], limit: Int = 65_536, deadline: ContinuousClock.Instant) throws(SocketError) {
         if let tls {
             try tls.read(into: &buffer, limit: limit, through: self, deadline: deadline)
         } else {

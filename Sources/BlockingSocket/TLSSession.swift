@@ -7,8 +7,8 @@ import Musl
 #endif
 
 /// How a TLS client checks the server it reached.
-public struct TLSOptions: Sendable {
-    public enum Verification: Sendable {
+package struct TLSOptions: Sendable {
+    package enum Verification: Sendable {
         /// Encryption only: any certificate is accepted (libpq's `sslmode=require`).
         case none
         /// The chain must lead to a trusted root; any host name (libpq's `verify-ca`).
@@ -17,20 +17,20 @@ public struct TLSOptions: Sendable {
         case chainAndHost
     }
 
-    public var verification: Verification
+    package var verification: Verification
     /// The host name (or IP address) connected to: sent as SNI when a name, checked under ``Verification/chainAndHost``.
-    public var serverName: String
+    package var serverName: String
     /// A PEM file of trusted roots; nil means ``defaultRootCertificates()``.
-    public var rootCertificates: String?
+    package var rootCertificates: String?
 
-    public init(verification: Verification, serverName: String, rootCertificates: String? = nil) {
+    package init(verification: Verification, serverName: String, rootCertificates: String? = nil) {
         self.verification = verification
         self.serverName = serverName
         self.rootCertificates = rootCertificates
     }
 
     /// The usual places of the system's trusted roots, in the order they are tried.
-    public static let rootCertificateBundles = [
+    package static let rootCertificateBundles = [
         "/etc/ssl/certs/ca-certificates.crt",  // Debian, Ubuntu, Alpine
         "/etc/pki/tls/certs/ca-bundle.crt",  // Amazon Linux (Lambda), CentOS, Tencent images
         "/etc/ssl/cert.pem",  // macOS, BSDs
@@ -38,7 +38,7 @@ public struct TLSOptions: Sendable {
     ]
 
     /// `SSL_CERT_FILE` when set, else the first of ``rootCertificateBundles`` that exists; nil when none does.
-    public static func defaultRootCertificates() -> String? {
+    package static func defaultRootCertificates() -> String? {
         if let file = getenv("SSL_CERT_FILE"), file.pointee != 0 { return String(cString: file) }
         return rootCertificateBundles.first { access($0, R_OK) == 0 }
     }

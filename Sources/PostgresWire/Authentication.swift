@@ -2,7 +2,7 @@ import Crypto
 import CryptoExtras
 
 /// PostgreSQL's MD5 password answer: `"md5" + md5hex(md5hex(password + user) + salt)`.
-public func postgresMD5Password(user: String, password: String, salt: some Collection<UInt8>) -> String {
+package func postgresMD5Password(user: String, password: String, salt: some Collection<UInt8>) -> String {
     let inner = hex(Insecure.MD5.hash(data: Array(password.utf8) + Array(user.utf8)))
     return "md5" + hex(Insecure.MD5.hash(data: Array(inner.utf8) + Array(salt)))
 }
@@ -20,10 +20,10 @@ private func hex(_ digest: some Sequence<UInt8>) -> String {
 /// The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL speaks it: no channel binding (`n,,`),
 /// an empty user name (the server uses the start-up message's). The password is used as is (no SASLprep), which
 /// is exact for the ASCII passwords deployments generate.
-public struct SCRAMClient {
+package struct SCRAMClient {
     /// The most PBKDF2 rounds a server may ask for: PostgreSQL's default is 4,096; far more would only let a
     /// hostile server make each cold start burn CPU.
-    public static let maximumIterations = 100_000
+    package static let maximumIterations = 100_000
 
     private let password: [UInt8]
     private let clientNonce: String
@@ -32,17 +32,17 @@ public struct SCRAMClient {
 
     /// `user` is empty for PostgreSQL, which takes the start-up message's; `nonce` is random printable text
     /// without commas. Tests pass RFC 7677's.
-    public init(user: String = "", password: String, nonce: String? = nil) {
+    package init(user: String = "", password: String, nonce: String? = nil) {
         self.password = Array(password.utf8)
         clientNonce = nonce ?? Self.randomNonce()
         clientFirstBare = "n=" + user + ",r=" + clientNonce
     }
 
     /// The client-first-message (`n,,n=,r=…`).
-    public var clientFirstMessage: String { "n,," + clientFirstBare }
+    package var clientFirstMessage: String { "n,," + clientFirstBare }
 
     /// The client-final-message answering the server-first-message; remembers the signature the server must send.
-    public mutating func clientFinalMessage(serverFirst: String) throws(PostgresWireError) -> String {
+    package mutating func clientFinalMessage(serverFirst: String) throws(PostgresWireError) -> String {
         var nonce: Substring?
         var salt: [UInt8]?
         var iterations: Int?
@@ -79,7 +79,7 @@ public struct SCRAMClient {
     }
 
     /// Checks the server-final-message (`v=…`): the server proves it knows the password too. Constant time.
-    public func verify(serverFinal: String) throws(PostgresWireError) {
+    package func verify(serverFinal: String) throws(PostgresWireError) {
         guard let expected = expectedServerSignature, serverFinal.hasPrefix("v="),
             let signature = Base64.decode(serverFinal.dropFirst(2).prefix { $0 != "," }), signature.count == expected.count
         else {

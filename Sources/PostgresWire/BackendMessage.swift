@@ -1,9 +1,9 @@
 /// A message from the server, cut from the byte stream by ``BackendMessageReader``: its type byte and body.
-public struct BackendMessage: Equatable, Sendable {
-    public var type: UInt8
-    public var body: ArraySlice<UInt8>
+package struct BackendMessage: Equatable, Sendable {
+    package var type: UInt8
+    package var body: ArraySlice<UInt8>
 
-    public init(type: UInt8, body: ArraySlice<UInt8>) {
+    package init(type: UInt8, body: ArraySlice<UInt8>) {
         self.type = type
         self.body = body
     }
@@ -12,33 +12,33 @@ public struct BackendMessage: Equatable, Sendable {
 /// Cuts backend messages out of received bytes. Every length comes from the server and is checked before use:
 /// below 4 or above ``maximumLength`` is a protocol violation, so a hostile or broken server cannot make the
 /// client allocate or wait for gigabytes.
-public struct BackendMessageReader: Sendable {
+package struct BackendMessageReader: Sendable {
     /// The largest message accepted, length field included: far above any row wxauth reads.
-    public static let maximumLength = 64 << 20
+    package static let maximumLength = 64 << 20
 
     /// Bytes received and not yet returned as messages, from ``start``.
-    public private(set) var buffer: [UInt8] = []
+    package private(set) var buffer: [UInt8] = []
     private var start = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds received bytes.
-    public mutating func append(_ bytes: some Collection<UInt8>) {
+    package mutating func append(_ bytes: some Collection<UInt8>) {
         compact()
         buffer.append(contentsOf: bytes)
     }
 
     /// Gives `body` the buffer to append to directly (a socket read), avoiding a copy.
-    public mutating func withAppending<T, E: Error>(_ body: (inout [UInt8]) throws(E) -> T) throws(E) -> T {
+    package mutating func withAppending<T, E: Error>(_ body: (inout [UInt8]) throws(E) -> T) throws(E) -> T {
         compact()
         return try body(&buffer)
     }
 
     /// The number of bytes received and not yet consumed.
-    public var pending: Int { buffer.count - start }
+    package var pending: Int { buffer.count - start }
 
     /// The next complete message, nil when more bytes are needed.
-    public mutating func next() throws(PostgresWireError) -> BackendMessage? {
+    package mutating func next() throws(PostgresWireError) -> BackendMessage? {
         guard pending >= 5 else { return nil }
         let length = Self.int32(buffer, at: start + 1)
         guard length >= 4, Int(length) <= Self.maximumLength else {
@@ -52,7 +52,7 @@ public struct BackendMessageReader: Sendable {
     }
 
     /// Takes one raw byte (the answer to an SSLRequest, which is not a framed message).
-    public mutating func nextByte() -> UInt8? {
+    package mutating func nextByte() -> UInt8? {
         guard pending > 0 else { return nil }
         defer { start += 1 }
         return buffer[start]
@@ -70,46 +70,46 @@ public struct BackendMessageReader: Sendable {
 }
 
 /// Reads the fields of one message body; every read is bounds-checked and fails as a protocol error.
-public struct MessageFields {
+package struct MessageFields {
     private var bytes: ArraySlice<UInt8>
 
-    public init(_ body: ArraySlice<UInt8>) {
+    package init(_ body: ArraySlice<UInt8>) {
         bytes = body
     }
 
-    public var isAtEnd: Bool { bytes.isEmpty }
+    package var isAtEnd: Bool { bytes.isEmpty }
 
-    public mutating func byte() throws(PostgresWireError) -> UInt8 {
+    package mutating func byte() throws(PostgresWireError) -> UInt8 {
         guard let first = bytes.popFirst() else { throw Self.short }
         return first
     }
 
-    public mutating func int16() throws(PostgresWireError) -> Int16 {
+    package mutating func int16() throws(PostgresWireError) -> Int16 {
         let raw = try take(2)
         return Int16(bitPattern: UInt16(raw[raw.startIndex]) << 8 | UInt16(raw[raw.startIndex + 1]))
     }
 
-    public mutating func int32() throws(PostgresWireError) -> Int32 {
+    package mutating func int32() throws(PostgresWireError) -> Int32 {
         let raw = try take(4)
         var value: UInt32 = 0
         for byte in raw { value = value << 8 | UInt32(byte) }
         return Int32(bitPattern: value)
     }
 
-    public mutating func take(_ count: Int) throws(PostgresWireError) -> ArraySlice<UInt8> {
+    package mutating func take(_ count: Int) throws(PostgresWireError) -> ArraySlice<UInt8> {
         guard count >= 0, bytes.count >= count else { throw Self.short }
         defer { bytes = bytes.dropFirst(count) }
         return bytes.prefix(count)
     }
 
     /// The rest of the body.
-    public mutating func rest() -> ArraySlice<UInt8> {
+    package mutating func rest() -> ArraySlice<UInt8> {
         defer { bytes = bytes.suffix(0) }
         return bytes
     }
 
     /// A NUL-terminated string (decoded leniently: server texts are for logs and comparisons only).
-    public mutating func cString() throws(PostgresWireError) -> String {
+    package mutating func cString() throws(PostgresWireError) -> String {
         guard let end = bytes.firstIndex(of: 0) else { throw Self.short }
         defer { bytes = bytes[(end + 1)...] }
         return String(decoding: bytes[..<end], as: UTF8.self)
@@ -119,7 +119,7 @@ public struct MessageFields {
 }
 
 /// The fields of an ErrorResponse or NoticeResponse, by their one-letter codes (`C` the SQLSTATE, `M` the message).
-public func parseNoticeFields(_ body: ArraySlice<UInt8>) throws(PostgresWireError) -> [UInt8: String] {
+package func parseNoticeFields(_ body: ArraySlice<UInt8>) throws(PostgresWireError) -> [UInt8: String] {
     var fields = MessageFields(body)
     var result: [UInt8: String] = [:]
     while true {
@@ -130,7 +130,7 @@ public func parseNoticeFields(_ body: ArraySlice<UInt8>) throws(PostgresWireErro
 }
 
 /// A DataRow's cells: nil for SQL NULL. Each length is checked against the bytes actually present.
-public func parseDataRow(_ body: ArraySlice<UInt8>) throws(PostgresWireError) -> [ArraySlice<UInt8>?] {
+package func parseDataRow(_ body: ArraySlice<UInt8>) throws(PostgresWireError) -> [ArraySlice<UInt8>?] {
     var fields = MessageFields(body)
     let count = try fields.int16()
     guard count >= 0 else { throw PostgresWireError("the server sent a malformed row") }
@@ -150,7 +150,7 @@ public func parseDataRow(_ body: ArraySlice<UInt8>) throws(PostgresWireError) ->
 }
 
 /// A RowDescription's column type OIDs, in order.
-public func parseRowDescription(_ body: ArraySlice<UInt8>) throws(PostgresWireError) -> [UInt32] {
+package func parseRowDescription(_ body: ArraySlice<UInt8>) throws(PostgresWireError) -> [UInt32] {
     var fields = MessageFields(body)
     let count = try fields.int16()
     guard count >= 0 else { throw PostgresWireError("the server sent a malformed row description") }
@@ -165,7 +165,7 @@ public func parseRowDescription(_ body: ArraySlice<UInt8>) throws(PostgresWireEr
 }
 
 /// A protocol violation or unusable answer from the server: the connection cannot be trusted any more.
-public struct PostgresWireError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+package struct PostgresWireError: Error, CustomStringConvertible, Equatable {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

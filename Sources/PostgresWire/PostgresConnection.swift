@@ -1,8 +1,8 @@
 import BlockingSocket
 
 /// How to reach and sign in to a server.
-public struct PostgresConnectionOptions: Sendable {
-    public enum TLSMode: Sendable {
+package struct PostgresConnectionOptions: Sendable {
+    package enum TLSMode: Sendable {
         /// Plain TCP.
         case disable
         /// Ask for TLS; continue in plain text when the server has none (libpq's `allow` and `prefer`).
@@ -11,16 +11,16 @@ public struct PostgresConnectionOptions: Sendable {
         case require(TLSOptions)
     }
 
-    public var host: String
-    public var port: Int
-    public var username: String
-    public var password: String?
-    public var database: String?
-    public var tls: TLSMode
+    package var host: String
+    package var port: Int
+    package var username: String
+    package var password: String?
+    package var database: String?
+    package var tls: TLSMode
     /// Further start-up parameters (`application_name`, run-time settings such as `search_path`).
-    public var startupParameters: [(String, String)]
+    package var startupParameters: [(String, String)]
 
-    public init(
+    package init(
         host: String, port: Int, username: String, password: String?, database: String?, tls: TLSMode,
         startupParameters: [(String, String)] = []
     ) {
@@ -35,13 +35,13 @@ public struct PostgresConnectionOptions: Sendable {
 }
 
 /// The server refused a statement (or the sign-in): its SQLSTATE and message. The connection stays usable.
-public struct PostgresServerError: Error, CustomStringConvertible, Sendable {
+package struct PostgresServerError: Error, CustomStringConvertible, Sendable {
     /// The five-character SQLSTATE, e.g. `23505` for a unique violation.
-    public var sqlState: String
+    package var sqlState: String
     /// The server's message. It may quote values, so it is for debugging, not for logs of deployments.
-    public var message: String
+    package var message: String
 
-    public var description: String { "SQLSTATE \(sqlState)" }
+    package var description: String { "SQLSTATE \(sqlState)" }
 }
 
 /// One connection speaking the PostgreSQL v3 protocol, with blocking calls. Each call's socket waits end at
@@ -51,18 +51,18 @@ public struct PostgresServerError: Error, CustomStringConvertible, Sendable {
 ///
 /// Errors: ``PostgresServerError`` when the server refused a statement (the connection stays usable);
 /// ``SocketError`` or ``PostgresWireError`` when the connection failed, after which ``isClosed`` is true.
-public final class PostgresConnection {
+package final class PostgresConnection {
     private let socket: BlockingSocket
     private var reader = BackendMessageReader()
     /// When every wait of the current call ends; the caller sets it before each operation.
-    public var deadline: ContinuousClock.Instant
+    package var deadline: ContinuousClock.Instant
     /// The transaction status of the last ReadyForQuery: `I` idle, `T` in a transaction, `E` in a failed one.
-    public private(set) var transactionStatus: UInt8 = UInt8(ascii: "I")
+    package private(set) var transactionStatus: UInt8 = UInt8(ascii: "I")
     /// Run-time parameters the server reported (`server_version`, `TimeZone`, …).
-    public private(set) var parameters: [String: String] = [:]
+    package private(set) var parameters: [String: String] = [:]
 
     /// Connects, negotiates TLS as `options` ask, and signs in, all before `deadline`.
-    public init(_ options: PostgresConnectionOptions, deadline: ContinuousClock.Instant) throws {
+    package init(_ options: PostgresConnectionOptions, deadline: ContinuousClock.Instant) throws {
         self.deadline = deadline
         socket = try BlockingSocket.connect(host: options.host, port: options.port, deadline: deadline)
         do {
@@ -75,10 +75,10 @@ public final class PostgresConnection {
     }
 
     /// Whether the connection has failed or been closed; it must not be used again.
-    public var isClosed: Bool { socket.isClosed }
+    package var isClosed: Bool { socket.isClosed }
 
     /// Says goodbye (Terminate) and closes.
-    public func close() {
+    package func close() {
         guard !socket.isClosed else { return }
         try? socket.write([UInt8(ascii: "X"), 0, 0, 0, 4], deadline: ContinuousClock.now + .milliseconds(100))
         socket.close()
@@ -202,7 +202,7 @@ public final class PostgresConnection {
     /// Runs one statement with the extended protocol (Parse, Bind, Describe, Execute, Sync in one write): binary
     /// parameters and results, the unnamed statement and portal.
     @discardableResult
-    public func query(_ query: PostgresQuery) throws -> PostgresResult {
+    package func query(_ query: PostgresQuery) throws -> PostgresResult {
         guard !isClosed else { throw PostgresWireError("the connection is closed") }
         do {
             try socket.write(Self.extendedQuery(query), deadline: deadline)

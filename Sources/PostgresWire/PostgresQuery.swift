@@ -1,5 +1,5 @@
 /// A value sent as a statement parameter, in PostgreSQL's binary format with its type named.
-public protocol PostgresEncodable {
+package protocol PostgresEncodable {
     /// The parameter's type OID.
     static var postgresType: UInt32 { get }
     /// The value in the type's binary format.
@@ -7,62 +7,62 @@ public protocol PostgresEncodable {
 }
 
 /// A value read from a result cell in the binary format. The column's type must be one the decoder knows.
-public protocol PostgresDecodable {
+package protocol PostgresDecodable {
     static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Self
 }
 
 /// Type OIDs of the types wxauth uses.
-public enum PostgresType {
-    public static let bool: UInt32 = 16
-    public static let bytea: UInt32 = 17
-    public static let name: UInt32 = 19
-    public static let int8: UInt32 = 20
-    public static let int2: UInt32 = 21
-    public static let int4: UInt32 = 23
-    public static let text: UInt32 = 25
-    public static let void: UInt32 = 2278
-    public static let varchar: UInt32 = 1043
-    public static let textArray: UInt32 = 1009
+package enum PostgresType {
+    package static let bool: UInt32 = 16
+    package static let bytea: UInt32 = 17
+    package static let name: UInt32 = 19
+    package static let int8: UInt32 = 20
+    package static let int2: UInt32 = 21
+    package static let int4: UInt32 = 23
+    package static let text: UInt32 = 25
+    package static let void: UInt32 = 2278
+    package static let varchar: UInt32 = 1043
+    package static let textArray: UInt32 = 1009
 }
 
 /// SQL with `$n` parameters. Interpolating a value appends a parameter and writes its `$n`, so values never
 /// become SQL text.
-public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable {
-    public var sql: String
-    public var parameters: [PostgresParameter]
+package struct PostgresQuery: ExpressibleByStringInterpolation, Sendable {
+    package var sql: String
+    package var parameters: [PostgresParameter]
 
     /// SQL written out with its parameters, which the caller numbers `$1`… itself.
-    public init(unsafeSQL sql: String, parameters: [PostgresParameter] = []) {
+    package init(unsafeSQL sql: String, parameters: [PostgresParameter] = []) {
         self.sql = sql
         self.parameters = parameters
     }
 
-    public init(stringLiteral value: String) {
+    package init(stringLiteral value: String) {
         self.init(unsafeSQL: value)
     }
 
-    public init(stringInterpolation: StringInterpolation) {
+    package init(stringInterpolation: StringInterpolation) {
         self.init(unsafeSQL: stringInterpolation.sql, parameters: stringInterpolation.parameters)
     }
 
-    public struct StringInterpolation: StringInterpolationProtocol {
+    package struct StringInterpolation: StringInterpolationProtocol {
         var sql = ""
         var parameters: [PostgresParameter] = []
 
-        public init(literalCapacity: Int, interpolationCount: Int) {
+        package init(literalCapacity: Int, interpolationCount: Int) {
             sql.reserveCapacity(literalCapacity + interpolationCount * 3)
         }
 
-        public mutating func appendLiteral(_ literal: String) {
+        package mutating func appendLiteral(_ literal: String) {
             sql += literal
         }
 
-        public mutating func appendInterpolation<T: PostgresEncodable>(_ value: T) {
+        package mutating func appendInterpolation<T: PostgresEncodable>(_ value: T) {
             parameters.append(PostgresParameter(value))
             sql += "$\(parameters.count)"
         }
 
-        public mutating func appendInterpolation<T: PostgresEncodable>(_ value: T?) {
+        package mutating func appendInterpolation<T: PostgresEncodable>(_ value: T?) {
             parameters.append(value.map { PostgresParameter($0) } ?? PostgresParameter(null: T.postgresType))
             sql += "$\(parameters.count)"
         }
@@ -70,40 +70,40 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable {
 }
 
 /// One parameter: its type and binary value (nil for NULL).
-public struct PostgresParameter: Sendable, Equatable {
-    public var type: UInt32
-    public var bytes: [UInt8]?
+package struct PostgresParameter: Sendable, Equatable {
+    package var type: UInt32
+    package var bytes: [UInt8]?
 
-    public init<T: PostgresEncodable>(_ value: T) {
+    package init<T: PostgresEncodable>(_ value: T) {
         type = T.postgresType
         bytes = value.postgresBytes
     }
 
-    public init(null type: UInt32) {
+    package init(null type: UInt32) {
         self.type = type
         bytes = nil
     }
 }
 
 /// `bytea` bytes as a parameter (an array of bytes is otherwise ambiguous).
-public struct PostgresBytes: PostgresEncodable, PostgresDecodable, Sendable, Equatable {
-    public var bytes: [UInt8]
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+package struct PostgresBytes: PostgresEncodable, PostgresDecodable, Sendable, Equatable {
+    package var bytes: [UInt8]
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    public static var postgresType: UInt32 { PostgresType.bytea }
-    public var postgresBytes: [UInt8] { bytes }
+    package static var postgresType: UInt32 { PostgresType.bytea }
+    package var postgresBytes: [UInt8] { bytes }
 
-    public static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> PostgresBytes {
+    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> PostgresBytes {
         guard type == PostgresType.bytea else { throw PostgresDecodingError(expected: "bytea", type: type) }
         return PostgresBytes(Array(bytes))
     }
 }
 
 extension String: PostgresEncodable, PostgresDecodable {
-    public static var postgresType: UInt32 { PostgresType.text }
-    public var postgresBytes: [UInt8] { Array(utf8) }
+    package static var postgresType: UInt32 { PostgresType.text }
+    package var postgresBytes: [UInt8] { Array(utf8) }
 
-    public static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> String {
+    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> String {
         guard [PostgresType.text, PostgresType.varchar, PostgresType.name].contains(type) else {
             throw PostgresDecodingError(expected: "text", type: type)
         }
@@ -112,11 +112,11 @@ extension String: PostgresEncodable, PostgresDecodable {
 }
 
 extension Int64: PostgresEncodable, PostgresDecodable {
-    public static var postgresType: UInt32 { PostgresType.int8 }
-    public var postgresBytes: [UInt8] { (0..<8).reversed().map { UInt8(truncatingIfNeeded: self >> ($0 * 8)) } }
+    package static var postgresType: UInt32 { PostgresType.int8 }
+    package var postgresBytes: [UInt8] { (0..<8).reversed().map { UInt8(truncatingIfNeeded: self >> ($0 * 8)) } }
 
     /// Any integer column (int2, int4, int8), widened.
-    public static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Int64 {
+    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Int64 {
         let width: Int
         switch type {
         case PostgresType.int2: width = 2
@@ -134,26 +134,26 @@ extension Int64: PostgresEncodable, PostgresDecodable {
 }
 
 extension Int: PostgresEncodable, PostgresDecodable {
-    public static var postgresType: UInt32 { PostgresType.int8 }
-    public var postgresBytes: [UInt8] { Int64(self).postgresBytes }
+    package static var postgresType: UInt32 { PostgresType.int8 }
+    package var postgresBytes: [UInt8] { Int64(self).postgresBytes }
 
-    public static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Int {
+    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Int {
         Int(try Int64.decode(bytes, type: type))
     }
 }
 
 extension Bool: PostgresDecodable {
-    public static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Bool {
+    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Bool {
         guard type == PostgresType.bool, bytes.count == 1 else { throw PostgresDecodingError(expected: "bool", type: type) }
         return bytes.first != 0
     }
 }
 
 extension Array: PostgresEncodable where Element == String {
-    public static var postgresType: UInt32 { PostgresType.textArray }
+    package static var postgresType: UInt32 { PostgresType.textArray }
 
     /// The binary array format: one dimension, no NULLs, text elements.
-    public var postgresBytes: [UInt8] {
+    package var postgresBytes: [UInt8] {
         var bytes: [UInt8] = []
         func int32(_ value: Int) { bytes += Int64(value).postgresBytes.suffix(4) }
         int32(1)  // dimensions
@@ -170,8 +170,8 @@ extension Array: PostgresEncodable where Element == String {
 }
 
 /// A cell could not be read as the type asked for.
-public struct PostgresDecodingError: Error, CustomStringConvertible {
-    public var description: String
+package struct PostgresDecodingError: Error, CustomStringConvertible {
+    package var description: String
 
     init(expected: String, type: UInt32) {
         description = "a column of type \(type) read as \(expected)"
@@ -183,23 +183,23 @@ public struct PostgresDecodingError: Error, CustomStringConvertible {
 }
 
 /// One row of a result: binary cells and their column types.
-public struct PostgresRow: Sendable {
-    public var cells: [ArraySlice<UInt8>?]
-    public var types: [UInt32]
+package struct PostgresRow: Sendable {
+    package var cells: [ArraySlice<UInt8>?]
+    package var types: [UInt32]
 
-    public init(cells: [ArraySlice<UInt8>?], types: [UInt32]) {
+    package init(cells: [ArraySlice<UInt8>?], types: [UInt32]) {
         self.cells = cells
         self.types = types
     }
 
     /// The cell at `index` as `T`; SQL NULL fails (use an optional type for nullable columns).
-    public func decode<T: PostgresDecodable>(_: T.Type = T.self, at index: Int) throws(PostgresDecodingError) -> T {
+    package func decode<T: PostgresDecodable>(_: T.Type = T.self, at index: Int) throws(PostgresDecodingError) -> T {
         guard let value = try decode(T?.self, at: index) else { throw PostgresDecodingError("column \(index) is NULL") }
         return value
     }
 
     /// The cell at `index` as `T`, nil for SQL NULL.
-    public func decode<T: PostgresDecodable>(_: T?.Type, at index: Int) throws(PostgresDecodingError) -> T? {
+    package func decode<T: PostgresDecodable>(_: T?.Type, at index: Int) throws(PostgresDecodingError) -> T? {
         guard cells.indices.contains(index), types.indices.contains(index) else {
             throw PostgresDecodingError("the row has no column \(index)")
         }
@@ -209,11 +209,11 @@ public struct PostgresRow: Sendable {
 }
 
 /// What a statement returned: its rows and the row count of its command tag (`UPDATE 3` → 3).
-public struct PostgresResult: Sendable {
-    public var rows: [PostgresRow]
-    public var affectedRows: Int
+package struct PostgresResult: Sendable {
+    package var rows: [PostgresRow]
+    package var affectedRows: Int
 
-    public var first: PostgresRow? { rows.first }
-    public var count: Int { rows.count }
-    public var isEmpty: Bool { rows.isEmpty }
+    package var first: PostgresRow? { rows.first }
+    package var count: Int { rows.count }
+    package var isEmpty: Bool { rows.isEmpty }
 }

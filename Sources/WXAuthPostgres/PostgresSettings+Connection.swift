@@ -7,7 +7,7 @@ import WXAuthStore
 extension PostgresSettings {
     /// The connection options for these settings: libpq's `sslmode` meanings, trust roots from `sslrootcert`,
     /// else `SSL_CERT_FILE` or the system's bundle.
-    public var connectionOptions: PostgresConnectionOptions {
+    package var connectionOptions: PostgresConnectionOptions {
         func tls(_ verification: TLSOptions.Verification) -> TLSOptions {
             TLSOptions(verification: verification, serverName: host, rootCertificates: rootCertificates)
         }

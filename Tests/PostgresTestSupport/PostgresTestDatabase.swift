@@ -53,7 +53,7 @@ public enum PostgresTestDatabase {
     }
 
     /// A connection of the test's own; the caller closes it.
-    public static func connect(url: String) async throws -> PostgresTestConnection {
+    package static func connect(url: String) async throws -> PostgresTestConnection {
         try await PostgresTestConnection(options: try PostgresSettings(url: url).connectionOptions)
     }
 }
@@ -67,7 +67,7 @@ public final class PostgresTestConnection: Sendable {
         var connection: PostgresConnection?
     }
 
-    public init(options: PostgresConnectionOptions) async throws {
+    package init(options: PostgresConnectionOptions) async throws {
         let box = Box()
         self.box = box
         try await worker.run { box.connection = try PostgresConnection(options, deadline: ContinuousClock.now + .seconds(10)) }
@@ -75,7 +75,7 @@ public final class PostgresTestConnection: Sendable {
 
     /// Runs one statement (with 30 s to answer).
     @discardableResult
-    public func query(_ sql: String) async throws -> PostgresResult {
+    package func query(_ sql: String) async throws -> PostgresResult {
         let box = self.box
         return try await worker.run {
             guard let connection = box.connection else { throw PostgresTestError("closed") }
