@@ -61,6 +61,9 @@ final class TLSSession {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSSession.failure("cannot make a TLS context") }
         self.context = context
         _ = wxauth_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        // The key share goes for P-256 first: PostgreSQL's default `ssl_ecdh_curve` is prime256v1, and a server
+        // that wants another group than the one offered costs a HelloRetryRequest (a round trip and a second key).
+        _ = wxauth_SSL_CTX_set1_groups_list(context, "P-256:X25519:P-384")
         guard let ssl = SSL_new(context), let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
             SSL_CTX_free(context)
             throw TLSSession.failure("cannot make a TLS session")

@@ -15,4 +15,7 @@ static inline long wxauth_BIO_set_mem_eof_return(BIO *bio, int value) {
 static inline long wxauth_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version) {
     return SSL_CTX_set_min_proto_version(context, version);
 }
+static inline long wxauth_SSL_CTX_set1_groups_list(SSL_CTX *context, const char *list) {
+    return SSL_CTX_set1_groups_list(context, list);
+}
 #endif

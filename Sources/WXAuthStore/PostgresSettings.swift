@@ -5,7 +5,7 @@ import FunctionRuntime
 /// The URL carries the password, so nothing here ever prints it: errors name the part that is wrong, and
 /// ``description`` leaves the password out.
 public struct PostgresSettings: Sendable, CustomStringConvertible {
-    /// libpq's `sslmode`, as far as a client that either verifies fully or not at all can honour it.
+    /// libpq's `sslmode`.
     public enum SSLMode: String, Sendable, CaseIterable {
         case disable, allow, prefer, require
         case verifyCA = "verify-ca"
