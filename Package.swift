@@ -33,7 +33,6 @@ let package = Package(
         .executable(name: "logout", targets: ["logout"]),
         .executable(name: "admin", targets: ["admin"]),
         .executable(name: "jwks", targets: ["jwks"]),
-        .executable(name: "wxauth-postgres", targets: ["wxauth-postgres"]),
         .executable(name: "wxauth-http", targets: ["wxauth-http"]),
         .executable(name: "local-runner", targets: ["local-runner"]),
     ],
@@ -49,8 +48,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
-        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // MARK: Libraries
@@ -74,7 +71,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // WeChat's production transport (AsyncHTTPClient: NIO's sockets, TLS). Only the executables that run a
-        // function calling WeChat (login, callback, wxauth-postgres, wxauth-http) link it; WXAuth does not.
+        // function calling WeChat (login, callback, wxauth-http) link it; WXAuth does not.
         .target(
             name: "WeChatHTTP",
             dependencies: [
@@ -95,16 +92,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenSSL from the system (Debian's libssl-dev): the static function executables link libssl.a and
+        // libcrypto.a.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        // A TCP client with deadline-bounded blocking calls and optional TLS, and a thread to run them on;
+        // knows nothing of PostgreSQL (a blocking HTTPS client can use it too).
+        .target(name: "BlockingSocket", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        // The PostgreSQL v3 protocol over BlockingSocket: start-up, authentication, extended queries.
+        .target(
+            name: "PostgresWire",
+            dependencies: [
+                "BlockingSocket",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WXAuthPostgres",
-            dependencies: [
-                "WXAuthStore",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["WXAuthStore", "PostgresWire", "BlockingSocket", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -148,38 +154,32 @@ let package = Package(
 
         // MARK: Function executables (wiring only)
         .executableTarget(
-            name: "login", dependencies: ["FunctionRuntime", "WXAuth", "WeChatHTTP"], swiftSettings: swiftSettings,
+            name: "login", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
+            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "callback", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
+            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "refresh", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "callback", dependencies: ["FunctionRuntime", "WXAuth", "WeChatHTTP"], swiftSettings: swiftSettings,
+            name: "userinfo", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "refresh", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "logout", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "userinfo", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
-            linkerSettings: functionLinkerSettings
-        ),
-        .executableTarget(
-            name: "logout", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
-            linkerSettings: functionLinkerSettings
-        ),
-        .executableTarget(
-            name: "admin", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "admin", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
             name: "jwks", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
-        ),
-        // Every function linked with the PostgreSQL store; the five above hand a PostgreSQL configuration to it,
-        // so they never link postgres-nio (and its Foundation) themselves.
-        .executableTarget(
-            name: "wxauth-postgres", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
-            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
         ),
         // Every function behind one HTTP/1.1 server (SCF web functions, Function Compute, containers); the stdin
         // function binaries never link Hummingbird.
@@ -203,11 +203,13 @@ let package = Package(
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"], swiftSettings: swiftSettings),
         .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP", "HTTPWire"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresWireTests", dependencies: ["PostgresWire", "BlockingSocket", "COpenSSL"], swiftSettings: swiftSettings
+        ),
         .target(
             name: "PostgresTestSupport",
             dependencies: [
-                "WXAuthPostgres", "WXAuthStore",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                "WXAuthPostgres", "WXAuthStore", "PostgresWire", "BlockingSocket",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/PostgresTestSupport",
@@ -216,8 +218,7 @@ let package = Package(
         .testTarget(
             name: "WXAuthStoreTests",
             dependencies: [
-                "WXAuthStore", "WXAuthPostgres", "PostgresTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                "WXAuthStore", "WXAuthPostgres", "PostgresTestSupport", "PostgresWire",
             ],
             swiftSettings: swiftSettings
         ),
@@ -268,14 +269,14 @@ let package = Package(
 if Context.environment["WXAUTH_FUZZ"] == "1" {
     let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
     for target in package.targets
-    where ["Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth"].contains(target.name) {
+    where ["Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth", "PostgresWire"].contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
     }
     package.targets.append(
         .executableTarget(
             name: "wxauth-fuzz",
             dependencies: [
-                "Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth",
+                "Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth", "PostgresWire",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Fuzz/Targets",

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import PostgresWire
 import WXAuthStore
 
 @testable import FunctionRuntime
@@ -16,6 +17,7 @@ struct FuzzTarget: Sendable {
     static let names = [
         "event", "json", "body", "query", "cookies", "return-to", "state", "user-data", "wechat", "access-token",
         "http-response",
+        "postgres",
     ]
 
     /// The target called `name`, with whatever it prepares once (keys, services).
@@ -32,7 +34,37 @@ struct FuzzTarget: Sendable {
         case "wechat": FuzzTarget(run: wechat)
         case "access-token": await accessToken()
         case "http-response": FuzzTarget(run: httpResponse)
+        case "postgres": FuzzTarget(run: postgres)
         default: nil
+        }
+    }
+
+    // MARK: PostgreSQL's backend messages
+
+    /// Bytes from a PostgreSQL server, as the wire client cuts and reads them, arriving in two chunks split
+    /// where the first byte says: every message fits in what arrived, and each body parser refuses or accepts
+    /// without trapping.
+    static func postgres(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let input = bytes.dropFirst()
+        let split = input.startIndex + Int(first) % (input.count + 1)
+        var reader = BackendMessageReader()
+        var received = 0
+        for chunk in [input[..<split], input[split...]] {
+            reader.append(chunk)
+            received += chunk.count
+            while let message = try? reader.next() {
+                precondition(message.body.count + 5 <= received, "a message longer than what arrived")
+                switch message.type {
+                case UInt8(ascii: "D"): _ = try? parseDataRow(message.body)
+                case UInt8(ascii: "T"): _ = try? parseRowDescription(message.body)
+                case UInt8(ascii: "E"), UInt8(ascii: "N"): _ = try? parseNoticeFields(message.body)
+                default:
+                    var fields = MessageFields(message.body)
+                    _ = try? fields.int32()
+                    _ = try? fields.cString()
+                }
+            }
         }
     }
 

@@ -222,7 +222,7 @@ extension Functions {
         var needsWeChat: Bool { self == .login || self == .callback }
     }
 
-    /// The functions that call no WeChat endpoint. Their ``definition(_:environment:postgres:handOffFailure:)``
+    /// The functions that call no WeChat endpoint. Their ``definition(_:environment:postgres:)``
     /// takes no WeChat transport, so their executables link no HTTP client (no AsyncHTTPClient, NIO sockets or TLS).
     public enum WithoutWeChat: Sendable, CaseIterable {
         case refresh, userinfo, logout, jwks, admin
@@ -242,36 +242,31 @@ extension Functions {
     /// first use in a one-shot process and up front (reporting bad configuration) in a warm one.
     ///
     /// This overload serves every function, and is the one `login` and `callback` must use: they call WeChat
-    /// through `weChatTransport` (WeChatHTTP's `AsyncHTTPClientTransport`, which creates its HTTP client only at the
-    /// first request), so only the executables that pass one link an HTTP client. A function that calls no WeChat
-    /// endpoint ignores it: an executable that runs any function chosen at run time passes one.
+    /// through `weChatTransport`, so only the executables that pass one link an HTTP client. A function that calls
+    /// no WeChat endpoint ignores it: an executable that runs any function chosen at run time passes one.
     ///
-    /// `postgres` opens PostgreSQL stores in executables that link postgres-nio (`wxauth-postgres`); the others
-    /// hand such a configuration over first (``handOffToPostgresIfConfigured(_:)``), and when that failed
-    /// (`handOffFailure`), every request is a 500 naming the setting and a warm start reports an init error.
+    /// `postgres` opens PostgreSQL stores (`PostgresStore.opener` of WXAuthPostgres, which every executable links).
     public static func definition(
         _ name: Name, environment: [String: String], weChatTransport: any WeChatTransport,
-        postgres: PostgresStoreOpener? = nil, handOffFailure: String? = nil
+        postgres: PostgresStoreOpener? = nil
     ) -> FunctionDefinition {
-        build(name, environment: environment, weChatTransport: weChatTransport, postgres: postgres, handOffFailure: handOffFailure)
+        build(name, environment: environment, weChatTransport: weChatTransport, postgres: postgres)
     }
 
     /// What `main.swift` of a function that calls no WeChat endpoint runs: as the overload above, without a WeChat
     /// transport. `login` and `callback` are not among ``WithoutWeChat``, so they cannot be built without one.
     public static func definition(
-        _ name: WithoutWeChat, environment: [String: String], postgres: PostgresStoreOpener? = nil,
-        handOffFailure: String? = nil
+        _ name: WithoutWeChat, environment: [String: String], postgres: PostgresStoreOpener? = nil
     ) -> FunctionDefinition {
-        build(name.name, environment: environment, weChatTransport: nil, postgres: postgres, handOffFailure: handOffFailure)
+        build(name.name, environment: environment, weChatTransport: nil, postgres: postgres)
     }
 
     /// The definition; a function that calls WeChat given no transport (which the overloads above rule out)
     /// answers every such call with a 500 naming the cause (``AuthError/noWeChatTransport``), never a crash.
     private static func build(
         _ name: Name, environment: [String: String], weChatTransport: (any WeChatTransport)?,
-        postgres: PostgresStoreOpener?, handOffFailure: String?
+        postgres: PostgresStoreOpener?
     ) -> FunctionDefinition {
-        if let handOffFailure { return handOffFailed(reason: handOffFailure) }
         let provider = ServiceProvider(
             environment: environment, weChatTransport: name.needsWeChat ? weChatTransport : nil, postgres: postgres
         )
@@ -307,23 +302,5 @@ extension Functions {
             let observer = WeChatGuard(provider: provider, logger: context.logger)
             return try await WeChatCalls.$observer.withValue(observer) { try await handler(request, context) }
         }
-    }
-
-    /// A function that cannot reach its PostgreSQL store: every request, and a warm start, fails saying so.
-    private static func handOffFailed(reason: String) -> FunctionDefinition {
-        let error = AuthError.misconfigured(
-            "WXAUTH_DATABASE_URL names PostgreSQL, but \(PostgresHandOff.executableName) is not installed beside this "
-                + "function (swift build --product \(PostgresHandOff.executableName); in a zip: package --database both)"
-        )
-        return FunctionDefinition(
-            handler: { _, context in
-                context.logger.error("PostgreSQL hand-off failed", metadata: ["reason": "\(reason)"])
-                return error.response
-            },
-            warmUp: { logger in
-                logger.error("PostgreSQL hand-off failed", metadata: ["reason": "\(reason)"])
-                throw error
-            }
-        )
     }
 }

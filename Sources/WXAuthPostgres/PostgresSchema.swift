@@ -1,5 +1,4 @@
-import Logging
-import PostgresNIO
+import PostgresWire
 
 /// The PostgreSQL schema as numbered migrations; `wxauth_schema_migrations` records those applied.
 ///
@@ -97,42 +96,36 @@ enum PostgresSchema {
     /// Brings the schema up to date. Cheap when it already is (one query); otherwise the migrations run in one
     /// transaction under an advisory lock, so of two cold starts racing here one migrates and the other waits,
     /// then finds nothing left to do.
-    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
-        if let applied = try? await appliedVersion(connection, logger: logger), applied >= migrations.count { return }
+    static func migrate(_ connection: PostgresConnection) throws {
+        if let applied = try? appliedVersion(connection), applied >= migrations.count { return }
         do {
-            try await connection.query("BEGIN", logger: logger)
+            try connection.query("BEGIN")
             // The lock is per schema (hashtext(current_schema())), so separate schemas of one database migrate apart.
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtext('wxauth.migrate'), hashtext(current_schema()))", logger: logger
-            )
-            try await connection.query(
+            try connection.query("SELECT pg_advisory_xact_lock(hashtext('wxauth.migrate'), hashtext(current_schema()))")
+            try connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS wxauth_schema_migrations (
                     version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now()
                 )
-                """, logger: logger
+                """
             )
-            let applied = try await appliedVersion(connection, logger: logger)
+            let applied = try appliedVersion(connection)
             for (offset, migration) in migrations.enumerated() where offset + 1 > applied {
-                // postgres-nio sends one statement per query; the migrations use `;` only between statements.
+                // The extended protocol runs one statement at a time; the migrations use `;` only between statements.
                 for statement in migration.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
-                    try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+                    try connection.query(PostgresQuery(unsafeSQL: String(statement)))
                 }
-                try await connection.query("INSERT INTO wxauth_schema_migrations (version) VALUES (\(offset + 1))", logger: logger)
+                try connection.query("INSERT INTO wxauth_schema_migrations (version) VALUES (\(offset + 1))")
             }
-            try await connection.query("COMMIT", logger: logger)
+            try connection.query("COMMIT")
         } catch {
-            // Not on a closed connection, where postgres-nio would never complete it (see `PostgresStore.transaction`).
-            if !connection.isClosed && !PostgresSession.isTransportFailure(error) {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-            }
+            // A failed connection has ended the transaction with itself.
+            if !connection.isClosed { _ = try? connection.query("ROLLBACK") }
             throw error
         }
     }
 
-    private static func appliedVersion(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let rows = try await connection.query("SELECT coalesce(max(version), 0) FROM wxauth_schema_migrations", logger: logger)
-        for try await version in rows.decode(Int.self) { return version }
-        return 0
+    private static func appliedVersion(_ connection: PostgresConnection) throws -> Int {
+        try connection.query("SELECT coalesce(max(version), 0) FROM wxauth_schema_migrations").first?.decode(Int.self, at: 0) ?? 0
     }
 }

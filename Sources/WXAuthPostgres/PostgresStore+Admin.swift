@@ -1,5 +1,4 @@
-import NIOCore
-import PostgresNIO
+import PostgresWire
 import WXAuthStore
 
 extension PostgresStore {
@@ -7,47 +6,48 @@ extension PostgresStore {
 
     public func refreshToken(hash: [UInt8]) async throws -> RefreshTokenRecord? {
         try await statement { db in
-            let row = try await Self.rows(
+            let row = try Self.rows(
                 db,
-                "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = \(ByteBuffer(bytes: hash))",
-                self.logger
+                "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = \(PostgresBytes(hash))"
             ).first
             guard let row else { return nil }
-            let (familyId, issuedAt, expiresAt, spentAt) = try row.decode((String, Int64, Int64, Int64?).self)
+            let (familyId, issuedAt, expiresAt, spentAt) = (
+                try row.decode(String.self, at: 0), try row.decode(Int64.self, at: 1), try row.decode(Int64.self, at: 2),
+                try row.decode(Int64?.self, at: 3)
+            )
             return RefreshTokenRecord(familyId: familyId, issuedAt: issuedAt, expiresAt: expiresAt, spent: spentAt != nil)
         }
     }
 
     public func userId(appid: String, openid: String) async throws -> String? {
         try await statement { db in
-            try await Self.rows(
-                db, "SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)", self.logger
-            ).first?.decode(String.self)
+            try Self.rows(
+                db, "SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)"
+            ).first?.decode(String.self, at: 0)
         }
     }
 
     public func revokeFamilies(userId: String, now: Int64) async throws -> Int {
         try await statement { db in
-            try await Self.rows(
+            try Self.rows(
                 db,
                 """
                 UPDATE refresh_families SET revoked_at = \(now), revoke_reason = 'admin'
                 WHERE user_id = \(userId) AND revoked_at IS NULL RETURNING id
-                """, self.logger
+                """
             ).count
         }
     }
 
     public func recordNonce(_ nonce: String, keyId: String, expiresAt: Int64, now: Int64) async throws -> Bool {
         try await transaction { db in
-            let logger = self.logger
-            try await Self.rows(db, "DELETE FROM admin_nonces WHERE expires_at <= \(now)", logger)
-            return try await Self.rows(
+            try Self.rows(db, "DELETE FROM admin_nonces WHERE expires_at <= \(now)")
+            return try Self.rows(
                 db,
                 """
                 INSERT INTO admin_nonces (key_id, nonce, expires_at) VALUES (\(keyId), \(nonce), \(expiresAt))
                 ON CONFLICT DO NOTHING RETURNING nonce
-                """, logger
+                """
             ).count == 1
         }
     }

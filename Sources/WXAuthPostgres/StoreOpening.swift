@@ -2,7 +2,7 @@ import Logging
 import WXAuthStore
 
 extension PostgresStore {
-    /// Makes the PostgreSQL store of a URL: what executables that link postgres-nio hand to the store opening.
+    /// Makes the PostgreSQL store of a URL: what every executable hands to the store opening.
     public static let opener: PostgresStoreOpener = { settings, functionTimeout, logger in
         PostgresStore(settings: settings, functionTimeout: functionTimeout, logger: logger)
     }

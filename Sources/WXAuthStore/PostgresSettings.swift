@@ -5,7 +5,7 @@ import FunctionRuntime
 /// The URL carries the password, so nothing here ever prints it: errors name the part that is wrong, and
 /// ``description`` leaves the password out.
 public struct PostgresSettings: Sendable, CustomStringConvertible {
-    /// libpq's `sslmode`, as far as a client that either verifies fully or not at all can honour it.
+    /// libpq's `sslmode`.
     public enum SSLMode: String, Sendable, CaseIterable {
         case disable, allow, prefer, require
         case verifyCA = "verify-ca"
@@ -24,6 +24,9 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
     public var database: String?
     /// Whether and how to use TLS; plain unless the URL asks.
     public var sslMode: SSLMode
+    /// A PEM file of the roots to trust for `verify-ca` and `verify-full` (libpq's `sslrootcert`); nil means
+    /// `SSL_CERT_FILE`, else the system's bundle.
+    public var rootCertificates: String?
     /// From `connect_timeout` (seconds, as libpq); nil leaves the choice to the store.
     public var connectTimeout: Duration?
     /// Run-time settings sent at start-up: `application_name`, and `-c name=value` pairs of `options`.
@@ -32,7 +35,7 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
     /// The setting the URL came from, named in every error.
     public static let settingName = "WXAUTH_DATABASE_URL"
 
-    /// Parses a `postgres://` or `postgresql://` URL. Query parameters: `sslmode`, `connect_timeout`,
+    /// Parses a `postgres://` or `postgresql://` URL. Query parameters: `sslmode`, `sslrootcert`, `connect_timeout`,
     /// `application_name` and `options` (`-c name=value …`, e.g. a `search_path`), as libpq reads them.
     public init(url: String) throws(StoreError) {
         let text: Substring
@@ -74,6 +77,9 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
                 throw Self.error("sslmode must be one of " + SSLMode.allCases.map(\.rawValue).joined(separator: ", "))
             }
             sslMode = mode
+        case "sslrootcert":
+            guard !value.isEmpty else { throw Self.error("sslrootcert must name a file") }
+            rootCertificates = value
         case "connect_timeout":
             guard let seconds = Int(value), seconds > 0 else { throw Self.error("connect_timeout must be whole seconds") }
             connectTimeout = .seconds(seconds)

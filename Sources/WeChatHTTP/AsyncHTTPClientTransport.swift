@@ -15,7 +15,7 @@ import Musl
 /// sockets and TLS: their `main.swift` makes one and hands it to `Functions.definition`.
 public struct AsyncHTTPClientTransport: WeChatTransport {
     /// Nil: the process-wide shared client, first touched by the first request, so an executable that links
-    /// every function (`wxauth-postgres`, `wxauth-http`) creates it only if a function of it calls WeChat.
+    /// every function (`wxauth-http`) creates it only if a function of it calls WeChat.
     private let client: HTTPClient?
     /// WeChat answers are small; anything bigger is not WeChat.
     private let maxResponseBytes: Int

@@ -1,7 +1,7 @@
 import FunctionRuntime
 import WXAuth
 
-// No PostgreSQL hand-off: the key set and the metadata come from the configuration alone, never from the store.
+// No store: the key set and the metadata come from the configuration alone, never from the store.
 FunctionHarness.start(name: "jwks") {
     Functions.definition(.jwks, environment: $0)
 }

@@ -1,8 +1,7 @@
 import FunctionRuntime
 import WXAuth
+import WXAuthPostgres
 
-// Before anything else: a PostgreSQL configuration runs wxauth-postgres in this process's place.
-let handOffFailure = Functions.handOffToPostgresIfConfigured(.refresh)
 FunctionHarness.start(name: "refresh") {
-    Functions.definition(.refresh, environment: $0, handOffFailure: handOffFailure)
+    Functions.definition(.refresh, environment: $0, postgres: PostgresStore.opener)
 }

@@ -25,7 +25,7 @@ enum PyJWT {
             "jwks": try JSONSerialization.jsonObject(with: Data(jwks.utf8)), "oct": octKeys, "issuer": issuer,
             "audience": audience, "tokens": tokens,
         ]
-        let run = try await PostgresHandOffTests.run(
+        let run = try await FunctionProcessTests.run(
             URL(fileURLWithPath: try #require(python)), arguments: [script.path], environment: [:],
             stdin: String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
         )
@@ -54,7 +54,7 @@ struct KeyFiles {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func keys(_ arguments: [String]) async throws -> String {
-        let run = try await PostgresHandOffTests.run(
+        let run = try await FunctionProcessTests.run(
             URL(fileURLWithPath: runner), arguments: ["keys"] + arguments, environment: [:], stdin: ""
         )
         #expect(run.status == 0, "keys \(arguments): \(run.stderr)")

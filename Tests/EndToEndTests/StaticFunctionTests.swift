@@ -26,7 +26,7 @@ import WeChatSandbox
 
     @Test func everyFunctionExecutableIsStatic() throws {
         let folder = EndToEnd.locateExecutables()
-        for name in ["login", "callback", "refresh", "userinfo", "logout", "jwks", "admin", "wxauth-postgres"] {
+        for name in ["login", "callback", "refresh", "userinfo", "logout", "jwks", "admin"] {
             #expect(try !Self.hasInterpreter(folder.appendingPathComponent(name)), "\(name) needs a dynamic loader")
         }
     }

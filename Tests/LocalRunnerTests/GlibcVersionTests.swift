@@ -58,13 +58,13 @@ struct GlibcVersionTests {
             let output = FileManager.default.temporaryDirectory
                 .appendingPathComponent("glibc-tests-\(UUID().uuidString)", isDirectory: true)
             defer { try? FileManager.default.removeItem(at: output) }
-            // Each zip's stripped bootstrap, and every executable as built (wxauth-postgres rides in the zips too;
-            // wxauth-http runs on SCF web functions, Function Compute and containers).
+            // Each zip's stripped bootstrap, and every executable as built (wxauth-http runs on SCF web functions,
+            // Function Compute and containers).
             _ = try Packager(
                 manifest: manifest, functions: [], output: output, build: false, zips: true, database: .sqlite,
                 binaries: folder, progress: { _ in }
             ).run()
-            var files = (functions.map(\.handler) + [Packager.postgresExecutable, "wxauth-http"]).map { folder.appendingPathComponent($0) }
+            var files = (functions.map(\.handler) + ["wxauth-http"]).map { folder.appendingPathComponent($0) }
             for function in functions {
                 let unpacked = output.appendingPathComponent("unpacked-\(function.name)", isDirectory: true)
                 let unzip = Process()
@@ -81,7 +81,7 @@ struct GlibcVersionTests {
                 return Finding(path: file.path, exists: exists, tooNew: tooNew)
             }
         }
-        #expect(findings.count == functions.count * 2 + 2)
+        #expect(findings.count == functions.count * 2 + 1)
         for finding in findings {
             #expect(finding.exists, "\(finding.path)")
             let tooNew = try #require(finding.tooNew, "readelf failed on \(finding.path)")

@@ -10,12 +10,12 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath)
 
 private let repositoryManifest = repositoryRoot.appendingPathComponent("functions.yaml")
 
-/// The directory holding a built `login` and `wxauth-postgres`: the release build `package` uses when there is
+/// The directory holding a built `login`: the release build `package` uses when there is
 /// one, else the debug build beside these tests (CI builds debug only; a debug binary runs here just the same).
 private let builtBinaries: URL? = {
     for configuration in ["release", "debug"] {
         let directory = repositoryRoot.appendingPathComponent(".build/\(configuration)", isDirectory: true)
-        if ["login", Packager.postgresExecutable].allSatisfy({
+        if ["login"].allSatisfy({
             FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent($0).path)
         }) {
             return directory
@@ -213,9 +213,8 @@ struct PackageTests {
         #expect(listing.status == 0)
         let entry = try #require(listing.stdout.split(separator: "\n").first { $0.hasSuffix(" bootstrap") })
         #expect(entry.hasPrefix("-rwx"), "\(entry)")
-        #expect(listing.stdout.contains("number of entries: 2"))
-        let companion = try #require(listing.stdout.split(separator: "\n").first { $0.hasSuffix(" wxauth-postgres") })
-        #expect(companion.hasPrefix("-rwx"), "\(companion)")
+        // The bootstrap alone: it opens SQLite and PostgreSQL in its own process.
+        #expect(listing.stdout.contains("number of entries: 1"))
 
         let unpacked = output.appendingPathComponent("unpacked")
         #expect(try await run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
@@ -229,8 +228,8 @@ struct PackageTests {
         let object = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
         #expect(object?["statusCode"] is Int, "\(answer.stdout)")
 
-        // With a PostgreSQL URL the bootstrap runs the zip's wxauth-postgres in its place: the function still
-        // answers the empty body with its own 400 (no database needed for that), not the hand-off's 500.
+        // With a PostgreSQL URL the function still answers the empty body with its own 400 (no database needed
+        // for that): the store connects on its first operation, never at start-up.
         var onPostgres = environment
         onPostgres["WXAUTH_DATABASE_URL"] = "postgres://wxauth:pw@127.0.0.1:9/wxauth"
         let handedOff = try await run([bootstrap.path], stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#, environment: onPostgres)
@@ -256,35 +255,11 @@ struct PackageTests {
         await instance.stop()
     }
 
-    @Test(.enabled(if: builtBinaries != nil, "skipped: wxauth-postgres is not built (swift build --build-tests builds it)"))
-    func aPostgresZipRunsWxauthPostgresAsTheBootstrapForTheTemplatesHandler() async throws {
-        let output = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: output) }
-        _ = try await onOwnThread {
-            try Packager(
-                manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
-                database: .postgres, binaries: builtBinaries, progress: { _ in }
-            ).run()
-        }
-        let zip = output.appendingPathComponent("login.zip")
-        let listing = try await run(["unzip", "-Z", zip.path])
-        #expect(listing.stdout.contains("number of entries: 1") && listing.stdout.contains(" bootstrap"))
-        let unpacked = output.appendingPathComponent("unpacked")
-        #expect(try await run(["unzip", "-q", zip.path, "-d", unpacked.path]).status == 0)
-        let bootstrap = unpacked.appendingPathComponent("bootstrap").path
-
-        // Lambda passes the template's Handler (the manifest's handler) as _HANDLER.
-        let environment = [
-            "PATH": "/usr/bin:/bin", "WXAUTH_JWT_SECRET": String(repeating: "k", count: 32), "_HANDLER": "login",
-            "WXAUTH_DATABASE_URL": "postgres://wxauth:pw@127.0.0.1:9/wxauth",
-        ]
-        let event = #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#
-        let answer = try await run([bootstrap], stdin: event, environment: environment)
-        let response = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
-        #expect(response?["statusCode"] as? Int == 400, "\(answer.stdout)")
-        // Without a function to run it says so, rather than guessing.
-        var unnamed = environment
-        unnamed["_HANDLER"] = nil
-        #expect(try await run([bootstrap], stdin: event, environment: unnamed).status == 64)
+    @Test(arguments: Packager.Database.allCases)
+    func everyDatabaseOptionZipsTheBootstrapAlone(database: Packager.Database) {
+        let packager = Packager(manifest: repositoryManifest, functions: ["login"], output: URL(fileURLWithPath: "/nonexistent"),
+            build: false, zips: true, database: database)
+        #expect(packager.entries(for: "login").map(\.name) == ["bootstrap"])
+        #expect(packager.entries(for: "login").map(\.executable) == ["login"])
     }
 }

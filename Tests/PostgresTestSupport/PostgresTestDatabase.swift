@@ -1,7 +1,6 @@
 import Foundation
-import Logging
-import NIOPosix
-import PostgresNIO
+import BlockingSocket
+import PostgresWire
 import WXAuthPostgres
 import WXAuthStore
 
@@ -19,6 +18,13 @@ public enum PostgresTestDatabase {
     public static let url: String? = {
         _ = BrokenPipes.ignored
         guard let value = ProcessInfo.processInfo.environment["WXAUTH_TEST_POSTGRES_URL"], !value.isEmpty else { return nil }
+        return value
+    }()
+
+    /// The same server over verify-full TLS with a user that signs in with SCRAM-SHA-256 (`.ci/postgres-cluster
+    /// tls-url`), named by `WXAUTH_TEST_POSTGRES_TLS_URL`; nil skips those tests.
+    public static let tlsURL: String? = {
+        guard let value = ProcessInfo.processInfo.environment["WXAUTH_TEST_POSTGRES_TLS_URL"], !value.isEmpty else { return nil }
         return value
     }()
 
@@ -42,29 +48,54 @@ public enum PostgresTestDatabase {
     @discardableResult
     public static func integer(_ sql: String, url: String) async throws -> Int? {
         let connection = try await connect(url: url)
-        do {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger).collect()
-            try await connection.close()
-            return try rows.first.map { try $0.decode(Int.self) }
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        defer { connection.close() }
+        return try await connection.query(sql).first?.decode(Int.self, at: 0)
     }
 
     /// A connection of the test's own; the caller closes it.
-    public static func connect(url: String) async throws -> PostgresConnection {
-        try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.any(),
-            configuration: try PostgresSettings(url: url).connectionConfiguration(connectTimeout: .seconds(10)), id: 0,
-            logger: logger
-        )
+    package static func connect(url: String) async throws -> PostgresTestConnection {
+        try await PostgresTestConnection(options: try PostgresSettings(url: url).connectionOptions)
     }
-
-    /// Discards postgres-nio's own logs.
-    public static let logger = Logger(label: "postgres-test") { _ in SwiftLogNoOpLogHandler() }
 }
 
+/// A wire connection whose blocking calls run on a thread of its own, off the tests' cooperative pool.
+public final class PostgresTestConnection: Sendable {
+    private let worker = WorkerThread()
+    private let box: Box
+
+    private final class Box: @unchecked Sendable {
+        var connection: PostgresConnection?
+    }
+
+    package init(options: PostgresConnectionOptions) async throws {
+        let box = Box()
+        self.box = box
+        try await worker.run { box.connection = try PostgresConnection(options, deadline: ContinuousClock.now + .seconds(10)) }
+    }
+
+    /// Runs one statement (with 30 s to answer).
+    @discardableResult
+    package func query(_ sql: String) async throws -> PostgresResult {
+        let box = self.box
+        return try await worker.run {
+            guard let connection = box.connection else { throw PostgresTestError("closed") }
+            connection.deadline = ContinuousClock.now + .seconds(30)
+            return try connection.query(PostgresQuery(unsafeSQL: sql))
+        }
+    }
+
+    /// Closes the connection (after any queued statement) and ends the thread.
+    public func close() {
+        let box = self.box
+        worker.enqueue {
+            box.connection?.close()
+            box.connection = nil
+        }
+        worker.stop()
+    }
+
+    deinit { close() }
+}
 public struct PostgresTestError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }

@@ -1,6 +1,7 @@
+import BlockingSocket
 import Glibc
 import Logging
-import PostgresNIO
+import PostgresWire
 import PostgresTestSupport
 import Testing
 @testable import WXAuthPostgres
@@ -97,8 +98,8 @@ struct PostgresStoreTests {
         // 30 s only tells a hang from a slow machine.
         let outcome = await Self.outcome(within: .seconds(30), of: { try await Self.rotate(store) })
         #expect(throws: StoreError.self) { try #require(outcome).get() }
-        try await blocker.query("ROLLBACK", logger: PostgresTestDatabase.logger)
-        try await blocker.close()
+        try await blocker.query("ROLLBACK")
+        blocker.close()
         #expect(await Self.recovered(store))
         await store.close()
     }
@@ -124,8 +125,8 @@ struct PostgresStoreTests {
             }
             #expect(throws: StoreError.self, "attempt \(attempt)") { try outcome.get() }
         }
-        try await blocker.query("ROLLBACK", logger: PostgresTestDatabase.logger)
-        try await blocker.close()
+        try await blocker.query("ROLLBACK")
+        blocker.close()
         #expect(await Self.recovered(store))
         await store.close()
     }
@@ -138,10 +139,10 @@ struct PostgresStoreTests {
     }
 
     /// A connection in a transaction that holds every refresh token's row lock until it rolls back.
-    static func lockTheRefreshTokens(onSchemaOf url: String) async throws -> PostgresConnection {
+    static func lockTheRefreshTokens(onSchemaOf url: String) async throws -> PostgresTestConnection {
         let blocker = try await PostgresTestDatabase.connect(url: url)
-        try await blocker.query("BEGIN", logger: PostgresTestDatabase.logger)
-        try await blocker.query("SELECT 1 FROM refresh_tokens FOR UPDATE", logger: PostgresTestDatabase.logger)
+        try await blocker.query("BEGIN")
+        try await blocker.query("SELECT 1 FROM refresh_tokens FOR UPDATE")
         return blocker
     }
 
@@ -164,16 +165,19 @@ struct PostgresStoreTests {
         return false
     }
 
-    /// NIO drops a query written to a connection that has finished closing, and postgres-nio (1.33) then never
-    /// completes it; the watchdog returns to its caller all the same.
-    @Test func theWatchdogReturnsWhenAQueryNeverCompletes() async throws {
-        let connection = try await PostgresTestDatabase.connect(url: try #require(PostgresTestDatabase.url))
-        try await connection.close()
-        let outcome = await Self.outcome(within: .seconds(30)) {
-            try await withWatchdog(connection, .milliseconds(200)) { try await $0.query("SELECT 1", logger: Self.logger).collect().count }
+    /// A connection that has failed or closed refuses further statements at once, and the store's next turn
+    /// opens a new one instead of using it.
+    @Test func aClosedConnectionRefusesStatements() async throws {
+        let settings = try PostgresSettings(url: try #require(PostgresTestDatabase.url))
+        let worker = WorkerThread()
+        defer { worker.stop() }
+        let refused = try await worker.run {
+            let connection = try PostgresConnection(settings.connectionOptions, deadline: ContinuousClock.now + .seconds(10))
+            _ = try connection.query("SELECT 1")
+            connection.close()
+            return connection.isClosed && (try? connection.query("SELECT 1")) == nil
         }
-        // A later postgres-nio may fail the query itself instead: either way, the caller has an error.
-        #expect(throws: (any Error).self) { try #require(outcome).get() }
+        #expect(refused)
     }
 
     /// `body`'s outcome, or nil when it has not returned within `limit` (a hang: it is left running).
@@ -195,6 +199,36 @@ struct PostgresStoreTests {
         defer { timer.cancel() }
         for await first in outcomes { return first }
         return nil
+    }
+
+    /// The store over verify-full TLS (the cluster's own root as sslrootcert), signing in with SCRAM-SHA-256.
+    @Test(.enabled(if: PostgresTestDatabase.tlsURL != nil, "WXAUTH_TEST_POSTGRES_TLS_URL is not set (.ci/postgres-cluster tls-url)"))
+    func worksOverVerifiedTLSWithSCRAM() async throws {
+        let tlsURL = try #require(PostgresTestDatabase.tlsURL)
+        let schemaURL = try await PostgresTestDatabase.freshSchemaURL()
+        let options = try #require(schemaURL.firstRange(of: "options=")).lowerBound
+        let url = tlsURL + (tlsURL.contains("?") ? "&" : "?") + schemaURL[options...]
+        let store = PostgresStore(settings: try PostgresSettings(url: url), functionTimeout: .seconds(30), logger: Self.logger)
+        _ = try await store.signIn(StoreContractTests.signIn(openid: "o1", family: "f1", token: [1]))
+        #expect(try await store.session(familyId: "f1")?.openid == "o1")
+        await store.close()
+
+        // The session really is encrypted, and signed in as the SCRAM user.
+        let connection = try await PostgresTestDatabase.connect(url: url)
+        defer { connection.close() }
+        let row = try #require(try await connection.query("SELECT ssl, current_user::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first)
+        #expect(try row.decode(Bool.self, at: 0))
+        #expect(try row.decode(String.self, at: 1) == "wxauth_scram")
+
+        // A wrong password is refused by the server, and the error names the setting, never the password.
+        let settings = try PostgresSettings(url: url)
+        var wrong = settings
+        wrong.password = "not-the-password"
+        let refused = PostgresStore(settings: wrong, functionTimeout: .seconds(10), logger: Self.logger)
+        let error = await #expect(throws: StoreError.self) { _ = try await refused.appToken(appid: "wx") }
+        #expect(error?.description.contains("WXAUTH_DATABASE_URL") == true)
+        #expect(error?.description.contains("not-the-password") == false)
+        #expect(error?.description.contains(settings.password ?? "-") == false)
     }
 
     @Test func requiringTLSFromAServerWithoutItFailsWithoutNamingThePassword() async throws {
@@ -223,6 +257,10 @@ struct PostgresStoreTests {
         #expect(settings.startupParameters.map { "\($0.0)=\($0.1)" } == ["application_name=wxauth", "search_path=auth"])
         #expect(!settings.description.contains("p:ss/w"))
 
+        #expect(settings.rootCertificates == nil)
+        let pinned = try PostgresSettings(url: "postgres://u@h/d?sslmode=verify-ca&sslrootcert=%2Fetc%2Fwx%2Froot.pem")
+        #expect(pinned.rootCertificates == "/etc/wx/root.pem" && pinned.sslMode == .verifyCA)
+
         let plain = try PostgresSettings(url: "postgresql://u@[::1]/d")
         #expect(plain.host == "::1" && plain.port == 5432 && plain.password == nil && plain.sslMode == .disable)
     }
@@ -230,6 +268,7 @@ struct PostgresStoreTests {
     @Test(arguments: [
         "postgres://u:hunter2@h/d?sslmode=sometimes", "postgres://u:hunter2@h:99999/d", "postgres://hunter2@h/d?frobnicate=1",
         "postgres://h/d", "postgres://u:hunter2%zz@h/d", "postgres://u:hunter2@h/d?options=hunter2",
+        "postgres://u:hunter2@h/d?sslrootcert=",
     ])
     func malformedURLsAreRefusedWithoutTheirSecrets(url: String) {
         #expect {

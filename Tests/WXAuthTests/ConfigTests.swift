@@ -105,17 +105,3 @@ import WXAuthStore
         #expect(config.miniProgram?.secret.revealed.utf8.count == 64 * 1024)
     }
 }
-
-/// `wxauth-postgres FUNCTION`, or `_HANDLER` when Lambda runs it as the `bootstrap` itself.
-@Suite struct WxauthPostgresFunctionChoiceTests {
-    @Test func theArgumentNamesTheFunctionAndWinsOverHandler() {
-        #expect(Functions.Name(arguments: ["wxauth-postgres", "refresh"], environment: ["_HANDLER": "login"]) == .refresh)
-        #expect(Functions.Name(arguments: ["wxauth-postgres"], environment: ["_HANDLER": "userinfo"]) == .userinfo)
-    }
-
-    @Test func anUnknownOrMissingFunctionIsNone() {
-        #expect(Functions.Name(arguments: ["wxauth-postgres"], environment: [:]) == nil)
-        #expect(Functions.Name(arguments: ["wxauth-postgres", "bootstrap"], environment: ["_HANDLER": "login"]) == nil)
-        #expect(Functions.Name(arguments: ["wxauth-postgres", "Login"], environment: [:]) == nil)
-    }
-}

@@ -8,11 +8,9 @@ struct PackageCommand: AsyncParsableCommand {
         abstract: "Build DIR/FUNCTION.zip (static, stripped bootstrap) and DIR/template.yaml (AWS SAM).",
         discussion: """
             Builds each function with `swift build -c release --static-swift-stdlib --product HANDLER` in the \
-            manifest's directory, strips the executable, and zips it as `bootstrap` (executable bit kept). \
-            --database says what else: `both` (default) puts `wxauth-postgres` beside it, which the function \
-            runs in its place when WXAUTH_DATABASE_URL names PostgreSQL (the functions do not link \
-            postgres-nio themselves); `postgres` zips `wxauth-postgres` itself as `bootstrap` (no hand-off at \
-            cold start; it picks the function from the template's Handler); `sqlite` zips the function alone.
+            manifest's directory, strips the executable, and zips it as `bootstrap` (executable bit kept): the \
+            zip's only file, which opens SQLite and PostgreSQL alike. --database (both, postgres, sqlite) is \
+            accepted for older scripts and changes nothing.
 
             The template (runtime provided.al2023, HttpApi events from the routes) takes every *SECRET \
             variable as a NoEcho parameter and leaves out *_FILE variables and values that come out empty. \
@@ -38,7 +36,7 @@ struct PackageCommand: AsyncParsableCommand {
     @Flag(help: "Write only template.yaml: no build, no zips.")
     var templateOnly = false
 
-    @Option(help: "The databases the zips can use: both, postgres or sqlite.")
+    @Option(help: "Accepted for older scripts; every zip serves SQLite and PostgreSQL alike (both, postgres, sqlite).")
     var database: Packager.Database = .both
 
     @Option(help: "Where the zips run: lambda (AWS, template.yaml) or scf (Tencent Cloud, serverless.yml).")
@@ -85,7 +83,7 @@ struct Packager {
     var output: URL
     var build: Bool
     var zips: Bool
-    /// Which executables each zip holds.
+    /// Accepted for older scripts: every zip holds the one `bootstrap`, whatever the database.
     var database: Database = .both
     /// Which platform's deployment file goes beside the zips.
     var platform: Platform = .lambda
@@ -94,18 +92,10 @@ struct Packager {
     /// Progress lines (stderr by default).
     var progress: (String) -> Void = { Console.error($0) }
 
-    /// The functions linked with the PostgreSQL store, run by the others when the database is PostgreSQL.
-    static let postgresExecutable = "wxauth-postgres"
-
-    /// The databases a zip can use, hence its executables.
+    /// The databases a zip is meant for. Every function binary opens both in-process now, so the zips are
+    /// the same for each; the option stays so that scripts passing it keep working.
     enum Database: String, CaseIterable, ExpressibleByArgument {
-        /// The function as `bootstrap`, `wxauth-postgres` beside it for a PostgreSQL URL.
-        case both
-        /// `wxauth-postgres` as `bootstrap` (the template's Handler names the function): a PostgreSQL
-        /// deployment's cold starts skip the hand-off. SQLite works too, at postgres-nio's start-up cost.
-        case postgres
-        /// The function alone: the smallest zip; a PostgreSQL URL is a configuration error.
-        case sqlite
+        case both, postgres, sqlite
     }
 
     /// The platforms `package` writes for; their custom runtimes both run the zip's `bootstrap`.
@@ -118,11 +108,7 @@ struct Packager {
 
     /// What goes into a function's zip: (executable in the build directory, name in the zip).
     func entries(for handler: String) -> [(executable: String, name: String)] {
-        switch database {
-        case .both: [(handler, "bootstrap"), (Self.postgresExecutable, Self.postgresExecutable)]
-        case .postgres: [(Self.postgresExecutable, "bootstrap")]
-        case .sqlite: [(handler, "bootstrap")]
-        }
+        [(handler, "bootstrap")]
     }
 
     /// The package root: the manifest's directory.

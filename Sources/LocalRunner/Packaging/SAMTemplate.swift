@@ -204,8 +204,6 @@ struct SAMTemplate {
             lines.append("    Properties:")
             lines.append("      Runtime: provided.al2023")
             lines.append("      Architectures: [\(architecture)]")
-            // A custom runtime's Handler only reaches the process as _HANDLER: wxauth-postgres, zipped as the
-            // bootstrap itself, reads the function from it.
             lines.append("      Handler: \(Self.quoted(spec.handler))")
             lines.append("      CodeUri: \(Self.quoted(spec.name + ".zip"))")
             lines.append("      MemorySize: \(memory)")

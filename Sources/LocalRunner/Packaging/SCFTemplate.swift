@@ -54,8 +54,6 @@ struct SCFTemplate {
             let routes = spec.methods.joined(separator: ", ") + " " + spec.routes.joined(separator: " ")
             lines.append("  description: \(SAMTemplate.quoted("wxauth \(spec.name): \(routes)"))")
             lines.append("  src: \(SAMTemplate.quoted("./" + spec.name + ".zip"))")
-            // Custom runtimes get the handler as _HANDLER: wxauth-postgres, zipped as the bootstrap itself, reads
-            // the function from it.
             lines.append("  handler: \(SAMTemplate.quoted(spec.handler))")
             lines.append("  runtime: CustomRuntime")
             lines.append("  memorySize: \(memory)")

@@ -1,0 +1,128 @@
+import BlockingSocket
+import COpenSSL
+import Foundation
+import Testing
+
+/// BlockingSocket's TLS against a loopback TLS server (OpenSSL) with certificates made by the openssl CLI:
+/// each verification mode accepts what it should and refuses what it should.
+@Suite struct TLSTests {
+    /// A self-signed certificate for localhost and 127.0.0.1, and an unrelated one.
+    struct Certificates {
+        let directory: String
+        var server: String { directory + "/server.pem" }
+        var key: String { directory + "/server.key" }
+        var stranger: String { directory + "/stranger.pem" }
+    }
+
+    static let certificates: Certificates = {
+        let directory = NSTemporaryDirectory() + "wxauth-tls-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, subject) in [("server", "localhost"), ("stranger", "localhost")] {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-subj", "/CN=\(subject)",
+                "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ]
+            openssl.standardError = FileHandle.nullDevice
+            try! openssl.run()
+            openssl.waitUntilExit()
+        }
+        return Certificates(directory: directory)
+    }()
+
+    /// Connects to a one-shot echo server with `options`; returns what came back, or throws the client's error.
+    static func echo(_ options: TLSOptions) async throws -> String {
+        let certificates = Self.certificates
+        let server = try EchoServer(certificate: certificates.server, key: certificates.key)
+        let worker = WorkerThread()
+        defer { worker.stop() }
+        return try await worker.run {
+            let socket = try BlockingSocket.connect(host: "127.0.0.1", port: server.port, deadline: .now + .seconds(10))
+            defer { socket.close() }
+            try socket.startTLS(options, deadline: .now + .seconds(10))
+            try socket.write(Array("ping".utf8), deadline: .now + .seconds(10))
+            var answer: [UInt8] = []
+            while answer.count < 4 { try socket.read(into: &answer, deadline: .now + .seconds(10)) }
+            return String(decoding: answer, as: UTF8.self)
+        }
+    }
+
+    @Test func verifyFullWithTheRightRootAndNamePasses() async throws {
+        let root = Self.certificates.server
+        #expect(try await Self.echo(TLSOptions(verification: .chainAndHost, serverName: "localhost", rootCertificates: root)) == "ping")
+        #expect(try await Self.echo(TLSOptions(verification: .chainAndHost, serverName: "127.0.0.1", rootCertificates: root)) == "ping")
+    }
+
+    @Test func verifyFullRefusesAnotherHostName() async throws {
+        let options = TLSOptions(verification: .chainAndHost, serverName: "db.example.com", rootCertificates: Self.certificates.server)
+        await #expect(throws: SocketError.self) { _ = try await Self.echo(options) }
+    }
+
+    @Test func verifyCAChecksTheChainButNotTheName() async throws {
+        let root = Self.certificates.server
+        #expect(try await Self.echo(TLSOptions(verification: .chain, serverName: "db.example.com", rootCertificates: root)) == "ping")
+        let stranger = TLSOptions(verification: .chain, serverName: "localhost", rootCertificates: Self.certificates.stranger)
+        await #expect(throws: SocketError.self) { _ = try await Self.echo(stranger) }
+    }
+
+    @Test func anUnknownRootIsRefused() async throws {
+        let options = TLSOptions(verification: .chainAndHost, serverName: "localhost", rootCertificates: Self.certificates.stranger)
+        let error = await #expect(throws: SocketError.self) { _ = try await Self.echo(options) }
+        #expect(error?.description.contains("not trusted") == true)
+    }
+
+    @Test func requireAcceptsAnyCertificate() async throws {
+        #expect(try await Self.echo(TLSOptions(verification: .none, serverName: "db.example.com")) == "ping")
+    }
+}
+
+/// A TLS server on a loopback port that accepts one connection, answers it with what it reads (up to 4 bytes),
+/// and ends; a client that gives up on the handshake just ends it sooner.
+final class EchoServer: Sendable {
+    let port: Int
+
+    init(certificate: String, key: String) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        try #require(listener >= 0 && bound == 0 && named == 0 && listen(listener, 1) == 0)
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let context = SSL_CTX_new(TLS_server_method())
+        try #require(SSL_CTX_use_certificate_file(context, certificate, SSL_FILETYPE_PEM) == 1)
+        try #require(SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1)
+        let worker = WorkerThread()
+        worker.enqueue {
+            defer {
+                SSL_CTX_free(context)
+                close(listener)
+            }
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            _ = setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let ssl = SSL_new(context)
+            defer { SSL_free(ssl) }
+            _ = SSL_set_fd(ssl, connection)
+            guard SSL_accept(ssl) == 1 else { return }
+            var buffer = [UInt8](repeating: 0, count: 4)
+            var received = 0
+            while received < 4 {
+                let count = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress! + received, Int32(4 - received)) }
+                guard count > 0 else { return }
+                received += Int(count)
+            }
+            _ = buffer.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, 4) }
+            _ = SSL_shutdown(ssl)
+        }
+        worker.stop()
+    }
+}
