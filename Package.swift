@@ -52,7 +52,7 @@ let package = Package(
     targets: [
         // MARK: Libraries
         // HTTP/1.1 on blocking sockets: the Lambda and SCF runtime APIs, WeChat's API, the runner's loopback calls.
-        .target(name: "HTTPWire", swiftSettings: swiftSettings),
+        .target(name: "HTTPWire", dependencies: ["BlockingSocket"], swiftSettings: swiftSettings),
         // The small text encodings (hex, percent-encoding, HTML text) written once; a leaf, `package` access only.
         .target(name: "Encodings", swiftSettings: swiftSettings),
         .target(
@@ -63,24 +63,18 @@ let package = Package(
         .target(
             name: "WeChat",
             dependencies: [
-                "Encodings", "FunctionRuntime", "HTTPWire",
+                "Encodings", "FunctionRuntime",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        // WeChat's production transport (AsyncHTTPClient: NIO's sockets, TLS). Only the executables that run a
-        // function calling WeChat (login, callback, wxauth-http) link it; WXAuth does not.
+        // WeChat's production transport (HTTPWire's blocking client, TLS through OpenSSL). Only the executables that
+        // run a function calling WeChat (login, callback, wxauth-http) link it; WXAuth does not.
         .target(
             name: "WeChatHTTP",
-            dependencies: [
-                "WeChat",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: ["WeChat", "HTTPWire", "BlockingSocket"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -200,7 +194,7 @@ let package = Package(
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "BlockingSocket", "COpenSSL"], swiftSettings: swiftSettings),
         .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP", "HTTPWire"], swiftSettings: swiftSettings),
         .testTarget(

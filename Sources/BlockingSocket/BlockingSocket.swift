@@ -9,10 +9,13 @@ package struct SocketError: Error, CustomStringConvertible, Equatable {
     package var description: String
     /// Whether the operation ran out of time (the deadline passed) rather than failing.
     package var timedOut: Bool
+    /// Whether the other end closed the stream (a read found its end), rather than something failing.
+    package var endOfStream: Bool
 
-    package init(_ description: String, timedOut: Bool = false) {
+    package init(_ description: String, timedOut: Bool = false, endOfStream: Bool = false) {
         self.description = description
         self.timedOut = timedOut
+        self.endOfStream = endOfStream
     }
 
     static func system(_ what: String) -> SocketError {
@@ -87,6 +90,14 @@ package final class BlockingSocket {
     /// Whether ``close()`` has run (or a TLS failure closed the socket).
     package var isClosed: Bool { descriptor < 0 }
 
+    /// Whether an idle connection can no longer carry a request: the peer closed it, reset it or sent something
+    /// nobody asked for (all of which make it readable while idle).
+    package var isStale: Bool {
+        guard descriptor >= 0 else { return true }
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) != 0
+    }
+
     /// Closes the connection (without a TLS close_notify: nothing is read after it). Idempotent.
     package func close() {
         tls = nil
@@ -155,7 +166,7 @@ package final class BlockingSocket {
                 return (received, failure)
             }
             if received > 0 { return }
-            if received == 0 { throw SocketError("the connection was closed by the other end") }
+            if received == 0 { throw SocketError("the connection was closed by the other end", endOfStream: true) }
             guard failure == EAGAIN || failure == EWOULDBLOCK || failure == EINTR else {
                 throw SocketError("cannot read: \(String(cString: strerror(failure)))")
             }

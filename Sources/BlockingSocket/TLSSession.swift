@@ -150,7 +150,7 @@ final class TLSSession {
             case SSL_ERROR_WANT_WRITE:
                 continue
             case SSL_ERROR_ZERO_RETURN:
-                throw SocketError("the connection was closed by the other end")
+                throw SocketError("the connection was closed by the other end", endOfStream: true)
             case SSL_ERROR_SSL where SSL_get_verify_result(ssl) != Int(X509_V_OK):
                 let reason = String(cString: X509_verify_cert_error_string(SSL_get_verify_result(ssl)))
                 throw SocketError("the server's certificate is not trusted: \(reason)")

@@ -1,14 +1,16 @@
+import BlockingSocket
 import Synchronization
 
-/// A small blocking HTTP/1.1 client: one request at a time per connection, idle connections kept for the next
-/// request to the same origin (a warm function calls WeChat again without a new TCP and TLS handshake).
+/// A small blocking HTTP/1.1 client on ``BlockingSocket`` (TLS through OpenSSL for `https`): one request at a time
+/// per connection, idle connections kept for the next request to the same origin (a warm function calls WeChat
+/// again without a new TCP and TLS handshake).
 ///
 /// Blocking, so it costs nothing to set up — no event loop, no threads, no TLS context until a secure origin is
 /// used — which matters because a cold function pays for its set-up on every invocation. Callers in an
 /// async context run it off the cooperative pool (``onOwnThread(_:)``).
 package final class HTTPWireClient: Sendable {
-    /// Opens a stream to an origin: plain TCP, or TLS for `https` (given by whoever links a TLS library).
-    package typealias Connector = @Sendable (_ origin: Origin, _ deadline: ContinuousClock.Instant?) throws(HTTPWireError) -> any ByteStream
+    /// Opens a connection to an origin before the deadline: TCP, with TLS for `https`.
+    package typealias Connector = @Sendable (_ origin: Origin, _ deadline: ContinuousClock.Instant) throws(SocketError) -> BlockingSocket
 
     /// Where a request goes.
     package struct Origin: Hashable, Sendable {
@@ -30,83 +32,107 @@ package final class HTTPWireClient: Sendable {
     }
 
     private let connector: Connector
-    /// Idle connections by origin. `ByteStream`s are classes used by one request at a time: taken out of the
-    /// box for an exchange and put back after it, never shared.
-    private let idle = Mutex<[Origin: [UnsafeSendableStream]]>([:])
+    private let keepsConnections: Bool
+    /// Idle connections by origin. A socket is used by one request at a time: taken out of the pool for an
+    /// exchange and put back after it, never shared.
+    private let idle = Mutex<[Origin: [ParkedSocket]]>([:])
     /// Idle connections kept per origin; WeChat calls are few per invocation.
     private static let idleLimit = 2
 
-    private let keepsConnections: Bool
-
     /// `keepsConnections: false` sends `Connection: close` and opens a connection per request.
-    package init(connector: @escaping Connector = HTTPWireClient.plainConnector, keepsConnections: Bool = true) {
+    package init(connector: @escaping Connector = HTTPWireClient.connector(), keepsConnections: Bool = true) {
         self.connector = connector
         self.keepsConnections = keepsConnections
     }
 
-    /// Plain TCP only; an `https` origin is refused (the caller's configuration needs a TLS connector).
-    package static let plainConnector: Connector = { origin, deadline throws(HTTPWireError) in
-        guard !origin.secure else {
-            throw HTTPWireError("https needs a TLS connector, and this client has none", mayHaveReachedServer: false)
+    /// TCP, and for `https` TLS that checks the certificate chain and the host name against `rootCertificates`
+    /// (a PEM file; nil: `SSL_CERT_FILE` or the system's bundle).
+    package static func connector(rootCertificates: String? = nil) -> Connector {
+        { origin, deadline throws(SocketError) in
+            let socket = try BlockingSocket.connect(host: origin.host, port: origin.port, deadline: deadline)
+            if origin.secure {
+                try socket.startTLS(
+                    TLSOptions(verification: .chainAndHost, serverName: origin.host, rootCertificates: rootCertificates),
+                    deadline: deadline
+                )
+            }
+            return socket
         }
-        return try TCPStream.connect(host: origin.host, port: origin.port, deadline: deadline)
     }
 
-    /// Sends `request` to `origin` and reads the whole answer, within `deadline` and `bodyLimit`.
+    /// Sends `request` to `origin` and reads the whole answer, within `deadline` (nil: no limit) and `bodyLimit`.
     package func send(
         _ request: HTTPWireRequest, to origin: Origin, bodyLimit: Int, deadline: ContinuousClock.Instant?
     ) throws(HTTPWireError) -> HTTPWireResponse {
         let bytes = try request.encoded(keepAlive: keepsConnections)
+        // No deadline: a century, for `invocation/next`'s long poll.
+        let deadline = deadline ?? ContinuousClock.now + .seconds(100 * 365 * 86_400)
+        let socket: BlockingSocket
+        if let kept = takeIdle(origin) {
+            socket = kept
+        } else {
+            do {
+                socket = try connector(origin, deadline)
+            } catch {
+                // Connecting and the TLS handshake send nothing of the request.
+                throw HTTPWireError(error.description, mayHaveReachedServer: false, isTimeout: error.timedOut)
+            }
+        }
         // A kept connection the server closes just as it is reused fails the request like any broken connection
         // (it may have been read): not retried here, since only the caller knows whether it may be repeated.
-        let stream: any ByteStream
-        if let kept = takeIdle(origin) {
-            stream = kept
-        } else {
-            stream = try connector(origin, deadline)
-        }
         let (response, reusable) = try Self.exchange(
-            bytes, on: stream, isHEAD: request.method == "HEAD", bodyLimit: bodyLimit, deadline: deadline
+            bytes, on: socket, isHEAD: request.method == "HEAD", bodyLimit: bodyLimit, deadline: deadline
         )
-        if reusable, keepsConnections { putIdle(stream, origin) }
+        if reusable, keepsConnections { putIdle(socket, origin) }
         return response
     }
 
     /// Writes the request and reads the answer; whether the connection can carry another request.
     package static func exchange(
-        _ request: [UInt8], on stream: any ByteStream, isHEAD: Bool, bodyLimit: Int, deadline: ContinuousClock.Instant?
+        _ request: [UInt8], on socket: BlockingSocket, isHEAD: Bool, bodyLimit: Int, deadline: ContinuousClock.Instant
     ) throws(HTTPWireError) -> (HTTPWireResponse, reusable: Bool) {
-        try stream.write(request, deadline: deadline)
         var parser = HTTPResponseParser(bodyLimit: bodyLimit, isHEAD: isHEAD)
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        do throws(SocketError) {
+            try socket.write(request, deadline: deadline)
+        } catch {
+            throw HTTPWireError(error.description, isTimeout: error.timedOut)
+        }
+        var received: [UInt8] = []
         while true {
-            let count = try stream.read(into: &buffer, deadline: deadline)
-            if count == 0 { return (try parser.finish(), false) }
-            if let response = try parser.feed(buffer[..<count]) {
+            received.removeAll(keepingCapacity: true)
+            var ended = false
+            do throws(SocketError) {
+                try socket.read(into: &received, deadline: deadline)
+            } catch {
+                guard error.endOfStream else { throw HTTPWireError(error.description, isTimeout: error.timedOut) }
+                ended = true
+            }
+            if ended { return (try parser.finish(), false) }
+            if let response = try parser.feed(received) {
                 let closing = response.header("connection")?.lowercased().contains("close") ?? false
                 return (response, parser.isDelimited && !closing)
             }
         }
     }
 
-    private func takeIdle(_ origin: Origin) -> (any ByteStream)? {
+    private func takeIdle(_ origin: Origin) -> BlockingSocket? {
         while let candidate = idle.withLock({ $0[origin]?.popLast() }) {
-            if !candidate.stream.isStale { return candidate.stream }
+            if !candidate.socket.isStale { return candidate.socket }
         }
         return nil
     }
 
-    private func putIdle(_ stream: any ByteStream, _ origin: Origin) {
+    private func putIdle(_ socket: BlockingSocket, _ origin: Origin) {
         idle.withLock { pool in
-            var streams = pool[origin] ?? []
-            guard streams.count < Self.idleLimit else { return }
-            streams.append(UnsafeSendableStream(stream: stream))
-            pool[origin] = streams
+            var sockets = pool[origin] ?? []
+            guard sockets.count < Self.idleLimit else { return }
+            sockets.append(ParkedSocket(socket: socket))
+            pool[origin] = sockets
         }
     }
 }
 
-/// A stream parked in the idle pool: only ever used by the one request that takes it out.
-private struct UnsafeSendableStream: @unchecked Sendable {
-    var stream: any ByteStream
+/// A socket parked in the idle pool: only ever used by the one request that takes it out.
+private struct ParkedSocket: @unchecked Sendable {
+    var socket: BlockingSocket
 }

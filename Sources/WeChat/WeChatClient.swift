@@ -28,7 +28,7 @@ public struct WeChatClient: Sendable {
     public var retryPolicy: RetryPolicy
     public var logger: Logger
 
-    /// `transport` sends the requests: `AsyncHTTPClientTransport` of the `WeChatHTTP` module in production (this
+    /// `transport` sends the requests: `WireTransport` of the `WeChatHTTP` module in production (this
     /// module links no HTTP client, so the functions that never call WeChat link none), a fake in tests.
     public init(
         apiBase: String = "https://api.weixin.qq.com",

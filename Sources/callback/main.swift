@@ -5,5 +5,5 @@ import WXAuthPostgres
 
 FunctionHarness.start(name: "callback") {
     // callback calls WeChat: of the function binaries, only login and callback link an HTTP client.
-    Functions.definition(.callback, environment: $0, weChatTransport: AsyncHTTPClientTransport(), postgres: PostgresStore.opener)
+    Functions.definition(.callback, environment: $0, weChatTransport: WireTransport(), postgres: PostgresStore.opener)
 }

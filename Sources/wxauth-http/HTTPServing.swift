@@ -67,7 +67,7 @@ enum HTTPServing {
                 logger: functionLogger
             )
             let definition = Functions.definition(
-                name, environment: environment, weChatTransport: AsyncHTTPClientTransport(), postgres: PostgresStore.opener
+                name, environment: environment, weChatTransport: WireTransport(), postgres: PostgresStore.opener
             )
             do {
                 try await definition.warmUp?(functionLogger)

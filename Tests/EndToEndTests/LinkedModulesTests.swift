@@ -7,14 +7,19 @@ import Glibc
 import Musl
 #endif
 
-/// Each function binary links only what it uses: the functions that never call WeChat link no HTTP client.
+/// Each function binary links only what it uses: the functions that never call WeChat link no WeChat transport,
+/// and none links the event-loop HTTP stack (AsyncHTTPClient, NIO's TLS and HTTP codec). Every function keeps
+/// HTTPWire's small blocking client, which the Lambda and SCF runtime loops speak.
 ///
 /// Read from the built executables' bytes, no external tool: a Swift binary names the modules it links in its
 /// symbols (mangled, `15AsyncHTTPClient…`) and in its type metadata (the module's plain name), which stay even
 /// when it is stripped.
 @Suite struct LinkedModulesTests {
-    /// Modules only an HTTP client brings: AsyncHTTPClient itself, its TLS and its HTTP/1.1 codec.
-    static let httpClientModules = ["AsyncHTTPClient", "NIOSSL", "NIOHTTP1"]
+    /// Modules of the event-loop HTTP stack no function links: AsyncHTTPClient, NIO's TLS and its HTTP/1.1 codec.
+    static let eventLoopHTTPModules = ["AsyncHTTPClient", "NIOSSL", "NIOHTTP1"]
+    /// WeChat's transport: only the functions that call WeChat link it. Its module's name as the binary stores it
+    /// (NUL-terminated), which WeChat's own `WeChatHTTPRequest` type does not match.
+    static let weChatTransportModule = "WeChatHTTP\u{0}"
 
     /// The needles of `needles` found in the file's bytes.
     static func modulesNamed(in file: URL, _ needles: [String]) throws -> Set<String> {
@@ -41,20 +46,21 @@ import Musl
 
     @Test func onlyTheFunctionsThatCallWeChatLinkAnHTTPClient() async throws {
         let folder = EndToEnd.locateExecutables()
+        let needles = Self.eventLoopHTTPModules + [Self.weChatTransportModule]
         let findings = await EndToEnd.onThread { () -> [String: Result<Set<String>, any Error>] in
             var findings: [String: Result<Set<String>, any Error>] = [:]
-            for name in ["login", "callback", "userinfo", "refresh", "logout", "jwks", "admin"] {
-                findings[name] = Result {
-                    try Self.modulesNamed(in: folder.appendingPathComponent(name), Self.httpClientModules)
-                }
+            for name in ["login", "callback", "userinfo", "refresh", "logout", "jwks", "admin", "wxauth-http"] {
+                findings[name] = Result { try Self.modulesNamed(in: folder.appendingPathComponent(name), needles) }
             }
             return findings
         }
-        // The check can fail: the functions that call WeChat do carry every one of those names.
+        // The check can fail: the functions that call WeChat carry the transport's module name, and wxauth-http,
+        // whose server is NIO's, carries NIOHTTP1.
         for name in ["login", "callback"] {
             let found = try #require(findings[name]).get()
-            #expect(found == Set(Self.httpClientModules), "\(name) should link an HTTP client; found \(found.sorted())")
+            #expect(found == [Self.weChatTransportModule], "\(name) should link WeChat's transport and no more; found \(found.sorted())")
         }
+        #expect(try #require(findings["wxauth-http"]).get().contains("NIOHTTP1"))
         for name in ["userinfo", "refresh", "logout", "jwks", "admin"] {
             let found = try #require(findings[name]).get()
             #expect(found.isEmpty, "\(name) calls no WeChat endpoint, yet links \(found.sorted())")

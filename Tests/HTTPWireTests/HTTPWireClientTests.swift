@@ -1,3 +1,6 @@
+import BlockingSocket
+import COpenSSL
+import Foundation
 import Synchronization
 import Testing
 
@@ -84,15 +87,129 @@ struct HTTPWireClientTests {
         #expect(error?.mayHaveReachedServer == false)
     }
 
-    @Test func httpsWithoutATLSConnectorIsRefusedUnsent() async throws {
-        let origin = HTTPWireClient.Origin(secure: true, host: "127.0.0.1", port: 443)
-        let error = #expect(throws: HTTPWireError.self) {
-            try HTTPWireClient().send(
-                HTTPWireRequest(method: "GET", target: "/", host: "h"), to: origin, bodyLimit: 100, deadline: nil
+    @Test func httpsChecksTheCertificateAndItsName() async throws {
+        let certificates = try TestCertificates.make()
+        let server = try TLSAnswerServer(certificate: certificates.server, key: certificates.key)
+        let origin = HTTPWireClient.Origin(secure: true, host: "localhost", port: server.port)
+        let trusting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.server))
+        let response = try await onOwnThread { () throws(HTTPWireError) in
+            try trusting.send(
+                HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                deadline: .now + .seconds(10)
             )
         }
+        #expect(response.status == 200 && response.body == Array("over tls".utf8))
+
+        // The same server under a root that did not sign it: refused in the handshake, before any request byte.
+        let doubting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.stranger))
+        let error = await #expect(throws: HTTPWireError.self) {
+            try await onOwnThread { () throws(HTTPWireError) in
+                try doubting.send(
+                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                    deadline: .now + .seconds(10)
+                )
+            }
+        }
         #expect(error?.mayHaveReachedServer == false)
+        #expect(error?.description.contains("not trusted") == true, "\(error?.description ?? "-")")
+        // And under the right root but another name.
+        let misnamed = HTTPWireClient.Origin(secure: true, host: "127.0.0.2", port: server.port)
+        await #expect(throws: HTTPWireError.self) {
+            try await onOwnThread { () throws(HTTPWireError) in
+                try trusting.send(
+                    HTTPWireRequest(method: "GET", target: "/", host: "x"), to: misnamed, bodyLimit: 100, deadline: .now + .seconds(10)
+                )
+            }
+        }
     }
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, and an unrelated one, made by the openssl CLI.
+struct TestCertificates {
+    let directory: String
+    var server: String { directory + "/server.pem" }
+    var key: String { directory + "/server.key" }
+    var stranger: String { directory + "/stranger.pem" }
+
+    static func make() throws -> TestCertificates {
+        let directory = NSTemporaryDirectory() + "wxauth-https-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in ["server", "stranger"] {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-subj", "/CN=localhost",
+                "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ]
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+        }
+        return TestCertificates(directory: directory)
+    }
+}
+
+/// A TLS server on a loopback port that answers every connection's request with one fixed HTTP response.
+final class TLSAnswerServer: Sendable {
+    let port: Int
+    private let listener: Int32
+
+    init(certificate: String, key: String) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let context = SSL_CTX_new(TLS_server_method())
+        try #require(SSL_CTX_use_certificate_file(context, certificate, SSL_FILETYPE_PEM) == 1)
+        try #require(SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1)
+        let box = ContextBox(context: context)
+        Task.detached {
+            await onOwnThread {
+                while true {
+                    let connection = accept(listener, nil, nil)
+                    guard connection >= 0 else {
+                        close(listener)
+                        return
+                    }
+                    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                    _ = setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    let ssl = SSL_new(box.context)
+                    _ = SSL_set_fd(ssl, connection)
+                    if SSL_accept(ssl) == 1 {
+                        var buffer = [UInt8](repeating: 0, count: 4096)
+                        var request: [UInt8] = []
+                        while !request.suffix(4).elementsEqual([13, 10, 13, 10]) {
+                            let count = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+                            guard count > 0 else { break }
+                            request += buffer[..<Int(count)]
+                        }
+                        let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nover tls".utf8)
+                        _ = answer.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+                        _ = SSL_shutdown(ssl)
+                    }
+                    SSL_free(ssl)
+                    close(connection)
+                }
+            }
+        }
+    }
+
+    /// Wakes the accept loop, which then closes the socket.
+    deinit { shutdown(listener, Int32(SHUT_RDWR)) }
+}
+
+private struct ContextBox: @unchecked Sendable {
+    let context: OpaquePointer?
 }
 
 /// A loopback server on a thread of its own: answers each request on a connection with `answer(request)`

@@ -128,7 +128,7 @@ struct UserDataTests {
     func clientAgainstSandbox() async throws {
         try await Sandbox.with { sandbox in
             let client = WeChatClient(
-                apiBase: sandbox.server.baseURL, transport: AsyncHTTPClientTransport(), logger: Logger(label: "test")
+                apiBase: sandbox.server.baseURL, transport: WireTransport(), logger: Logger(label: "test")
             )
             let deadline = ContinuousClock.now + .seconds(10)
             let secret = Secret(Sandbox.appA.secret)

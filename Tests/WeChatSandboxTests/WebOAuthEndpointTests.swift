@@ -278,7 +278,7 @@ struct WebOAuthEndpointTests {
     func clientRoundTrip() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let client = WeChatClient(
-                apiBase: sandbox.server.baseURL, transport: AsyncHTTPClientTransport(), logger: Logger(label: "test")
+                apiBase: sandbox.server.baseURL, transport: WireTransport(), logger: Logger(label: "test")
             )
             let app = Sandbox.officialAccount
             let deadline = ContinuousClock.now + .seconds(10)

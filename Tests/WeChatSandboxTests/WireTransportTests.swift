@@ -1,6 +1,7 @@
 import Logging
 import Testing
 import WeChat
+import WeChatHTTP
 
 @testable import WeChatSandbox
 

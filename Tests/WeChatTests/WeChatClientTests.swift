@@ -199,7 +199,7 @@ final class VirtualClock: WeChatClock {
     @Test func aClosedPortIsAFailureBeforeSending() async throws {
         let port = try ClosedPort()
         defer { port.release() }
-        let transport = AsyncHTTPClientTransport()
+        let transport = WireTransport()
         let error = await #expect(throws: TransportFailure.self) {
             try await transport.send(WeChatHTTPRequest(url: "http://127.0.0.1:\(port.number)/sns/jscode2session"), timeout: .seconds(1))
         }

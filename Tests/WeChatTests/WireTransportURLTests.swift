@@ -1,7 +1,8 @@
 import HTTPWire
 import Testing
 
-@testable import WeChat
+import WeChat
+@testable import WeChatHTTP
 
 struct WireTransportURLTests {
     @Test(arguments: [

@@ -8,7 +8,8 @@ import Darwin
 
 /// Runs blocking work (a socket exchange) on a thread of its own and awaits its result, so it never holds one of
 /// Swift's cooperative threads — there are as many as cores, and a server answering other requests needs them.
-/// A thread costs tens of microseconds, against milliseconds of network wait.
+/// A thread costs tens of microseconds, against milliseconds of network wait. Unlike ``WorkerThread``, calls do not
+/// take turns: a server making several WeChat calls at once makes them at once.
 package func onOwnThread<T: Sendable, Failure: Error>(
     _ work: @escaping @Sendable () throws(Failure) -> T
 ) async throws(Failure) -> T {

@@ -1,4 +1,6 @@
+import BlockingSocket
 import HTTPWire
+import WeChat
 
 /// The WeChat transport on HTTPWire's small blocking client: nothing to set up before the first request (no event
 /// loop, no connection pool object, no TLS context until an `https` origin is used), which every cold start of
@@ -8,9 +10,9 @@ public struct WireTransport: WeChatTransport {
     /// WeChat's answers are small; anything bigger is not WeChat.
     private let maxResponseBytes: Int
 
-    /// `connector` opens the connections: plain TCP by default (the sandbox, tests); `https` origins need one
-    /// that speaks TLS.
-    package init(connector: @escaping HTTPWireClient.Connector = HTTPWireClient.plainConnector, maxResponseBytes: Int = 1 << 20) {
+    /// `connector` opens the connections: TCP, with TLS checked against the system's roots for `https` (WeChat's
+    /// API) unless another is given (tests).
+    package init(connector: @escaping HTTPWireClient.Connector = HTTPWireClient.connector(), maxResponseBytes: Int = 1 << 20) {
         self.client = HTTPWireClient(connector: connector)
         self.maxResponseBytes = maxResponseBytes
     }
