@@ -21,7 +21,7 @@ package func onOwnThread<T: Sendable, Failure: Error>(
         #if canImport(Darwin)
         var thread: pthread_t?
         #else
-        var thread = pthread_t()
+        var thread: pthread_t = 0
         #endif
         guard pthread_create(&thread, nil, { context in
             let job = Unmanaged<ThreadJob>.fromOpaque(context!).takeRetainedValue()

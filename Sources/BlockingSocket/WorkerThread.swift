@@ -1,3 +1,6 @@
+// OpenSSL's headers include <pthread.h> too, and a whole-module build may take pthread_attr_t from them.
+import COpenSSL
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -21,7 +24,7 @@ package final class WorkerThread: @unchecked Sendable {
         wake = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
-        var thread = pthread_t()
+        var thread: pthread_t = 0
         // The thread holds this object until it ends; a small stack is plenty for a socket loop.
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
