@@ -41,7 +41,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -81,7 +80,7 @@ let package = Package(
             name: "WXAuthStore",
             dependencies: [
                 "FunctionRuntime",
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -89,6 +88,8 @@ let package = Package(
         // OpenSSL from the system (Debian's libssl-dev): the static function executables link libssl.a and
         // libcrypto.a.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", providers: [.apt(["libssl-dev"])]),
+        // Debian's SQLite; the static executables link its libsqlite3.a.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // A TCP client with deadline-bounded blocking calls and optional TLS, and a thread to run them on;
         // knows nothing of PostgreSQL (a blocking HTTPS client can use it too).
         .target(name: "BlockingSocket", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),

@@ -5,9 +5,10 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-// sqlite-nio's bundled SQLite, called directly: a function process makes a handful of tiny queries, and the
-// synchronous C API spares each cold start the thread pool and event loop that SQLiteNIO's async API starts.
-import VaporCSQLite
+// The system's SQLite through its C API: a function process makes a handful of tiny queries, and the synchronous
+// API needs no thread pool or event loop. (Not sqlite-nio, whose bundled copy comes only with its NIO-based
+// module: every function would link NIOCore and NIOPosix, and each cold start scan their conformance records.)
+import CSQLite
 
 /// A value bound to or read from an SQL statement.
 enum SQLValue: Sendable, Equatable {
@@ -36,28 +37,28 @@ final class SQLiteConnection {
         }
         var raw: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let status = sqlite_nio_sqlite3_open_v2(path, &raw, flags, nil)
+        let status = sqlite3_open_v2(path, &raw, flags, nil)
         handle = raw
         guard status == SQLITE_OK else {
-            let message = raw.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite_nio_sqlite3_close_v2(raw)
+            let message = raw.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(raw)
             handle = nil
             throw StoreError("cannot open the SQLite database: \(message)")
         }
-        sqlite_nio_sqlite3_busy_timeout(raw, busyTimeoutMilliseconds)
+        sqlite3_busy_timeout(raw, busyTimeoutMilliseconds)
     }
 
     deinit {
-        sqlite_nio_sqlite3_close_v2(handle)
+        sqlite3_close_v2(handle)
     }
 
     /// Runs one or more statements that return nothing.
     func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
-        let status = sqlite_nio_sqlite3_exec(handle, sql, nil, nil, &message)
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
         guard status == SQLITE_OK else {
             let text = message.map { String(cString: $0) } ?? "error \(status)"
-            sqlite_nio_sqlite3_free(message)
+            sqlite3_free(message)
             throw StoreError("SQLite: \(text)")
         }
     }
@@ -66,45 +67,45 @@ final class SQLiteConnection {
     @discardableResult
     func query(_ sql: String, _ bindings: [SQLValue] = []) throws -> [[SQLValue]] {
         var statement: OpaquePointer?
-        guard sqlite_nio_sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
             throw StoreError("SQLite: \(lastError)")
         }
-        defer { sqlite_nio_sqlite3_finalize(statement) }
+        defer { sqlite3_finalize(statement) }
         for (offset, value) in bindings.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32
             switch value {
-            case .text(let text): status = sqlite_nio_sqlite3_bind_text(statement, index, text, -1, transient)
-            case .integer(let number): status = sqlite_nio_sqlite3_bind_int64(statement, index, number)
+            case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, transient)
+            case .integer(let number): status = sqlite3_bind_int64(statement, index, number)
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes {
-                    sqlite_nio_sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient)
+                    sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient)
                 }
-            case .null: status = sqlite_nio_sqlite3_bind_null(statement, index)
+            case .null: status = sqlite3_bind_null(statement, index)
             }
             guard status == SQLITE_OK else { throw StoreError("SQLite: \(lastError)") }
         }
         var rows: [[SQLValue]] = []
         while true {
-            let status = sqlite_nio_sqlite3_step(statement)
+            let status = sqlite3_step(statement)
             if status == SQLITE_DONE { break }
             guard status == SQLITE_ROW else { throw StoreError("SQLite: \(lastError)") }
-            let columns = sqlite_nio_sqlite3_column_count(statement)
+            let columns = sqlite3_column_count(statement)
             var row: [SQLValue] = []
             row.reserveCapacity(Int(columns))
             for column in 0..<columns {
-                switch sqlite_nio_sqlite3_column_type(statement, column) {
-                case SQLITE_INTEGER: row.append(.integer(sqlite_nio_sqlite3_column_int64(statement, column)))
-                case SQLITE_TEXT: row.append(.text(String(cString: sqlite_nio_sqlite3_column_text(statement, column))))
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(statement, column)))
+                case SQLITE_TEXT: row.append(.text(String(cString: sqlite3_column_text(statement, column))))
                 case SQLITE_BLOB:
-                    let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
-                    if let pointer = sqlite_nio_sqlite3_column_blob(statement, column), count > 0 {
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    if let pointer = sqlite3_column_blob(statement, column), count > 0 {
                         row.append(.blob(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
                     } else {
                         row.append(.blob([]))
                     }
                 case SQLITE_NULL: row.append(.null)
-                default: row.append(.integer(sqlite_nio_sqlite3_column_int64(statement, column)))
+                default: row.append(.integer(sqlite3_column_int64(statement, column)))
                 }
             }
             rows.append(row)
@@ -113,7 +114,7 @@ final class SQLiteConnection {
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    var changes: Int { Int(sqlite_nio_sqlite3_changes(handle)) }
+    var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error. IMMEDIATE takes the write lock
     /// up front, so two processes never both read-then-write and deadlock on the upgrade.
@@ -130,7 +131,7 @@ final class SQLiteConnection {
     }
 
     private var lastError: String {
-        String(cString: sqlite_nio_sqlite3_errmsg(handle))
+        String(cString: sqlite3_errmsg(handle))
     }
 
     private static func createParentDirectory(of path: String) {
