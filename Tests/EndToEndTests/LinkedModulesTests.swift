@@ -8,15 +8,15 @@ import Musl
 #endif
 
 /// Each function binary links only what it uses: the functions that never call WeChat link no WeChat transport,
-/// and none links the event-loop HTTP stack (AsyncHTTPClient, NIO's TLS and HTTP codec). Every function keeps
+/// and none links the event-loop stack (AsyncHTTPClient, NIO, its TLS and HTTP codec). Every function keeps
 /// HTTPWire's small blocking client, which the Lambda and SCF runtime loops speak.
 ///
 /// Read from the built executables' bytes, no external tool: a Swift binary names the modules it links in its
 /// symbols (mangled, `15AsyncHTTPClient…`) and in its type metadata (the module's plain name), which stay even
 /// when it is stripped.
 @Suite struct LinkedModulesTests {
-    /// Modules of the event-loop HTTP stack no function links: AsyncHTTPClient, NIO's TLS and its HTTP/1.1 codec.
-    static let eventLoopHTTPModules = ["AsyncHTTPClient", "NIOSSL", "NIOHTTP1"]
+    /// Modules of the event-loop stack no function links: AsyncHTTPClient, NIO itself, its TLS and HTTP/1.1 codec.
+    static let eventLoopHTTPModules = ["AsyncHTTPClient", "NIOCore", "NIOPosix", "NIOSSL", "NIOHTTP1"]
     /// WeChat's transport: only the functions that call WeChat link it. Its module's name as the binary stores it
     /// (NUL-terminated), which WeChat's own `WeChatHTTPRequest` type does not match.
     static let weChatTransportModule = "WeChatHTTP\u{0}"
