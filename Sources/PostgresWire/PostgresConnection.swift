@@ -203,10 +203,21 @@ package final class PostgresConnection {
     /// parameters and results, the unnamed statement and portal.
     @discardableResult
     package func query(_ query: PostgresQuery) throws -> PostgresResult {
+        try pipeline([query])[0]
+    }
+
+    /// Runs `queries` in order in one round trip: each one's Parse, Bind, Describe and Execute, then a single Sync.
+    /// After an error the server skips the rest (up to the Sync) and the error is thrown, so a transaction's
+    /// `BEGIN` and its first statements cost one wait for the server instead of one each.
+    @discardableResult
+    package func pipeline(_ queries: [PostgresQuery]) throws -> [PostgresResult] {
         guard !isClosed else { throw PostgresWireError("the connection is closed") }
         do {
-            try socket.write(Self.extendedQuery(query), deadline: deadline)
-            return try readResult()
+            var messages: [UInt8] = []
+            for query in queries { messages += Self.statementMessages(query) }
+            messages += Self.frame(UInt8(ascii: "S"), [])
+            try socket.write(messages, deadline: deadline)
+            return try readResults(count: queries.count)
         } catch let error as PostgresServerError {
             throw error
         } catch {
@@ -215,8 +226,13 @@ package final class PostgresConnection {
         }
     }
 
-    /// The messages of one statement, ready to write.
+    /// The messages of one statement with its Sync, ready to write.
     static func extendedQuery(_ query: PostgresQuery) -> [UInt8] {
+        statementMessages(query) + frame(UInt8(ascii: "S"), [])
+    }
+
+    /// The messages of one statement, without the Sync that ends a round trip.
+    static func statementMessages(_ query: PostgresQuery) -> [UInt8] {
         var parse: [UInt8] = [0]
         parse.append(contentsOf: query.sql.utf8)
         parse.append(0)
@@ -233,21 +249,27 @@ package final class PostgresConnection {
         }
         bind += int16(1) + int16(1)  // every result column binary
         return frame(UInt8(ascii: "P"), parse) + frame(UInt8(ascii: "B"), bind) + frame(UInt8(ascii: "D"), [UInt8(ascii: "P"), 0])
-            + frame(UInt8(ascii: "E"), [0, 0, 0, 0, 0]) + frame(UInt8(ascii: "S"), [])
+            + frame(UInt8(ascii: "E"), [0, 0, 0, 0, 0])
     }
 
-    private func readResult() throws -> PostgresResult {
+    /// The results of `count` statements up to the Sync's ReadyForQuery; the first error instead, once the
+    /// connection is ready again.
+    private func readResults(count: Int) throws -> [PostgresResult] {
+        var results: [PostgresResult] = []
         var types: [UInt32] = []
         var rows: [PostgresRow] = []
         var affected = 0
         var failure: PostgresServerError?
-        // A result is held whole: its rows together are capped like one message.
+        // The results are held whole: their rows together are capped like one message.
         var received = 0
         while true {
             let message = try nextMessage()
             switch message.type {
-            case UInt8(ascii: "1"), UInt8(ascii: "2"), UInt8(ascii: "n"), UInt8(ascii: "I"), UInt8(ascii: "N"), UInt8(ascii: "A"):
-                continue  // parse/bind complete, no data, empty query, notice, notification
+            case UInt8(ascii: "1"), UInt8(ascii: "2"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "A"):
+                continue  // parse/bind complete, no data, notice, notification
+            case UInt8(ascii: "I"):
+                // An empty statement: complete, with nothing.
+                results.append(PostgresResult(rows: [], affectedRows: 0))
             case UInt8(ascii: "T"):
                 types = try parseRowDescription(message.body)
             case UInt8(ascii: "D"):
@@ -262,15 +284,18 @@ package final class PostgresConnection {
                 var fields = MessageFields(message.body)
                 let tag = try fields.cString()
                 affected = tag.split(separator: " ").last.flatMap { Int($0) } ?? 0
+                results.append(PostgresResult(rows: rows, affectedRows: affected))
+                (types, rows, affected) = ([], [], 0)
             case UInt8(ascii: "S"):
                 try noteParameter(message.body)
             case UInt8(ascii: "E"):
-                failure = try Self.serverError(message.body)
+                if failure == nil { failure = try Self.serverError(message.body) }
             case UInt8(ascii: "Z"):
                 var fields = MessageFields(message.body)
                 transactionStatus = try fields.byte()
                 if let failure { throw failure }
-                return PostgresResult(rows: rows, affectedRows: affected)
+                guard results.count == count else { throw PostgresWireError("the server answered a different number of statements") }
+                return results
             default:
                 throw PostgresWireError("the server sent an unexpected message")
             }

@@ -55,9 +55,9 @@ public final class PostgresStore: Store {
         let prologue = PostgresQuery(unsafeSQL: sql, parameters: parameters)
         return try await retryingLostRaces {
             try await self.onConnection { connection in
-                try connection.query("BEGIN")
                 do {
-                    try connection.query(prologue)
+                    // BEGIN and the timeouts (and locks) in one round trip.
+                    try connection.pipeline(["BEGIN", prologue])
                     let result = try body(connection)
                     try connection.query("COMMIT")
                     return result

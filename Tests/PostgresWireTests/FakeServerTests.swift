@@ -39,6 +39,47 @@ import Testing
         }
     }
 
+    /// Runs a two-statement pipeline against a server that answers it with `answer`.
+    static func pipeline(answer: [UInt8]) async throws -> (results: [PostgresResult]?, error: (any Error)?, closed: Bool) {
+        let server = try ScriptedServer(replies: [authenticated, answer])
+        let worker = WorkerThread()
+        defer { worker.stop() }
+        return try await worker.run { () throws -> (results: [PostgresResult]?, error: (any Error)?, closed: Bool) in
+            let options = PostgresConnectionOptions(
+                host: "127.0.0.1", port: server.port, username: "wx", password: "pw", database: "db", tls: .disable
+            )
+            let connection = try PostgresConnection(options, deadline: .now + .seconds(5))
+            do {
+                return (try connection.pipeline(["BEGIN", "SELECT set_config('lock_timeout', '1', true)"]), nil, connection.isClosed)
+            } catch {
+                return (nil, error, connection.isClosed)
+            }
+        }
+    }
+
+    static func complete(_ tag: String) -> [UInt8] {
+        message("1", []) + message("2", []) + message("n", []) + message("C", Array((tag + "\u{0}").utf8))
+    }
+
+    @Test func aPipelineAnswersEveryStatementInOneRoundTrip() async throws {
+        let outcome = try await Self.pipeline(answer: Self.complete("BEGIN") + Self.complete("SELECT 1") + Self.message("Z", [UInt8(ascii: "T")]))
+        #expect(outcome.results?.count == 2)
+        #expect(outcome.results?.last?.affectedRows == 1)
+        #expect(outcome.error == nil && !outcome.closed)
+    }
+
+    @Test func aPipelineStopsAtTheFirstErrorAndKeepsTheConnection() async throws {
+        let error = Self.message("E", Array("SERROR\u{0}C55P03\u{0}Mlock timeout\u{0}\u{0}".utf8))
+        let outcome = try await Self.pipeline(answer: Self.complete("BEGIN") + error + Self.message("Z", [UInt8(ascii: "E")]))
+        #expect((outcome.error as? PostgresServerError)?.sqlState == "55P03")
+        #expect(!outcome.closed)
+    }
+
+    @Test func aPipelineAnsweredShortIsAProtocolError() async throws {
+        let outcome = try await Self.pipeline(answer: Self.complete("BEGIN") + Self.message("Z", [UInt8(ascii: "T")]))
+        #expect(outcome.error is PostgresWireError)
+    }
+
     @Test func aServerErrorKeepsItsSQLSTATEAndTheConnection() async throws {
         let error = Self.message("E", Array("SERROR\u{0}C23505\u{0}Mduplicate key\u{0}\u{0}".utf8))
         let outcome = try await Self.run(startUp: Self.authenticated, answer: error + Self.ready)
