@@ -125,7 +125,15 @@ enum PostgresSchema {
         }
     }
 
+    /// The applied version, as one statement a cold start can send along with its first operation.
+    static let versionQuery: PostgresQuery = "SELECT coalesce(max(version), 0) FROM wxauth_schema_migrations"
+
+    /// Whether `versionQuery`'s result says every migration is applied.
+    static func isCurrent(_ result: PostgresResult) -> Bool {
+        ((try? result.first?.decode(Int.self, at: 0)) ?? 0) >= migrations.count
+    }
+
     private static func appliedVersion(_ connection: PostgresConnection) throws -> Int {
-        try connection.query("SELECT coalesce(max(version), 0) FROM wxauth_schema_migrations").first?.decode(Int.self, at: 0) ?? 0
+        try connection.query(versionQuery).first?.decode(Int.self, at: 0) ?? 0
     }
 }

@@ -54,10 +54,9 @@ public final class PostgresStore: Store {
         }
         let prologue = PostgresQuery(unsafeSQL: sql, parameters: parameters)
         return try await retryingLostRaces {
-            try await self.onConnection { connection in
+            // BEGIN and the timeouts (and locks) in one round trip, with the schema check on a cold start.
+            try await self.onConnection(opening: ["BEGIN", prologue]) { connection in
                 do {
-                    // BEGIN and the timeouts (and locks) in one round trip.
-                    try connection.pipeline(["BEGIN", prologue])
                     let result = try body(connection)
                     try connection.query("COMMIT")
                     return result
@@ -95,18 +94,45 @@ public final class PostgresStore: Store {
     /// process's first operation. The watchdog bounds the migration and `body` each: every wait of the
     /// connection ends at its deadline, and a connection that timed out is closed and dropped, so the next turn
     /// reconnects.
-    private func onConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    ///
+    /// `opening` (a transaction's `BEGIN` and prologue) runs before `body`; on the process's first operation it
+    /// shares one round trip with the schema version check, so a cold start waits for the server once for both.
+    /// A failed opening is rolled back here.
+    private func onConnection<T: Sendable>(
+        opening: [PostgresQuery] = [], _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
         let logger = self.logger
         return try await link.withTurn { session in
             let connection = try session.open()
             defer { session.finish(connection) }
             do {
-                if !session.migrated {
-                    connection.deadline = ContinuousClock.now + session.timeouts.watchdog
-                    try PostgresSchema.migrate(connection)
-                    session.migrated = true
-                }
                 connection.deadline = ContinuousClock.now + session.timeouts.watchdog
+                var opened = opening.isEmpty
+                if !session.migrated {
+                    // Current already (the common case): done, the opening with it. Otherwise, or when any of it
+                    // failed, undo what ran and migrate (which checks again under its lock), then open as usual.
+                    if let results = try? connection.pipeline([PostgresSchema.versionQuery] + opening),
+                        PostgresSchema.isCurrent(results[0])
+                    {
+                        opened = true
+                    } else {
+                        if !connection.isClosed, connection.transactionStatus != UInt8(ascii: "I") {
+                            _ = try? connection.query("ROLLBACK")
+                        }
+                        try PostgresSchema.migrate(connection)
+                    }
+                    session.migrated = true
+                    connection.deadline = ContinuousClock.now + session.timeouts.watchdog
+                }
+                if !opened {
+                    do {
+                        try connection.pipeline(opening)
+                    } catch {
+                        // A failed connection has ended the transaction with itself.
+                        if !connection.isClosed { _ = try? connection.query("ROLLBACK") }
+                        throw error
+                    }
+                }
                 return try body(connection)
             } catch {
                 if !(error is StoreError) && !Self.isLostRace(error) {
