@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "WXAuthStore",
             dependencies: [
-                "FunctionRuntime",
+                "Encodings",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -8,7 +8,7 @@ import Darwin
 
 extension FunctionHarness {
     /// What a function's `main.swift` calls, as top-level code *without* `await`: runs
-    /// ``main(name:definition:)`` on the concurrency pool and parks the main thread until it ends the process.
+    /// ``main(name:settings:definition:)`` on the concurrency pool and parks the main thread until it ends the process.
     ///
     /// An async `main.swift` (a top-level `await`) ends in `dispatch_main()`, whose `pthread_exit` on the main
     /// thread is a forced unwind; in a static executable, which registers its unwind tables the slow way
@@ -16,10 +16,10 @@ extension FunctionHarness {
     /// cold start. The harness runs in a detached task because a plain `Task` at top level inherits the main
     /// actor, which a parked main thread never serves.
     public static func start(
-        name: String,
+        name: String, settings: HarnessSettings,
         definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
     ) -> Never {
-        Task.detached { await main(name: name, definition: definition) }
+        Task.detached { await main(name: name, settings: settings, definition: definition) }
         while true { pause() }
     }
 }

@@ -180,24 +180,39 @@ public enum ProcessEnvironment {
         return result
     }
 
-    /// Sets up process-wide behaviour every function wants: JSON logs on stderr and no death by SIGPIPE.
-    public static func bootstrap(environment: [String: String]) {
+    /// Sets up process-wide behaviour every function wants: JSON logs on stderr, at the level the first of
+    /// `settings`' log-level variables names, and no death by SIGPIPE.
+    public static func bootstrap(environment: [String: String], settings: HarnessSettings) {
         signal(SIGPIPE, SIG_IGN)
-        // Lambda sets AWS_LAMBDA_LOG_LEVEL from the function's logging configuration; ours, when given, wins.
         let level =
-            [environment["WXAUTH_LOG_LEVEL"], environment["AWS_LAMBDA_LOG_LEVEL"]].lazy
-            .compactMap { $0.flatMap(JSONLogHandler.level(named:)) }.first ?? .info
+            settings.logLevelVariables.lazy
+            .compactMap { environment[$0].flatMap(JSONLogHandler.level(named:)) }.first ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
     }
 
-    /// The invocation timeout the runner passes in `WXAUTH_FUNCTION_TIMEOUT` (seconds), default 10 s. A value out
-    /// of range also gets the default here; the function's configuration refuses it with a 500 naming it.
-    public static func timeout(environment: [String: String]) -> Duration {
-        environment["WXAUTH_FUNCTION_TIMEOUT"].flatMap(FunctionTimeout.parse) ?? .seconds(10)
+    /// The invocation timeout in `settings`' timeout variable (seconds), default 10 s. A value out of range also
+    /// gets the default here; the function's own configuration should refuse it, naming the variable.
+    public static func timeout(environment: [String: String], settings: HarnessSettings) -> Duration {
+        environment[settings.timeoutVariable].flatMap(FunctionTimeout.parse) ?? .seconds(10)
     }
 }
 
-/// The invocation timeout as `WXAUTH_FUNCTION_TIMEOUT` gives it: seconds, 0 < t ≤ 900 (Lambda's longest).
+/// Which environment variables set the harness's log level and invocation timeout. The harness knows no
+/// product's names: the product passes its own (wxauth's are `HarnessSettings.wxauth`, in WXAuth).
+public struct HarnessSettings: Sendable {
+    /// Read in order; the first that names a level wins (e.g. the product's own, then Lambda's
+    /// `AWS_LAMBDA_LOG_LEVEL`, which Lambda sets from the function's logging configuration).
+    public var logLevelVariables: [String]
+    /// The invocation timeout in seconds, as the runner and the deployment templates pass it.
+    public var timeoutVariable: String
+
+    public init(logLevelVariables: [String], timeoutVariable: String) {
+        self.logLevelVariables = logLevelVariables
+        self.timeoutVariable = timeoutVariable
+    }
+}
+
+/// An invocation timeout as its variable gives it: seconds, 0 < t ≤ 900 (Lambda's longest).
 package enum FunctionTimeout {
     package static let maximumSeconds = 900
 
@@ -227,21 +242,22 @@ public struct FunctionDefinition: Sendable {
 }
 
 extension FunctionHarness {
-    /// The whole life of a function process, which ``start(name:definition:)`` (what a `main.swift` calls) runs.
+    /// The whole life of a function process, which ``start(name:settings:definition:)`` (what a `main.swift` calls)
+    /// runs.
     /// With `AWS_LAMBDA_RUNTIME_API`
     /// set it serves the Lambda Runtime API forever, with `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` Tencent
     /// SCF's (``RuntimeLoop/api(environment:)``); otherwise one event on stdin, one response, exit 0.
     public static func main(
-        name: String,
+        name: String, settings: HarnessSettings,
         definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
     ) async -> Never {
         let environment = ProcessEnvironment.current()
-        ProcessEnvironment.bootstrap(environment: environment)
+        ProcessEnvironment.bootstrap(environment: environment, settings: settings)
         var logger = Logger(label: name)
         logger[metadataKey: "function"] = .string(name)
         let harness = FunctionHarness(
             functionName: name,
-            timeout: ProcessEnvironment.timeout(environment: environment),
+            timeout: ProcessEnvironment.timeout(environment: environment, settings: settings),
             logger: logger
         )
         let function = definition(environment)

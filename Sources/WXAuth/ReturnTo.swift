@@ -1,3 +1,4 @@
+import Encodings
 import FunctionRuntime
 
 /// Where a web sign-in may send the browser back to: `return_to` checked against `WXAUTH_RETURN_TO`.

@@ -1,4 +1,4 @@
-import FunctionRuntime
+import Encodings
 
 /// Where and how to reach PostgreSQL, read from a `postgres://user:pass@host:port/db?sslmode=…` URL.
 ///

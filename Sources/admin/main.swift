@@ -2,6 +2,6 @@ import FunctionRuntime
 import WXAuth
 import WXAuthPostgres
 
-FunctionHarness.start(name: "admin") {
+FunctionHarness.start(name: "admin", settings: .wxauth) {
     Functions.definition(.admin, environment: $0, postgres: PostgresStore.opener)
 }

@@ -2,6 +2,6 @@ import FunctionRuntime
 import WXAuth
 import WXAuthPostgres
 
-FunctionHarness.start(name: "logout") {
+FunctionHarness.start(name: "logout", settings: .wxauth) {
     Functions.definition(.logout, environment: $0, postgres: PostgresStore.opener)
 }

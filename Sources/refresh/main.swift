@@ -2,6 +2,6 @@ import FunctionRuntime
 import WXAuth
 import WXAuthPostgres
 
-FunctionHarness.start(name: "refresh") {
+FunctionHarness.start(name: "refresh", settings: .wxauth) {
     Functions.definition(.refresh, environment: $0, postgres: PostgresStore.opener)
 }

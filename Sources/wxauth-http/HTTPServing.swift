@@ -63,7 +63,7 @@ enum HTTPServing {
             var functionLogger = logger
             functionLogger[metadataKey: "function"] = .string(name.rawValue)
             let harness = FunctionHarness(
-                functionName: name.rawValue, timeout: ProcessEnvironment.timeout(environment: environment),
+                functionName: name.rawValue, timeout: ProcessEnvironment.timeout(environment: environment, settings: .wxauth),
                 logger: functionLogger
             )
             let definition = Functions.definition(

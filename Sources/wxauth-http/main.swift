@@ -26,7 +26,7 @@ guard let port = Int(portText), (0...65535).contains(port) else {
     StandardStreams.writeAll("wxauth-http: PORT must be a port number (0–65535)\n" + usage, to: 2)
     exit(64)
 }
-ProcessEnvironment.bootstrap(environment: environment)
+ProcessEnvironment.bootstrap(environment: environment, settings: .wxauth)
 let status = await HTTPServing.serve(
     chosen.isEmpty ? Functions.Name.allCases : chosen, port: port, environment: environment
 )
