@@ -195,11 +195,16 @@ let package = Package(
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "BlockingSocket", "COpenSSL"], swiftSettings: swiftSettings),
-        .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP", "HTTPWire"], swiftSettings: swiftSettings),
+        // What the test targets share: loopback sockets on OS-picked ports, test certificates.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
-            name: "PostgresWireTests", dependencies: ["PostgresWire", "BlockingSocket", "COpenSSL"], swiftSettings: swiftSettings
+            name: "HTTPWireTests", dependencies: ["HTTPWire", "BlockingSocket", "COpenSSL", "TestSupport"], swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP", "HTTPWire", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresWireTests", dependencies: ["PostgresWire", "BlockingSocket", "COpenSSL", "TestSupport"],
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "PostgresTestSupport",
@@ -233,7 +238,7 @@ let package = Package(
         .testTarget(
             name: "LocalRunnerTests",
             dependencies: [
-                "LocalRunner", "WXAuthStore",
+                "LocalRunner", "WXAuthStore", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,6 +3,7 @@ import COpenSSL
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import HTTPWire
 
@@ -64,17 +65,8 @@ struct HTTPWireClientTests {
 
     @Test func aRefusedConnectionSurelyDidNotReachTheServer() async throws {
         // A port held by a bound socket that does not listen: refused, and no other test can take the port.
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (holder, port) = try LoopbackSocket.make(listening: false)
         defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && getsockname(holder, $0, &length) == 0 }
-        }
-        try #require(bound)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: port)
         let error = await #expect(throws: HTTPWireError.self) {
             try await onOwnThread { () throws(HTTPWireError) in
@@ -124,51 +116,15 @@ struct HTTPWireClientTests {
     }
 }
 
-/// A self-signed certificate for localhost and 127.0.0.1, and an unrelated one, made by the openssl CLI.
-struct TestCertificates {
-    let directory: String
-    var server: String { directory + "/server.pem" }
-    var key: String { directory + "/server.key" }
-    var stranger: String { directory + "/stranger.pem" }
-
-    static func make() throws -> TestCertificates {
-        let directory = NSTemporaryDirectory() + "wxauth-https-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for name in ["server", "stranger"] {
-            let openssl = Process()
-            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            openssl.arguments = [
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-subj", "/CN=localhost",
-                "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ]
-            openssl.standardError = FileHandle.nullDevice
-            try openssl.run()
-            openssl.waitUntilExit()
-        }
-        return TestCertificates(directory: directory)
-    }
-}
-
 /// A TLS server on a loopback port that answers every connection's request with one fixed HTTP response.
 final class TLSAnswerServer: Sendable {
     let port: Int
     private let listener: Int32
 
     init(certificate: String, key: String) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try LoopbackSocket.make()
         self.listener = listener
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        try #require(bound)
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let context = SSL_CTX_new(TLS_server_method())
         try #require(SSL_CTX_use_certificate_file(context, certificate, SSL_FILETYPE_PEM) == 1)
         try #require(SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1)
@@ -222,19 +178,9 @@ final class ScriptedServer: @unchecked Sendable {
     var requests: [String] { log.state.withLock { $0.requests } }
 
     init(answer: @escaping @Sendable (String) -> String?) throws {
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = listener
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw HTTPWireError("the test server cannot listen") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = try LoopbackSocket.make()
+        listener = fd
+        self.port = port
         let log = self.log
         Self.spawn {
             while true {

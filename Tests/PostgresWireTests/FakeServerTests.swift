@@ -1,6 +1,7 @@
 import BlockingSocket
 import Foundation
 import Testing
+import TestSupport
 
 @testable import PostgresWire
 
@@ -141,17 +142,8 @@ final class ScriptedServer: Sendable {
     let port: Int
 
     init(replies: [[UInt8]]) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        try #require(listener >= 0 && bound == 0 && named == 0 && listen(listener, 1) == 0)
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (listener, port) = try LoopbackSocket.make(backlog: 1)
+        self.port = port
         let worker = WorkerThread()
         worker.enqueue {
             defer { close(listener) }

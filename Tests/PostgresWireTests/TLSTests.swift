@@ -2,35 +2,12 @@ import BlockingSocket
 import COpenSSL
 import Foundation
 import Testing
+import TestSupport
 
 /// BlockingSocket's TLS against a loopback TLS server (OpenSSL) with certificates made by the openssl CLI:
 /// each verification mode accepts what it should and refuses what it should.
 @Suite struct TLSTests {
-    /// A self-signed certificate for localhost and 127.0.0.1, and an unrelated one.
-    struct Certificates {
-        let directory: String
-        var server: String { directory + "/server.pem" }
-        var key: String { directory + "/server.key" }
-        var stranger: String { directory + "/stranger.pem" }
-    }
-
-    static let certificates: Certificates = {
-        let directory = NSTemporaryDirectory() + "wxauth-tls-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        try! FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for (name, subject) in [("server", "localhost"), ("stranger", "localhost")] {
-            let openssl = Process()
-            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            openssl.arguments = [
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-subj", "/CN=\(subject)",
-                "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ]
-            openssl.standardError = FileHandle.nullDevice
-            try! openssl.run()
-            openssl.waitUntilExit()
-        }
-        return Certificates(directory: directory)
-    }()
+    static let certificates = try! TestCertificates.make()
 
     /// Connects to a one-shot echo server with `options`; returns what came back, or throws the client's error.
     static func echo(_ options: TLSOptions) async throws -> String {
@@ -84,17 +61,8 @@ final class EchoServer: Sendable {
     let port: Int
 
     init(certificate: String, key: String) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        try #require(listener >= 0 && bound == 0 && named == 0 && listen(listener, 1) == 0)
-        port = Int(UInt16(bigEndian: address.sin_port))
+        let (listener, port) = try LoopbackSocket.make(backlog: 1)
+        self.port = port
         let context = SSL_CTX_new(TLS_server_method())
         try #require(SSL_CTX_use_certificate_file(context, certificate, SSL_FILETYPE_PEM) == 1)
         try #require(SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1)
