@@ -105,7 +105,9 @@ let package = Package(
         ),
         .target(
             name: "WXAuthPostgres",
-            dependencies: ["WXAuthStore", "PostgresWire", "BlockingSocket", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "WXAuthStore", "PostgresWire", "BlockingSocket", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -149,31 +151,45 @@ let package = Package(
 
         // MARK: Function executables (wiring only)
         .executableTarget(
-            name: "login", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
-            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
-        ),
-        .executableTarget(
-            name: "callback", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
-            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
-        ),
-        .executableTarget(
-            name: "refresh", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
+            name: "login",
+            dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
+            swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "userinfo", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
+            name: "callback",
+            dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP"],
+            swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "logout", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
+            name: "refresh",
+            dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "admin", dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"], swiftSettings: swiftSettings,
+            name: "userinfo",
+            dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         .executableTarget(
-            name: "jwks", dependencies: ["FunctionRuntime", "WXAuth"], swiftSettings: swiftSettings,
+            name: "logout",
+            dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "admin",
+            dependencies: ["FunctionRuntime", "WXAuth", "WXAuthPostgres"],
+            swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
+        ),
+        .executableTarget(
+            name: "jwks",
+            dependencies: ["FunctionRuntime", "WXAuth"],
+            swiftSettings: swiftSettings,
             linkerSettings: functionLinkerSettings
         ),
         // Every function behind one HTTP/1.1 server (SCF web functions, Function Compute, containers); the stdin
@@ -190,7 +206,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             // Static like the functions, so one binary runs on any platform image (SCF, Function Compute, distroless).
-            swiftSettings: swiftSettings, linkerSettings: functionLinkerSettings
+            swiftSettings: swiftSettings,
+            linkerSettings: functionLinkerSettings
         ),
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
@@ -198,12 +215,23 @@ let package = Package(
         // What the test targets share: loopback sockets on OS-picked ports, test certificates.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
-            name: "HTTPWireTests", dependencies: ["HTTPWire", "BlockingSocket", "COpenSSL", "TestSupport"], swiftSettings: swiftSettings
+            name: "HTTPWireTests",
+            dependencies: ["HTTPWire", "BlockingSocket", "COpenSSL", "TestSupport"],
+            swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FunctionRuntimeTests", dependencies: ["Encodings", "FunctionRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "WeChatTests", dependencies: ["WeChat", "WeChatHTTP", "HTTPWire", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "PostgresWireTests", dependencies: ["PostgresWire", "BlockingSocket", "COpenSSL", "TestSupport"],
+            name: "FunctionRuntimeTests",
+            dependencies: ["Encodings", "FunctionRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WeChatTests",
+            dependencies: ["WeChat", "WeChatHTTP", "HTTPWire", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PostgresWireTests",
+            dependencies: ["PostgresWire", "BlockingSocket", "COpenSSL", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -269,7 +297,9 @@ let package = Package(
 if Context.environment["WXAUTH_FUZZ"] == "1" {
     let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
     for target in package.targets
-    where ["Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth", "PostgresWire"].contains(target.name) {
+    where ["Encodings", "HTTPWire", "FunctionRuntime", "WeChat", "WXAuthStore", "WXAuth", "PostgresWire"].contains(
+        target.name
+    ) {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
     }
     package.targets.append(

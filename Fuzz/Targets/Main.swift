@@ -1,7 +1,8 @@
+import FunctionRuntime
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import FunctionRuntime
 
 /// libFuzzer's entry when a program brings its own `main` (SwiftPM gives every executable one).
 @_silgen_name("LLVMFuzzerRunDriver")
@@ -17,11 +18,15 @@ nonisolated(unsafe) private var selected: FuzzTarget?
 /// Called by libFuzzer once, before any input: picks and prepares the target.
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzerInitialize(
-    _ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
+    _ argc: UnsafeMutablePointer<Int32>?,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?
 ) -> Int32 {
     let name = getenv("WXAUTH_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = blocking({ await FuzzTarget.make(name) }) else {
-        StandardStreams.writeAll("WXAUTH_FUZZ_TARGET must be one of: \(FuzzTarget.names.joined(separator: ", "))\n", to: 2)
+        StandardStreams.writeAll(
+            "WXAUTH_FUZZ_TARGET must be one of: \(FuzzTarget.names.joined(separator: ", "))\n",
+            to: 2
+        )
         exit(64)
     }
     selected = target

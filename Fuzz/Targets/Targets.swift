@@ -7,8 +7,8 @@ import WXAuthStore
 
 @testable import FunctionRuntime
 @testable import HTTPWire
-@testable import WeChat
 @testable import WXAuth
+@testable import WeChat
 
 /// One fuzz target: what it does with one input. A crash, a failed `precondition` (an invariant broken) or a
 /// sanitizer report is a finding; anything thrown is the parser refusing the input, as it should.
@@ -80,12 +80,16 @@ struct FuzzTarget: Sendable {
     /// accepts again once re-encoded, and numbers it returns are RFC 8259 numbers.
     static func json(_ bytes: [UInt8]) {
         guard let value = try? EventJSON.parse(bytes) else { return }
-        precondition((try? EventJSON.parse(Array(encode(value).utf8))) == value, "re-encoded JSON does not parse the same")
+        precondition(
+            (try? EventJSON.parse(Array(encode(value).utf8))) == value,
+            "re-encoded JSON does not parse the same"
+        )
     }
 
     private static func encode(_ value: EventJSON) -> String {
         switch value {
-        case .object(let members): "{" + members.map { JSONText.quote($0.0) + ":" + encode($0.1) }.joined(separator: ",") + "}"
+        case .object(let members):
+            "{" + members.map { JSONText.quote($0.0) + ":" + encode($0.1) }.joined(separator: ",") + "}"
         case .array(let items): "[" + items.map(encode).joined(separator: ",") + "]"
         case .string(let text): JSONText.quote(text)
         case .number(let text): text
@@ -98,7 +102,12 @@ struct FuzzTarget: Sendable {
     static func body(_ bytes: [UInt8]) {
         guard let first = bytes.first else { return }
         let contentType = first & 1 == 0 ? "application/json" : "application/x-www-form-urlencoded"
-        let request = FunctionRequest(method: "POST", path: "/login", headers: ["content-type": contentType], body: Array(bytes.dropFirst()))
+        let request = FunctionRequest(
+            method: "POST",
+            path: "/login",
+            headers: ["content-type": contentType],
+            body: Array(bytes.dropFirst())
+        )
         guard let fields = try? RequestFields(request) else { return }
         for name in ["code", "encryptedData", "iv", "rawData", "signature", "phoneCode", "refresh_token"] {
             _ = try? fields.optional(name)
@@ -118,7 +127,9 @@ struct FuzzTarget: Sendable {
 
     /// `cookies` members and `Cookie` headers, one per line of the input.
     static func cookies(_ bytes: [UInt8]) {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init
+        )
         var event = APIGatewayEvent()
         event.httpMethod = "GET"
         event.cookies = Array(lines.dropFirst())
@@ -145,7 +156,10 @@ struct FuzzTarget: Sendable {
         if accepted.hasPrefix("/") {
             precondition(!accepted.hasPrefix("//"), "a protocol-relative return_to was accepted")
             let decoded = PercentDecoding.strict(accepted) ?? ""
-            precondition(!decoded.hasPrefix("//") && !decoded.utf8.contains(UInt8(ascii: "\\")), "an encoded open redirect was accepted")
+            precondition(
+                !decoded.hasPrefix("//") && !decoded.utf8.contains(UInt8(ascii: "\\")),
+                "an encoded open redirect was accepted"
+            )
         } else {
             precondition(ReturnTo.matches(accepted, entry: "https://a.example/cb"), "another origin was accepted")
         }
@@ -158,7 +172,12 @@ struct FuzzTarget: Sendable {
     /// they issue is the same in every run, so the corpus can hold it.
     static func services() async -> Services {
         let config = Config(jwtSecret: jwtSecret)
-        let tokens = AccessTokens(keys: SigningKeySet(secret: jwtSecret), issuer: config.issuer, audience: config.audience, ttl: 900)
+        let tokens = AccessTokens(
+            keys: SigningKeySet(secret: jwtSecret),
+            issuer: config.issuer,
+            audience: config.audience,
+            ttl: 900
+        )
         return Services(config: config, store: MemoryStore(), tokens: tokens, wechat: nil, random: FixedRandom())
     }
 
@@ -173,9 +192,17 @@ struct FuzzTarget: Sendable {
         let issued = SignedState.make(expiresAt: now + 600, binding: binding, services: services)
         StandardStreams.writeAll("state issued for the corpus: \(issued.state)\n", to: 2)
         return FuzzTarget { bytes in
-            guard let verified = try? SignedState.verify(String(decoding: bytes, as: UTF8.self), now: now, services: services)
+            guard
+                let verified = try? SignedState.verify(
+                    String(decoding: bytes, as: UTF8.self),
+                    now: now,
+                    services: services
+                )
             else { return }
-            precondition(verified.id == issued.id && verified.bindingHash == binding.hash, "a state this server never made verified")
+            precondition(
+                verified.id == issued.id && verified.bindingHash == binding.hash,
+                "a state this server never made verified"
+            )
         }
     }
 
@@ -183,7 +210,8 @@ struct FuzzTarget: Sendable {
     /// HMAC of its own header and payload under that key — no `none`, no other algorithm, no unsigned part.
     static func accessToken() async -> FuzzTarget {
         let services = await services()
-        let issued = (try? services.tokens.issue(subject: "u1", session: "s1", clientId: "wxfuzz", jti: "j1", now: now)) ?? ""
+        let issued =
+            (try? services.tokens.issue(subject: "u1", session: "s1", clientId: "wxfuzz", jti: "j1", now: now)) ?? ""
         StandardStreams.writeAll("access token issued for the corpus: \(issued)\n", to: 2)
         let key = SymmetricKey(data: Array(jwtSecret.revealed.utf8))
         return FuzzTarget { bytes in
@@ -191,7 +219,9 @@ struct FuzzTarget: Sendable {
             guard (try? services.tokens.verify(token, now: now + 1)) != nil else { return }
             let parts = token.split(separator: ".", omittingEmptySubsequences: false)
             precondition(parts.count == 3, "a token without three parts verified")
-            let expected = Array(HMAC<SHA256>.authenticationCode(for: Array("\(parts[0]).\(parts[1])".utf8), using: key))
+            let expected = Array(
+                HMAC<SHA256>.authenticationCode(for: Array("\(parts[0]).\(parts[1])".utf8), using: key)
+            )
             precondition(base64URL(parts[2]) == expected, "a token not signed with the key verified")
         }
     }
@@ -223,8 +253,12 @@ struct FuzzTarget: Sendable {
             ivText = parts.count > 1 ? String(decoding: parts[1], as: UTF8.self) : ""
         }
         _ = try? UserDataCrypto.decrypt(
-            encryptedData: encrypted, iv: ivText, sessionKey: sessionKey, appid: "wxfuzz",
-            now: Date(timeIntervalSince1970: Double(now)), window: .seconds(900)
+            encryptedData: encrypted,
+            iv: ivText,
+            sessionKey: sessionKey,
+            appid: "wxfuzz",
+            now: Date(timeIntervalSince1970: Double(now)),
+            window: .seconds(900)
         )
     }
 
@@ -232,16 +266,26 @@ struct FuzzTarget: Sendable {
     static func wechat(_ bytes: [UInt8]) {
         guard let first = bytes.first else { return }
         let client = WeChatClient(
-            apiBase: "http://wechat.fuzz", transport: Answer(body: Array(bytes.dropFirst())), clock: InstantClock(),
-            retryPolicy: RetryPolicy(maxAttempts: 2, jitter: { _ in .zero }), logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+            apiBase: "http://wechat.fuzz",
+            transport: Answer(body: Array(bytes.dropFirst())),
+            clock: InstantClock(),
+            retryPolicy: RetryPolicy(maxAttempts: 2, jitter: { _ in .zero }),
+            logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         let deadline = ContinuousClock.now + .seconds(60)
         blocking {
             switch first % 6 {
             case 0: _ = try? await client.codeToSession(appid: "wx", secret: Secret("s"), code: "c", deadline: deadline)
             case 1: _ = try? await client.stableAccessToken(appid: "wx", secret: Secret("s"), deadline: deadline)
-            case 2: _ = try? await client.userPhoneNumber(appAccessToken: Secret("t"), code: "c", openid: "o", deadline: deadline)
-            case 3: _ = try? await client.exchangeWebCode(appid: "wx", secret: Secret("s"), code: "c", deadline: deadline)
+            case 2:
+                _ = try? await client.userPhoneNumber(
+                    appAccessToken: Secret("t"),
+                    code: "c",
+                    openid: "o",
+                    deadline: deadline
+                )
+            case 3:
+                _ = try? await client.exchangeWebCode(appid: "wx", secret: Secret("s"), code: "c", deadline: deadline)
             case 4: _ = try? await client.webUserInfo(accessToken: Secret("t"), openid: "o", deadline: deadline)
             default: _ = try? await client.checkWebToken(accessToken: Secret("t"), openid: "o", deadline: deadline)
             }

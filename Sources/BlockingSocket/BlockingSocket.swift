@@ -32,7 +32,11 @@ package final class BlockingSocket {
 
     /// Connects to `host:port` (a name or an IP address), trying each address the resolver gives until one
     /// answers. The deadline bounds the whole attempt except name resolution, which glibc does not bound.
-    package static func connect(host: String, port: Int, deadline: ContinuousClock.Instant) throws(SocketError) -> BlockingSocket {
+    package static func connect(
+        host: String,
+        port: Int,
+        deadline: ContinuousClock.Instant
+    ) throws(SocketError) -> BlockingSocket {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -58,7 +62,11 @@ package final class BlockingSocket {
     }
 
     private static func open(_ address: addrinfo, deadline: ContinuousClock.Instant) throws(SocketError) -> Int32 {
-        let descriptor = socket(address.ai_family, address.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), address.ai_protocol)
+        let descriptor = socket(
+            address.ai_family,
+            address.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue),
+            address.ai_protocol
+        )
         guard descriptor >= 0 else { throw SocketError.system("cannot make a socket") }
         do throws(SocketError) {
             if Glibc.connect(descriptor, address.ai_addr, address.ai_addrlen) != 0 {
@@ -128,7 +136,11 @@ package final class BlockingSocket {
     }
 
     /// Appends what arrives next (at least one byte, at most `limit`) to `buffer`; throws at end of stream.
-    package func read(into buffer: inout [UInt8], limit: Int = 65_536, deadline: ContinuousClock.Instant) throws(SocketError) {
+    package func read(
+        into buffer: inout [UInt8],
+        limit: Int = 65_536,
+        deadline: ContinuousClock.Instant
+    ) throws(SocketError) {
         if let tls {
             try tls.read(into: &buffer, limit: limit, through: self, deadline: deadline)
         } else {
@@ -175,7 +187,12 @@ package final class BlockingSocket {
     }
 
     /// Waits until the descriptor is ready for `events`, or throws once the deadline has passed.
-    private static func wait(_ descriptor: Int32, for events: Int16, until deadline: ContinuousClock.Instant, doing what: String)
+    private static func wait(
+        _ descriptor: Int32,
+        for events: Int16,
+        until deadline: ContinuousClock.Instant,
+        doing what: String
+    )
         throws(SocketError)
     {
         while true {

@@ -23,11 +23,18 @@ package func onOwnThread<T: Sendable, Failure: Error>(
         #else
         var thread: pthread_t = 0
         #endif
-        guard pthread_create(&thread, nil, { context in
-            let job = Unmanaged<ThreadJob>.fromOpaque(context!).takeRetainedValue()
-            job.body()
-            return nil
-        }, context) == 0 else {
+        guard
+            pthread_create(
+                &thread,
+                nil,
+                { context in
+                    let job = Unmanaged<ThreadJob>.fromOpaque(context!).takeRetainedValue()
+                    job.body()
+                    return nil
+                },
+                context
+            ) == 0
+        else {
             // No thread to be had: do the work here rather than fail it.
             Unmanaged<ThreadJob>.fromOpaque(context).takeRetainedValue().body()
             return

@@ -58,7 +58,9 @@ final class TLSSession {
     private var outgoing = [UInt8](repeating: 0, count: 16_384)
 
     init(_ options: TLSOptions) throws(SocketError) {
-        guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSSession.failure("cannot make a TLS context") }
+        guard let context = SSL_CTX_new(TLS_client_method()) else {
+            throw TLSSession.failure("cannot make a TLS context")
+        }
         self.context = context
         _ = wxauth_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         // The key share goes for P-256 first: PostgreSQL's default `ssl_ecdh_curve` is prime256v1, and a server
@@ -110,7 +112,8 @@ final class TLSSession {
         _ = try drive(socket, deadline: deadline, doing: "TLS handshake") { SSL_do_handshake($0) }
     }
 
-    func write(_ bytes: [UInt8], through socket: BlockingSocket, deadline: ContinuousClock.Instant) throws(SocketError) {
+    func write(_ bytes: [UInt8], through socket: BlockingSocket, deadline: ContinuousClock.Instant) throws(SocketError)
+    {
         var offset = 0
         while offset < bytes.count {
             let written = try drive(socket, deadline: deadline, doing: "TLS write") { ssl in
@@ -120,12 +123,19 @@ final class TLSSession {
         }
     }
 
-    func read(into buffer: inout [UInt8], limit: Int, through socket: BlockingSocket, deadline: ContinuousClock.Instant)
+    func read(
+        into buffer: inout [UInt8],
+        limit: Int,
+        through socket: BlockingSocket,
+        deadline: ContinuousClock.Instant
+    )
         throws(SocketError)
     {
         let count = max(1, min(limit, 16_384))
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { (scratch) throws(SocketError) in
-            let received = try drive(socket, deadline: deadline, doing: "TLS read") { SSL_read($0, scratch.baseAddress, Int32(count)) }
+            let received = try drive(socket, deadline: deadline, doing: "TLS read") {
+                SSL_read($0, scratch.baseAddress, Int32(count))
+            }
             buffer.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<Int(received)]))
         }
     }
@@ -133,7 +143,10 @@ final class TLSSession {
     /// Runs `step` until it succeeds, sending what OpenSSL wrote to its output buffer and feeding it what the
     /// socket brings whenever it wants to read.
     private func drive(
-        _ socket: BlockingSocket, deadline: ContinuousClock.Instant, doing what: String, _ step: (OpaquePointer) -> Int32
+        _ socket: BlockingSocket,
+        deadline: ContinuousClock.Instant,
+        doing what: String,
+        _ step: (OpaquePointer) -> Int32
     ) throws(SocketError) -> Int32 {
         while true {
             ERR_clear_error()

@@ -30,11 +30,16 @@ package final class WorkerThread: @unchecked Sendable {
         pthread_attr_init(&attributes)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         pthread_attr_setstacksize(&attributes, 1 << 20)
-        let started = pthread_create(&thread, &attributes, { argument in
-            let worker = Unmanaged<WorkerThread>.fromOpaque(argument!).takeRetainedValue()
-            worker.loop()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
+        let started = pthread_create(
+            &thread,
+            &attributes,
+            { argument in
+                let worker = Unmanaged<WorkerThread>.fromOpaque(argument!).takeRetainedValue()
+                worker.loop()
+                return nil
+            },
+            Unmanaged.passRetained(self).toOpaque()
+        )
         pthread_attr_destroy(&attributes)
         precondition(started == 0, "cannot start a thread")
     }

@@ -121,7 +121,9 @@ package enum Base64URL {
         var standard: [UInt8] = []
         for byte in text.utf8 {
             guard isAlphabet(byte) else { return nil }
-            standard.append(byte == UInt8(ascii: "-") ? UInt8(ascii: "+") : byte == UInt8(ascii: "_") ? UInt8(ascii: "/") : byte)
+            standard.append(
+                byte == UInt8(ascii: "-") ? UInt8(ascii: "+") : byte == UInt8(ascii: "_") ? UInt8(ascii: "/") : byte
+            )
         }
         while standard.count % 4 != 0 { standard.append(UInt8(ascii: "=")) }
         return Data(base64Encoded: Data(standard)).map(Array.init)

@@ -1,9 +1,10 @@
+import Encodings
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Encodings
 
 /// Why an event could not become a ``FunctionRequest``; the text is safe to show the caller.
 public struct EventError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -118,7 +119,11 @@ struct APIGatewayEvent {
         .badRequest("the event has a member of the wrong type at '\(path)'")
     }
 
-    private static func string(_ object: EventJSON, _ key: String, in parent: String? = nil) throws(EventError) -> String? {
+    private static func string(
+        _ object: EventJSON,
+        _ key: String,
+        in parent: String? = nil
+    ) throws(EventError) -> String? {
         switch object[key] {
         case nil, .null?: return nil
         case .string(let text)?: return text
@@ -126,7 +131,11 @@ struct APIGatewayEvent {
         }
     }
 
-    private static func object(_ object: EventJSON, _ key: String, in parent: String? = nil) throws(EventError) -> EventJSON? {
+    private static func object(
+        _ object: EventJSON,
+        _ key: String,
+        in parent: String? = nil
+    ) throws(EventError) -> EventJSON? {
         switch object[key] {
         case nil, .null?: return nil
         case let value? where value.isObject: return value

@@ -16,7 +16,8 @@ extension FunctionHarness {
     /// cold start. The harness runs in a detached task because a plain `Task` at top level inherits the main
     /// actor, which a parked main thread never serves.
     public static func start(
-        name: String, settings: HarnessSettings,
+        name: String,
+        settings: HarnessSettings,
         definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
     ) -> Never {
         Task.detached { await main(name: name, settings: settings, definition: definition) }

@@ -1,3 +1,6 @@
+import Encodings
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +8,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Encodings
-import Logging
 
 /// A function's business: one request in, one response out. Errors thrown become a 500 `server_error`.
 public typealias FunctionHandler = @Sendable (FunctionRequest, FunctionContext) async throws -> FunctionResponse
@@ -66,7 +67,11 @@ public struct FunctionHarness: Sendable {
         let metrics = InvocationMetrics()
         let (response, requestId) = await InvocationMetrics.$current.withValue(metrics) {
             await answer(
-                event, startedAt: startedAt, deadline: deadline, fallbackRequestId: fallbackRequestId, handler: handler
+                event,
+                startedAt: startedAt,
+                deadline: deadline,
+                fallbackRequestId: fallbackRequestId,
+                handler: handler
             )
         }
         let elapsed = ContinuousClock.now - startedAt
@@ -74,7 +79,9 @@ public struct FunctionHarness: Sendable {
         metrics.add("Duration", Double(seconds) * 1000 + Double(attoseconds) / 1e15, unit: .milliseconds)
         StandardStreams.writeAll(
             metrics.embeddedMetricFormat(
-                namespace: "wxauth", function: functionName, requestId: requestId,
+                namespace: "wxauth",
+                function: functionName,
+                requestId: requestId,
                 timestampMilliseconds: WallClock.nowMilliseconds()
             ),
             to: 2
@@ -84,8 +91,11 @@ public struct FunctionHarness: Sendable {
 
     /// The response to one raw event, and the request id it was answered under.
     private func answer(
-        _ event: [UInt8]?, startedAt: ContinuousClock.Instant, deadline: ContinuousClock.Instant?,
-        fallbackRequestId: String?, handler: FunctionHandler
+        _ event: [UInt8]?,
+        startedAt: ContinuousClock.Instant,
+        deadline: ContinuousClock.Instant?,
+        fallbackRequestId: String?,
+        handler: FunctionHandler
     ) async -> (FunctionResponse, requestId: String) {
         var logger = self.logger
         let fallbackId = fallbackRequestId.flatMap { $0.isEmpty ? nil : $0 } ?? Self.randomRequestId()
@@ -93,12 +103,16 @@ public struct FunctionHarness: Sendable {
             logger[metadataKey: "request_id"] = .string(fallbackId)
             logger.info("event refused", metadata: ["status": "413"])
             return (
-                .error(413, code: "invalid_request", description: "the event exceeds \(maxEventBytes) bytes"), fallbackId
+                .error(413, code: "invalid_request", description: "the event exceeds \(maxEventBytes) bytes"),
+                fallbackId
             )
         }
         let request: FunctionRequest
         do {
-            request = try APIGatewayEvent.decode(event).request(maxBodyBytes: maxBodyBytes, fallbackRequestId: fallbackId)
+            request = try APIGatewayEvent.decode(event).request(
+                maxBodyBytes: maxBodyBytes,
+                fallbackRequestId: fallbackId
+            )
         } catch {
             logger[metadataKey: "request_id"] = .string(fallbackId)
             logger.info("event refused", metadata: ["status": "\(error.status)", "reason": "\(error.description)"])
@@ -220,7 +234,9 @@ package enum FunctionTimeout {
     package static func parse(_ text: String) -> Duration? {
         // `Double(_:)` also reads `nan`, `inf` and hexadecimal: only decimal digits, a point and an exponent here.
         guard let first = text.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"),
-            text.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || Array(".eE+-".utf8).contains($0) }),
+            text.utf8.allSatisfy({
+                ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || Array(".eE+-".utf8).contains($0)
+            }),
             let seconds = Double(text), seconds > 0, seconds <= Double(maximumSeconds)
         else { return nil }
         // In range, so the conversion to Int64 cannot trap; rounded up so a tiny timeout is not zero.
@@ -248,7 +264,8 @@ extension FunctionHarness {
     /// set it serves the Lambda Runtime API forever, with `SCF_RUNTIME_API` and `SCF_RUNTIME_API_PORT` Tencent
     /// SCF's (``RuntimeLoop/api(environment:)``); otherwise one event on stdin, one response, exit 0.
     public static func main(
-        name: String, settings: HarnessSettings,
+        name: String,
+        settings: HarnessSettings,
         definition: @escaping @Sendable ([String: String]) -> FunctionDefinition
     ) async -> Never {
         let environment = ProcessEnvironment.current()

@@ -37,7 +37,10 @@ public struct FunctionRequest: Sendable, Equatable {
         self.method = method.uppercased()
         self.path = path
         self.query = query
-        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in "\(a),\(b)" })
+        self.headers = Dictionary(
+            headers.map { ($0.key.lowercased(), $0.value) },
+            uniquingKeysWith: { a, b in "\(a),\(b)" }
+        )
         self.cookies = cookies
         self.body = body
         self.requestId = requestId
@@ -63,7 +66,11 @@ extension StringProtocol {
     /// The pieces between occurrences of an ASCII separator, split on bytes. Splitting on `Character`s would not
     /// split where the separator is followed by a combining mark (`;` + U+0CF3 is one grapheme), so a cookie or
     /// query parameter could swallow the next one; found by the `cookies` fuzz target.
-    package func splitting(atASCII separator: Unicode.Scalar, maxSplits: Int = .max, omittingEmpty: Bool = true) -> [String] {
+    package func splitting(
+        atASCII separator: Unicode.Scalar,
+        maxSplits: Int = .max,
+        omittingEmpty: Bool = true
+    ) -> [String] {
         utf8.split(separator: UInt8(ascii: separator), maxSplits: maxSplits, omittingEmptySubsequences: omittingEmpty)
             .map { String(decoding: $0, as: UTF8.self) }
     }

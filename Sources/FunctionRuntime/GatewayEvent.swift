@@ -34,8 +34,11 @@ public enum GatewayEvent {
         var json = "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":" + JSONText.quote(path)
         json += ",\"rawQueryString\":" + JSONText.quote(rawQueryString)
         if !cookies.isEmpty { json += ",\"cookies\":[" + cookies.map(JSONText.quote).joined(separator: ",") + "]" }
-        json += ",\"headers\":{" + headers.map { JSONText.quote($0.0) + ":" + JSONText.quote($0.1) }.joined(separator: ",") + "}"
-        json += ",\"requestContext\":{\"http\":{\"method\":" + JSONText.quote(method) + ",\"path\":" + JSONText.quote(path)
+        json +=
+            ",\"headers\":{" + headers.map { JSONText.quote($0.0) + ":" + JSONText.quote($0.1) }.joined(separator: ",")
+            + "}"
+        json +=
+            ",\"requestContext\":{\"http\":{\"method\":" + JSONText.quote(method) + ",\"path\":" + JSONText.quote(path)
         json += ",\"protocol\":\"HTTP/1.1\",\"sourceIp\":" + JSONText.quote(sourceIp)
         json += ",\"userAgent\":" + JSONText.quote(headers.first { $0.0 == "user-agent" }?.1 ?? "") + "}"
         json += ",\"requestId\":" + JSONText.quote(requestId) + ",\"routeKey\":\"$default\",\"stage\":\"$default\""

@@ -40,14 +40,16 @@ public struct HTTPRuntimeAPI: RuntimeAPI {
 
     public func fail(requestId: String, errorType: String, errorMessage: String) async throws {
         try client.post(
-            "/2018-06-01/runtime/invocation/\(requestId)/error", body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
+            "/2018-06-01/runtime/invocation/\(requestId)/error",
+            body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
             headers: [("Lambda-Runtime-Function-Error-Type", "Unhandled")]
         )
     }
 
     public func failInitialization(errorType: String, errorMessage: String) async throws {
         try client.post(
-            "/2018-06-01/runtime/init/error", body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
+            "/2018-06-01/runtime/init/error",
+            body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
             headers: [("Lambda-Runtime-Function-Error-Type", "Unhandled")]
         )
     }
@@ -73,7 +75,10 @@ struct RuntimeHTTPClient {
 
     func post(_ path: String, body: [UInt8], headers: [(String, String)]) throws {
         let response = try exchange(
-            "POST", path, headers: headers + [("Content-Type", "application/json")], body: body
+            "POST",
+            path,
+            headers: headers + [("Content-Type", "application/json")],
+            body: body
         )
         guard (200..<300).contains(response.status) else {
             throw Failure(description: "\(path) answered HTTP \(response.status)")
@@ -87,19 +92,30 @@ struct RuntimeHTTPClient {
     /// Lambda's events are at most 6 MB; the answer's head and framing fit well within the rest.
     static let maxAnswerBytes = 8 * 1024 * 1024
 
-    func exchange(_ method: String, _ path: String, headers: [(String, String)], body: [UInt8]) throws -> HTTPWireResponse {
+    func exchange(
+        _ method: String,
+        _ path: String,
+        headers: [(String, String)],
+        body: [UInt8]
+    ) throws -> HTTPWireResponse {
         let parts = address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]), (1...65_535).contains(port) else {
             throw Failure(description: "\(setting) must be host:port")
         }
         let request = HTTPWireRequest(
-            method: method, target: path, host: address, headers: headers + [("User-Agent", "wxauth")], body: body
+            method: method,
+            target: path,
+            host: address,
+            headers: headers + [("User-Agent", "wxauth")],
+            body: body
         )
         do {
             // No deadline: `invocation/next` is a long poll that answers when there is work.
             return try Self.http.send(
-                request, to: HTTPWireClient.Origin(secure: false, host: String(parts[0]), port: port),
-                bodyLimit: Self.maxAnswerBytes, deadline: nil
+                request,
+                to: HTTPWireClient.Origin(secure: false, host: String(parts[0]), port: port),
+                bodyLimit: Self.maxAnswerBytes,
+                deadline: nil
             )
         } catch {
             throw Failure(description: "the runtime API (\(setting)) failed: \(error.description)")

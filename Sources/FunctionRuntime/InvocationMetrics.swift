@@ -44,11 +44,17 @@ public final class InvocationMetrics: Sendable {
     /// One EMF object (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)
     /// in namespace `namespace` with `function` as the only dimension, ending in a newline.
     package func embeddedMetricFormat(
-        namespace: String, function: String, requestId: String?, timestampMilliseconds: Int64
+        namespace: String,
+        function: String,
+        requestId: String?,
+        timestampMilliseconds: Int64
     ) -> String {
         let entries = entries.withLock { $0 }
-        let definitions = entries.map { "{\"Name\":" + JSONText.quote($0.name) + ",\"Unit\":\"" + $0.unit.rawValue + "\"}" }
-        var line = "{\"_aws\":{\"Timestamp\":" + String(timestampMilliseconds) + ",\"CloudWatchMetrics\":[{\"Namespace\":"
+        let definitions = entries.map {
+            "{\"Name\":" + JSONText.quote($0.name) + ",\"Unit\":\"" + $0.unit.rawValue + "\"}"
+        }
+        var line =
+            "{\"_aws\":{\"Timestamp\":" + String(timestampMilliseconds) + ",\"CloudWatchMetrics\":[{\"Namespace\":"
         line += JSONText.quote(namespace) + ",\"Dimensions\":[[\"function\"]],\"Metrics\":["
         line += definitions.joined(separator: ",") + "]}]},\"function\":" + JSONText.quote(function)
         if let requestId { line += ",\"requestId\":" + JSONText.quote(requestId) }

@@ -1,3 +1,5 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
 
 /// A swift-log handler writing one JSON object per line to stderr in AWS Lambda's structured-log shape:
 /// `{"timestamp","level","message","requestId",…metadata}`, so Lambda's log-level filtering and CloudWatch
@@ -71,7 +72,8 @@ public struct JSONLogHandler: LogHandler {
         case .stringConvertible(let item): JSONText.quote(item.description)
         case .array(let items): "[" + items.map(render).joined(separator: ",") + "]"
         case .dictionary(let dict):
-            "{" + dict.sorted(by: { $0.key < $1.key }).map { JSONText.quote($0.key) + ":" + render($0.value) }
+            "{"
+                + dict.sorted(by: { $0.key < $1.key }).map { JSONText.quote($0.key) + ":" + render($0.value) }
                 .joined(separator: ",") + "}"
         }
     }

@@ -1,3 +1,5 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
 
 /// One invocation handed out by a platform's runtime API (`GET …/runtime/invocation/next`).
 public struct RuntimeInvocation: Sendable, Equatable {
@@ -19,7 +20,10 @@ public struct RuntimeInvocation: Sendable, Equatable {
     public var event: [UInt8]
 
     public init(
-        requestId: String, deadlineEpochMilliseconds: Int64?, traceId: String?, memoryLimitMegabytes: Int? = nil,
+        requestId: String,
+        deadlineEpochMilliseconds: Int64?,
+        traceId: String?,
+        memoryLimitMegabytes: Int? = nil,
         event: [UInt8]
     ) {
         self.requestId = requestId
@@ -120,16 +124,23 @@ public struct RuntimeLoop: Sendable {
             if let memory = invocation.memoryLimitMegabytes {
                 harness.logger[metadataKey: "memory_limit_mb"] = .stringConvertible(memory)
             }
-            let deadline = Self.deadline(epochMilliseconds: invocation.deadlineEpochMilliseconds, fallback: harness.timeout)
+            let deadline = Self.deadline(
+                epochMilliseconds: invocation.deadlineEpochMilliseconds,
+                fallback: harness.timeout
+            )
             let response = await harness.response(
-                to: invocation.event, deadline: deadline, fallbackRequestId: invocation.requestId, handler: handler
+                to: invocation.event,
+                deadline: deadline,
+                fallbackRequestId: invocation.requestId,
+                handler: handler
             )
             do {
                 try await api.respond(requestId: invocation.requestId, body: api.encode(response))
             } catch {
                 harness.logger.error("could not post the response", metadata: ["error": "\(error)"])
                 try? await api.fail(
-                    requestId: invocation.requestId, errorType: "Runtime.ResponseFailed",
+                    requestId: invocation.requestId,
+                    errorType: "Runtime.ResponseFailed",
                     errorMessage: "the response could not be delivered"
                 )
             }

@@ -48,7 +48,9 @@ public struct SCFRuntimeAPI: RuntimeAPI {
     /// `Set-Cookie` values with commas would corrupt them.
     public func encode(_ response: FunctionResponse) -> [UInt8] {
         var integrated = IntegratedResponse(
-            isBase64Encoded: response.isBase64Encoded, statusCode: response.statusCode, headers: response.headers,
+            isBase64Encoded: response.isBase64Encoded,
+            statusCode: response.statusCode,
+            headers: response.headers,
             body: response.body
         )
         if let cookies = response.cookies, let first = cookies.first {
@@ -64,7 +66,11 @@ public struct SCFRuntimeAPI: RuntimeAPI {
     }
 
     public func fail(requestId: String, errorType: String, errorMessage: String) async throws {
-        try client.post("/runtime/invocation/error", body: RuntimeHTTPClient.errorBody(errorType, errorMessage), headers: [])
+        try client.post(
+            "/runtime/invocation/error",
+            body: RuntimeHTTPClient.errorBody(errorType, errorMessage),
+            headers: []
+        )
     }
 
     /// SCF documents no initialisation-error endpoint: the process exits and SCF reports the failed start, whose

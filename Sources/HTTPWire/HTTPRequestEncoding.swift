@@ -24,7 +24,10 @@ package struct HTTPWireRequest: Sendable {
             throw HTTPWireError("the request method is not a token", mayHaveReachedServer: false)
         }
         guard target.hasPrefix("/"), target.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
-            throw HTTPWireError("the request target must be a path without spaces or control characters", mayHaveReachedServer: false)
+            throw HTTPWireError(
+                "the request target must be a path without spaces or control characters",
+                mayHaveReachedServer: false
+            )
         }
         guard !host.isEmpty, host.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) else {
             throw HTTPWireError("the request host is malformed", mayHaveReachedServer: false)

@@ -112,7 +112,9 @@ package struct HTTPResponseParser {
                     return nil
                 }
                 headBytes += end - consumed
-                guard headBytes <= headLimit else { throw HTTPWireError("the answer's header is larger than \(headLimit) bytes") }
+                guard headBytes <= headLimit else {
+                    throw HTTPWireError("the answer's header is larger than \(headLimit) bytes")
+                }
                 try readHead(pending[consumed..<end - 4])
                 consumed = end
                 headScanned = end
@@ -230,7 +232,9 @@ package struct HTTPResponseParser {
         status = try Self.status(statusLine)
         headers = []
         for line in lines {
-            guard headers.count < Self.maxHeaderFields else { throw HTTPWireError("the answer has too many header fields") }
+            guard headers.count < Self.maxHeaderFields else {
+                throw HTTPWireError("the answer has too many header fields")
+            }
             headers.append(try Self.field(line))
         }
         if (100..<200).contains(status) {

@@ -10,7 +10,8 @@ import Synchronization
 /// async context run it off the cooperative pool (``onOwnThread(_:)``).
 package final class HTTPWireClient: Sendable {
     /// Opens a connection to an origin before the deadline: TCP, with TLS for `https`.
-    package typealias Connector = @Sendable (_ origin: Origin, _ deadline: ContinuousClock.Instant) throws(SocketError) -> BlockingSocket
+    package typealias Connector =
+        @Sendable (_ origin: Origin, _ deadline: ContinuousClock.Instant) throws(SocketError) -> BlockingSocket
 
     /// Where a request goes.
     package struct Origin: Hashable, Sendable {
@@ -52,7 +53,11 @@ package final class HTTPWireClient: Sendable {
             let socket = try BlockingSocket.connect(host: origin.host, port: origin.port, deadline: deadline)
             if origin.secure {
                 try socket.startTLS(
-                    TLSOptions(verification: .chainAndHost, serverName: origin.host, rootCertificates: rootCertificates),
+                    TLSOptions(
+                        verification: .chainAndHost,
+                        serverName: origin.host,
+                        rootCertificates: rootCertificates
+                    ),
                     deadline: deadline
                 )
             }
@@ -62,7 +67,10 @@ package final class HTTPWireClient: Sendable {
 
     /// Sends `request` to `origin` and reads the whole answer, within `deadline` (nil: no limit) and `bodyLimit`.
     package func send(
-        _ request: HTTPWireRequest, to origin: Origin, bodyLimit: Int, deadline: ContinuousClock.Instant?
+        _ request: HTTPWireRequest,
+        to origin: Origin,
+        bodyLimit: Int,
+        deadline: ContinuousClock.Instant?
     ) throws(HTTPWireError) -> HTTPWireResponse {
         let bytes = try request.encoded(keepAlive: keepsConnections)
         // No deadline: a century, for `invocation/next`'s long poll.
@@ -81,7 +89,11 @@ package final class HTTPWireClient: Sendable {
         // A kept connection the server closes just as it is reused fails the request like any broken connection
         // (it may have been read): not retried here, since only the caller knows whether it may be repeated.
         let (response, reusable) = try Self.exchange(
-            bytes, on: socket, isHEAD: request.method == "HEAD", bodyLimit: bodyLimit, deadline: deadline
+            bytes,
+            on: socket,
+            isHEAD: request.method == "HEAD",
+            bodyLimit: bodyLimit,
+            deadline: deadline
         )
         if reusable, keepsConnections { putIdle(socket, origin) }
         return response
@@ -89,7 +101,11 @@ package final class HTTPWireClient: Sendable {
 
     /// Writes the request and reads the answer; whether the connection can carry another request.
     package static func exchange(
-        _ request: [UInt8], on socket: BlockingSocket, isHEAD: Bool, bodyLimit: Int, deadline: ContinuousClock.Instant
+        _ request: [UInt8],
+        on socket: BlockingSocket,
+        isHEAD: Bool,
+        bodyLimit: Int,
+        deadline: ContinuousClock.Instant
     ) throws(HTTPWireError) -> (HTTPWireResponse, reusable: Bool) {
         var parser = HTTPResponseParser(bodyLimit: bodyLimit, isHEAD: isHEAD)
         do throws(SocketError) {

@@ -52,7 +52,9 @@ package struct SCRAMClient {
             if attribute.hasPrefix("s=") { salt = Base64.decode(value) }
             if attribute.hasPrefix("i=") { iterations = Int(value) }
         }
-        guard let nonce, let salt, let iterations else { throw PostgresWireError("the server's SCRAM challenge is malformed") }
+        guard let nonce, let salt, let iterations else {
+            throw PostgresWireError("the server's SCRAM challenge is malformed")
+        }
         guard nonce.hasPrefix(clientNonce), nonce.count > clientNonce.count else {
             throw PostgresWireError("the server's SCRAM nonce does not extend the client's")
         }
@@ -62,7 +64,11 @@ package struct SCRAMClient {
         let salted: SymmetricKey
         do {
             salted = try KDF.Insecure.PBKDF2.deriveKey(
-                from: password, salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations
+                from: password,
+                salt: salt,
+                using: .sha256,
+                outputByteCount: 32,
+                unsafeUncheckedRounds: iterations
             )
         } catch {
             throw PostgresWireError("cannot derive the SCRAM key")
@@ -71,17 +77,22 @@ package struct SCRAMClient {
         let storedKey = Array(SHA256.hash(data: clientKey))
         let withoutProof = "c=biws,r=" + nonce
         let authMessage = Array((clientFirstBare + "," + serverFirst + "," + withoutProof).utf8)
-        let clientSignature = Array(HMAC<SHA256>.authenticationCode(for: authMessage, using: SymmetricKey(data: storedKey)))
+        let clientSignature = Array(
+            HMAC<SHA256>.authenticationCode(for: authMessage, using: SymmetricKey(data: storedKey))
+        )
         let proof = zip(clientKey, clientSignature).map { $0 ^ $1 }
         let serverKey = HMAC<SHA256>.authenticationCode(for: Array("Server Key".utf8), using: salted)
-        expectedServerSignature = Array(HMAC<SHA256>.authenticationCode(for: authMessage, using: SymmetricKey(data: serverKey)))
+        expectedServerSignature = Array(
+            HMAC<SHA256>.authenticationCode(for: authMessage, using: SymmetricKey(data: serverKey))
+        )
         return withoutProof + ",p=" + Base64.encode(proof)
     }
 
     /// Checks the server-final-message (`v=…`): the server proves it knows the password too. Constant time.
     package func verify(serverFinal: String) throws(PostgresWireError) {
         guard let expected = expectedServerSignature, serverFinal.hasPrefix("v="),
-            let signature = Base64.decode(serverFinal.dropFirst(2).prefix { $0 != "," }), signature.count == expected.count
+            let signature = Base64.decode(serverFinal.dropFirst(2).prefix { $0 != "," }),
+            signature.count == expected.count
         else {
             throw PostgresWireError("the server's SCRAM signature is malformed")
         }
@@ -108,7 +119,10 @@ enum Base64 {
             var value: UInt32 = 0
             for (offset, byte) in chunk.enumerated() { value |= UInt32(byte) << (16 - 8 * UInt32(offset)) }
             for position in 0..<4 {
-                out.append(position <= chunk.count ? alphabet[Int((value >> (18 - 6 * UInt32(position))) & 63)] : UInt8(ascii: "="))
+                out.append(
+                    position <= chunk.count
+                        ? alphabet[Int((value >> (18 - 6 * UInt32(position))) & 63)] : UInt8(ascii: "=")
+                )
             }
             index += 3
         }
@@ -124,7 +138,8 @@ enum Base64 {
         for (offset, character) in characters.enumerated() {
             if character == UInt8(ascii: "=") {
                 // Padding only at the end.
-                guard offset >= characters.count - 2, characters[offset...].allSatisfy({ $0 == UInt8(ascii: "=") }) else { return nil }
+                guard offset >= characters.count - 2, characters[offset...].allSatisfy({ $0 == UInt8(ascii: "=") })
+                else { return nil }
                 break
             }
             guard let digit = alphabet.firstIndex(of: character) else { return nil }

@@ -65,7 +65,10 @@ package struct BackendMessageReader: Sendable {
     }
 
     static func int32(_ bytes: [UInt8], at index: Int) -> Int32 {
-        Int32(bitPattern: UInt32(bytes[index]) << 24 | UInt32(bytes[index + 1]) << 16 | UInt32(bytes[index + 2]) << 8 | UInt32(bytes[index + 3]))
+        Int32(
+            bitPattern: UInt32(bytes[index]) << 24 | UInt32(bytes[index + 1]) << 16 | UInt32(bytes[index + 2]) << 8
+                | UInt32(bytes[index + 3])
+        )
     }
 }
 

@@ -21,7 +21,12 @@ package struct PostgresConnectionOptions: Sendable {
     package var startupParameters: [(String, String)]
 
     package init(
-        host: String, port: Int, username: String, password: String?, database: String?, tls: TLSMode,
+        host: String,
+        port: Int,
+        username: String,
+        password: String?,
+        database: String?,
+        tls: TLSMode,
         startupParameters: [(String, String)] = []
     ) {
         self.host = host
@@ -148,7 +153,11 @@ package final class PostgresConnection {
                     try send(UInt8(ascii: "p"), Array(try password(options).utf8) + [0])
                 case 5:
                     let salt = try fields.take(4)
-                    let answer = postgresMD5Password(user: options.username, password: try password(options), salt: salt)
+                    let answer = postgresMD5Password(
+                        user: options.username,
+                        password: try password(options),
+                        salt: salt
+                    )
                     try send(UInt8(ascii: "p"), Array(answer.utf8) + [0])
                 case 10:
                     var mechanisms: [String] = []
@@ -163,18 +172,29 @@ package final class PostgresConnection {
                     let client = SCRAMClient(password: try password(options))
                     scram = client
                     let first = Array(client.clientFirstMessage.utf8)
-                    try send(UInt8(ascii: "p"), Array("SCRAM-SHA-256".utf8) + [0] + Self.int32(Int32(first.count)) + first)
+                    try send(
+                        UInt8(ascii: "p"),
+                        Array("SCRAM-SHA-256".utf8) + [0] + Self.int32(Int32(first.count)) + first
+                    )
                 case 11:
-                    guard var client = scram else { throw PostgresWireError("the server continued a SASL exchange never begun") }
-                    let answer = try client.clientFinalMessage(serverFirst: String(decoding: fields.rest(), as: UTF8.self))
+                    guard var client = scram else {
+                        throw PostgresWireError("the server continued a SASL exchange never begun")
+                    }
+                    let answer = try client.clientFinalMessage(
+                        serverFirst: String(decoding: fields.rest(), as: UTF8.self)
+                    )
                     scram = client
                     try send(UInt8(ascii: "p"), Array(answer.utf8))
                 case 12:
-                    guard let client = scram else { throw PostgresWireError("the server ended a SASL exchange never begun") }
+                    guard let client = scram else {
+                        throw PostgresWireError("the server ended a SASL exchange never begun")
+                    }
                     try client.verify(serverFinal: String(decoding: fields.rest(), as: UTF8.self))
                     scram = nil
                 default:
-                    throw PostgresWireError("the server asks for an authentication method this client does not speak (\(code))")
+                    throw PostgresWireError(
+                        "the server asks for an authentication method this client does not speak (\(code))"
+                    )
                 }
             case UInt8(ascii: "E"):
                 throw try Self.serverError(message.body)
@@ -193,7 +213,9 @@ package final class PostgresConnection {
     }
 
     private func password(_ options: PostgresConnectionOptions) throws -> String {
-        guard let password = options.password else { throw PostgresWireError("the server asks for a password, and none is set") }
+        guard let password = options.password else {
+            throw PostgresWireError("the server asks for a password, and none is set")
+        }
         return password
     }
 
@@ -248,7 +270,8 @@ package final class PostgresConnection {
             }
         }
         bind += int16(1) + int16(1)  // every result column binary
-        return frame(UInt8(ascii: "P"), parse) + frame(UInt8(ascii: "B"), bind) + frame(UInt8(ascii: "D"), [UInt8(ascii: "P"), 0])
+        return frame(UInt8(ascii: "P"), parse) + frame(UInt8(ascii: "B"), bind)
+            + frame(UInt8(ascii: "D"), [UInt8(ascii: "P"), 0])
             + frame(UInt8(ascii: "E"), [0, 0, 0, 0, 0])
     }
 
@@ -278,7 +301,9 @@ package final class PostgresConnection {
                     throw PostgresWireError("the server sent a result larger than the client accepts")
                 }
                 let cells = try parseDataRow(message.body)
-                guard cells.count == types.count else { throw PostgresWireError("the server sent a row that does not fit its description") }
+                guard cells.count == types.count else {
+                    throw PostgresWireError("the server sent a row that does not fit its description")
+                }
                 rows.append(PostgresRow(cells: cells, types: types))
             case UInt8(ascii: "C"):
                 var fields = MessageFields(message.body)
@@ -294,7 +319,9 @@ package final class PostgresConnection {
                 var fields = MessageFields(message.body)
                 transactionStatus = try fields.byte()
                 if let failure { throw failure }
-                guard results.count == count else { throw PostgresWireError("the server answered a different number of statements") }
+                guard results.count == count else {
+                    throw PostgresWireError("the server answered a different number of statements")
+                }
                 return results
             default:
                 throw PostgresWireError("the server sent an unexpected message")
@@ -330,7 +357,10 @@ package final class PostgresConnection {
 
     static func serverError(_ body: ArraySlice<UInt8>) throws -> PostgresServerError {
         let fields = try parseNoticeFields(body)
-        return PostgresServerError(sqlState: fields[UInt8(ascii: "C")] ?? "?????", message: fields[UInt8(ascii: "M")] ?? "")
+        return PostgresServerError(
+            sqlState: fields[UInt8(ascii: "C")] ?? "?????",
+            message: fields[UInt8(ascii: "M")] ?? ""
+        )
     }
 
     /// A frontend message: type byte (none for the start-up message), length, body.
@@ -345,7 +375,10 @@ package final class PostgresConnection {
 
     static func int32(_ value: Int32) -> [UInt8] {
         let bits = UInt32(bitPattern: value)
-        return [UInt8(truncatingIfNeeded: bits >> 24), UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 8), UInt8(truncatingIfNeeded: bits)]
+        return [
+            UInt8(truncatingIfNeeded: bits >> 24), UInt8(truncatingIfNeeded: bits >> 16),
+            UInt8(truncatingIfNeeded: bits >> 8), UInt8(truncatingIfNeeded: bits),
+        ]
     }
 
     static func int16(_ value: Int16) -> [UInt8] {

@@ -93,7 +93,8 @@ package struct PostgresBytes: PostgresEncodable, PostgresDecodable, Sendable, Eq
     package static var postgresType: UInt32 { PostgresType.bytea }
     package var postgresBytes: [UInt8] { bytes }
 
-    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> PostgresBytes {
+    package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> PostgresBytes
+    {
         guard type == PostgresType.bytea else { throw PostgresDecodingError(expected: "bytea", type: type) }
         return PostgresBytes(Array(bytes))
     }
@@ -144,7 +145,9 @@ extension Int: PostgresEncodable, PostgresDecodable {
 
 extension Bool: PostgresDecodable {
     package static func decode(_ bytes: ArraySlice<UInt8>, type: UInt32) throws(PostgresDecodingError) -> Bool {
-        guard type == PostgresType.bool, bytes.count == 1 else { throw PostgresDecodingError(expected: "bool", type: type) }
+        guard type == PostgresType.bool, bytes.count == 1 else {
+            throw PostgresDecodingError(expected: "bool", type: type)
+        }
         return bytes.first != 0
     }
 }

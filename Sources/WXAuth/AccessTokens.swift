@@ -45,9 +45,16 @@ public struct AccessTokens: Sendable {
     }
 
     /// A new signed token for the user's session.
-    public func issue(subject: String, session: String, clientId: String, jti: String, now: Int64) throws(AuthError) -> String {
+    public func issue(
+        subject: String,
+        session: String,
+        clientId: String,
+        jti: String,
+        now: Int64
+    ) throws(AuthError) -> String {
         let signer = keys.signer
-        let header = #"{"alg":"# + JSONText.quote(signer.algorithm.rawValue) + #","typ":"at+jwt","kid":"#
+        let header =
+            #"{"alg":"# + JSONText.quote(signer.algorithm.rawValue) + #","typ":"at+jwt","kid":"#
             + JSONText.quote(signer.kid) + "}"
         let (expiry, overflow) = now.addingReportingOverflow(ttl)
         guard !overflow else { throw .misconfigured("WXAUTH_ACCESS_TTL is out of range") }
@@ -105,9 +112,19 @@ public struct AccessTokens: Sendable {
         }
         // `now` is a sane clock and every time is within 0 … year 9999, so none of these sums can overflow.
         guard exp > now - leeway else { throw .invalidToken("the access token has expired") }
-        guard iat <= now + leeway, (nbf ?? 0) <= now + leeway else { throw .invalidToken("the access token is not valid yet") }
+        guard iat <= now + leeway, (nbf ?? 0) <= now + leeway else {
+            throw .invalidToken("the access token is not valid yet")
+        }
         return AccessClaims(
-            iss: iss, aud: audience, sub: sub, iat: iat, exp: exp, nbf: nbf, jti: jti, clientId: clientId, sid: sid
+            iss: iss,
+            aud: audience,
+            sub: sub,
+            iat: iat,
+            exp: exp,
+            nbf: nbf,
+            jti: jti,
+            clientId: clientId,
+            sid: sid
         )
     }
 
@@ -143,7 +160,8 @@ public struct AccessTokens: Sendable {
     /// A NumericDate written as a whole number of seconds in 0 … year 9999; anything else (a string, a fraction, an
     /// exponent, a number out of range) is nil, never a trap.
     static func time(_ object: EventJSON, _ name: String) -> Int64? {
-        guard case .number(let text)? = object[name], text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+        guard case .number(let text)? = object[name], text.utf8.count <= 19,
+            text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
             let value = Int64(text), value <= latestTime
         else { return nil }
         return value

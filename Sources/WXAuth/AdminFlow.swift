@@ -1,6 +1,6 @@
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// What `POST /admin/introspect` says of a token (RFC 7662): all of it when active, only `active: false` else.
 public struct Introspection: Encodable, Sendable, Equatable {
@@ -25,7 +25,11 @@ public struct Introspection: Encodable, Sendable, Equatable {
 public enum AdminFlow {
     /// RFC 7662: an access token (a JWT) or a refresh token. Expired, revoked, unknown and malformed tokens are
     /// all simply inactive: nothing more is said about them.
-    public static func introspect(token: String, services: Services, logger: Logger) async throws(AuthError) -> Introspection {
+    public static func introspect(
+        token: String,
+        services: Services,
+        logger: Logger
+    ) async throws(AuthError) -> Introspection {
         guard token.utf8.count <= 4096 else { return .inactive }
         let now = services.clock.nowSeconds
         do {
@@ -35,8 +39,13 @@ public enum AdminFlow {
                     !session.revoked, session.user.id == claims.sub
                 else { return .inactive }
                 return Introspection(
-                    active: true, sub: claims.sub, clientId: session.appid, sid: claims.sid, exp: claims.exp,
-                    iat: claims.iat, tokenType: "access_token"
+                    active: true,
+                    sub: claims.sub,
+                    clientId: session.appid,
+                    sid: claims.sid,
+                    exp: claims.exp,
+                    iat: claims.iat,
+                    tokenType: "access_token"
                 )
             }
             guard let record = try await services.store.refreshToken(hash: RefreshToken.hash(Secret(token))),
@@ -44,8 +53,13 @@ public enum AdminFlow {
                 let session = try await services.store.session(familyId: record.familyId), !session.revoked
             else { return .inactive }
             return Introspection(
-                active: true, sub: session.user.id, clientId: session.appid, sid: record.familyId, exp: record.expiresAt,
-                iat: record.issuedAt, tokenType: "refresh_token"
+                active: true,
+                sub: session.user.id,
+                clientId: session.appid,
+                sid: record.familyId,
+                exp: record.expiresAt,
+                iat: record.issuedAt,
+                tokenType: "refresh_token"
             )
         } catch {
             logger.error("store lookup failed", metadata: ["error": "\(error)"])
@@ -66,11 +80,15 @@ public enum AdminFlow {
             let userId: String?
             switch subject {
             case .user(let id): userId = id
-            case .identity(let appid, let openid): userId = try await services.store.userId(appid: appid, openid: openid)
+            case .identity(let appid, let openid):
+                userId = try await services.store.userId(appid: appid, openid: openid)
             }
             guard let userId else { return 0 }
             let revoked = try await services.store.revokeFamilies(userId: userId, now: services.clock.nowSeconds)
-            logger.notice("user's sessions revoked by an admin call", metadata: ["user": "\(userId)", "sessions": "\(revoked)"])
+            logger.notice(
+                "user's sessions revoked by an admin call",
+                metadata: ["user": "\(userId)", "sessions": "\(revoked)"]
+            )
             return revoked
         } catch {
             logger.error("store refused the revocation", metadata: ["error": "\(error)"])

@@ -31,7 +31,9 @@ package struct AdminKeys: Sendable {
                 }
                 let bytes = try jwk.bytes("k")
                 guard bytes.count >= Self.minimumKeyBytes else {
-                    throw ConfigError(description: "the keys of \(Self.settingName) must be at least \(Self.minimumKeyBytes) bytes")
+                    throw ConfigError(
+                        description: "the keys of \(Self.settingName) must be at least \(Self.minimumKeyBytes) bytes"
+                    )
                 }
                 guard keys[kid] == nil else { throw ConfigError(description: "\(Self.settingName) lists a kid twice") }
                 keys[kid] = SymmetricKey(data: bytes)
@@ -65,7 +67,12 @@ package enum SignedRequest {
 
     /// The lower-case hex signature of a request (what `local-runner sign` prints, and tests compute).
     package static func signature(
-        key: SymmetricKey, method: String, path: String, timestamp: String, nonce: String, body: [UInt8]
+        key: SymmetricKey,
+        method: String,
+        path: String,
+        timestamp: String,
+        nonce: String,
+        body: [UInt8]
     ) -> String {
         let message = canonical(method: method, path: path, timestamp: timestamp, nonce: nonce, body: body)
         return Hex.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: key)))
@@ -75,10 +82,15 @@ package enum SignedRequest {
     /// the nonce is not checked here (it needs the store). Every refusal is the same 401 to the caller, but the
     /// reason is returned for the log.
     static func verify(
-        _ request: FunctionRequest, keys: AdminKeys, now: Int64
+        _ request: FunctionRequest,
+        keys: AdminKeys,
+        now: Int64
     ) -> Result<(keyId: String, nonce: String, nonceExpiresAt: Int64), Refusal> {
-        guard let keyId = request.header(keyIdHeader), let key = keys.key(id: keyId) else { return .failure(.unknownKey) }
-        guard let text = request.header(timestampHeader), text.utf8.count <= 12, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+        guard let keyId = request.header(keyIdHeader), let key = keys.key(id: keyId) else {
+            return .failure(.unknownKey)
+        }
+        guard let text = request.header(timestampHeader), text.utf8.count <= 12,
+            text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
             let timestamp = Int64(text), timestamp >= now - window, timestamp <= now + window
         else { return .failure(.staleTimestamp) }
         guard let nonce = request.header(nonceHeader), (16...64).contains(nonce.utf8.count),
@@ -86,7 +98,12 @@ package enum SignedRequest {
         else { return .failure(.badNonce) }
         guard let presented = request.header(signatureHeader) else { return .failure(.badSignature) }
         let expected = signature(
-            key: key, method: request.method.uppercased(), path: request.path, timestamp: text, nonce: nonce, body: request.body
+            key: key,
+            method: request.method.uppercased(),
+            path: request.path,
+            timestamp: text,
+            nonce: nonce,
+            body: request.body
         )
         guard ConstantTime.equals(Array(presented.utf8), Array(expected.utf8)) else { return .failure(.badSignature) }
         // Remembered until the timestamp leaves the window: a replay after that is refused for its timestamp.

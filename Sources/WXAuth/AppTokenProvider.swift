@@ -1,6 +1,6 @@
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// The mini-program's app access token, shared by every instance through the Store.
 ///
@@ -34,7 +34,11 @@ struct AppTokenProvider {
         try await refresh(replacing: try await load(), force: true, deadline: deadline)
     }
 
-    private func refresh(replacing cached: CachedAppToken?, force: Bool, deadline: ContinuousClock.Instant)
+    private func refresh(
+        replacing cached: CachedAppToken?,
+        force: Bool,
+        deadline: ContinuousClock.Instant
+    )
         async throws(AuthError) -> Secret
     {
         let holder = Identifier.make("lease-", services.random)
@@ -43,7 +47,10 @@ struct AppTokenProvider {
             let leased: Bool
             do {
                 leased = try await services.store.acquireAppTokenLease(
-                    appid: app.appid, holder: holder, until: now + Self.leaseSeconds, now: now
+                    appid: app.appid,
+                    holder: holder,
+                    until: now + Self.leaseSeconds,
+                    now: now
                 )
             } catch {
                 throw storeUnavailable(error)
@@ -64,7 +71,10 @@ struct AppTokenProvider {
     }
 
     private func fetchHoldingLease(
-        replacing cached: CachedAppToken?, force: Bool, holder: String, deadline: ContinuousClock.Instant
+        replacing cached: CachedAppToken?,
+        force: Bool,
+        holder: String,
+        deadline: ContinuousClock.Instant
     ) async throws(AuthError) -> Secret {
         let result: Result<Secret, AuthError>
         do {
@@ -78,7 +88,11 @@ struct AppTokenProvider {
         return try result.get()
     }
 
-    private func fetch(replacing cached: CachedAppToken?, force: Bool, deadline: ContinuousClock.Instant)
+    private func fetch(
+        replacing cached: CachedAppToken?,
+        force: Bool,
+        deadline: ContinuousClock.Instant
+    )
         async throws(AuthError) -> Secret
     {
         let now = services.clock.nowSeconds
@@ -91,7 +105,10 @@ struct AppTokenProvider {
         let fetched: AppAccessToken
         do {
             fetched = try await wechat.stableAccessToken(
-                appid: app.appid, secret: app.secret, forceRefresh: force, deadline: deadline
+                appid: app.appid,
+                secret: app.secret,
+                forceRefresh: force,
+                deadline: deadline
             )
         } catch {
             logger.wechatRefused("stable_token refused", error)
@@ -100,7 +117,8 @@ struct AppTokenProvider {
         do {
             let sealed = try services.secretBox.seal(fetched.token)
             try await services.store.saveAppToken(
-                appid: app.appid, token: CachedAppToken(sealedToken: sealed, expiresAt: now + Int64(fetched.expiresIn))
+                appid: app.appid,
+                token: CachedAppToken(sealedToken: sealed, expiresAt: now + Int64(fetched.expiresIn))
             )
         } catch {
             logger.error("could not cache the app token", metadata: ["error_type": "\(type(of: error))"])
@@ -128,17 +146,29 @@ struct AppTokenProvider {
 
     /// The verified phone number behind a `getPhoneNumber` code of the user `openid` (WeChat refuses another
     /// user's code); one retry with a fresh token if WeChat says the cached one is no longer valid.
-    func phoneNumber(code: String, openid: String, deadline: ContinuousClock.Instant) async throws(AuthError) -> PhoneInfo {
+    func phoneNumber(
+        code: String,
+        openid: String,
+        deadline: ContinuousClock.Instant
+    ) async throws(AuthError) -> PhoneInfo {
         var token = try await current(deadline: deadline)
         for attempt in 1...2 {
             do {
-                return try await wechat.userPhoneNumber(appAccessToken: token, code: code, openid: openid, deadline: deadline)
-            } catch where error.category == .appTokenInvalid && attempt == 1 {
+                return try await wechat.userPhoneNumber(
+                    appAccessToken: token,
+                    code: code,
+                    openid: openid,
+                    deadline: deadline
+                )
+            } catch  where error.category == .appTokenInvalid && attempt == 1 {
                 logger.notice("app token refused; fetching a fresh one", metadata: ["errcode": "\(error.errcode ?? 0)"])
                 token = try await replacement(deadline: deadline)
-            } catch where error.category == .invalidCode {
-                throw .invalidGrant("the phone number code is invalid, expired or already used", wechatErrcode: error.errcode)
-            } catch where error.errcode == 40003 {
+            } catch  where error.category == .invalidCode {
+                throw .invalidGrant(
+                    "the phone number code is invalid, expired or already used",
+                    wechatErrcode: error.errcode
+                )
+            } catch  where error.errcode == 40003 {
                 throw .invalidGrant("the phone number code was issued to another user", wechatErrcode: error.errcode)
             } catch {
                 throw AuthError(error)

@@ -59,7 +59,10 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
     /// The same refusal again, from its status and code as a sealed callback outcome keeps them; nil for a pair
     /// no refusal has.
     init?(status: Int, code: String, description: String, wechatErrcode: Int?, headers: [String: String] = [:]) {
-        guard let kind = Kind.allCases.first(where: { AuthError($0, "").status == status && AuthError($0, "").code == code })
+        guard
+            let kind = Kind.allCases.first(where: {
+                AuthError($0, "").status == status && AuthError($0, "").code == code
+            })
         else { return nil }
         self.init(kind, description, wechatErrcode: wechatErrcode, headers: headers)
     }
@@ -96,7 +99,11 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
     }
 
     public static func methodNotAllowed(_ method: String, allowed: [String]) -> AuthError {
-        AuthError(.methodNotAllowed, "\(method) is not allowed here", headers: ["allow": allowed.joined(separator: ", ")])
+        AuthError(
+            .methodNotAllowed,
+            "\(method) is not allowed here",
+            headers: ["allow": allowed.joined(separator: ", ")]
+        )
     }
 
     public static func unavailable(_ text: String, retryAfter: Int, wechatErrcode: Int? = nil) -> AuthError {
@@ -122,7 +129,9 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
         var headers = self.headers
         headers["cache-control"] = "no-store"
         return .error(
-            status, code: code, description: description,
+            status,
+            code: code,
+            description: description,
             extra: wechatErrcode.map { ["wechat_errcode": $0] } ?? [:],
             headers: headers
         )
@@ -133,7 +142,10 @@ extension AuthError {
     /// How a WeChat failure during a sign-in reaches the caller (CONTRACT §3).
     public init(_ error: WeChatError) {
         if let retryAfter = error.circuitOpenRetryAfter {
-            self = .unavailable("WeChat has been failing, so sign-ins are paused; try again later", retryAfter: retryAfter)
+            self = .unavailable(
+                "WeChat has been failing, so sign-ins are paused; try again later",
+                retryAfter: retryAfter
+            )
             return
         }
         let errcode = error.errcode
@@ -150,7 +162,11 @@ extension AuthError {
         case .busy:
             self = .unavailable("WeChat is busy; try again", retryAfter: 1, wechatErrcode: errcode)
         case .rateLimited:
-            self = .unavailable("WeChat's rate limit was hit; try again in a minute", retryAfter: 60, wechatErrcode: errcode)
+            self = .unavailable(
+                "WeChat's rate limit was hit; try again in a minute",
+                retryAfter: 60,
+                wechatErrcode: errcode
+            )
         case .refreshTokenInvalid, .userTokenInvalid:
             self = .invalidGrant("the WeChat authorisation has expired; sign in again", wechatErrcode: errcode)
         case .insufficientScope:
@@ -168,6 +184,9 @@ extension AuthError {
 extension Logger {
     /// One log line for a WeChat refusal: its errcode and category, never the request (which holds secrets).
     func wechatRefused(_ message: Logger.Message, _ error: WeChatError) {
-        notice(message, metadata: ["errcode": "\(error.errcode.map(String.init) ?? "-")", "category": "\(error.category)"])
+        notice(
+            message,
+            metadata: ["errcode": "\(error.errcode.map(String.init) ?? "-")", "category": "\(error.category)"]
+        )
     }
 }

@@ -1,6 +1,6 @@
 import FunctionRuntime
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// A WeChat app's id and secret.
 public struct AppCredentials: Sendable, Equatable {
@@ -49,7 +49,11 @@ public struct Config: Sendable {
 
     /// A configuration keyed by `WXAUTH_JWT_SECRET` alone: HS256 tokens and the derived data key.
     public init(jwtSecret: Secret) {
-        self.init(jwtSecret: jwtSecret, signingKeys: SigningKeySet(secret: jwtSecret), dataKeys: DataKeyring(secret: jwtSecret))
+        self.init(
+            jwtSecret: jwtSecret,
+            signingKeys: SigningKeySet(secret: jwtSecret),
+            dataKeys: DataKeyring(secret: jwtSecret)
+        )
     }
 
     /// A configuration with explicit keyrings; `jwtSecret` is kept only as a root older values may need.
@@ -79,15 +83,25 @@ extension Config {
         miniProgram = try reader.credentials("WECHAT_APPID", "WECHAT_SECRET")
         officialAccount = try reader.credentials("WECHAT_OA_APPID", "WECHAT_OA_SECRET")
         website = try reader.credentials("WECHAT_WEB_APPID", "WECHAT_WEB_SECRET")
-        if let value = try reader.value("WECHAT_API_BASE") { wechatAPIBase = try reader.origin(value, "WECHAT_API_BASE") }
-        if let value = try reader.value("WECHAT_OPEN_BASE") { wechatOpenBase = try reader.origin(value, "WECHAT_OPEN_BASE") }
+        if let value = try reader.value("WECHAT_API_BASE") {
+            wechatAPIBase = try reader.origin(value, "WECHAT_API_BASE")
+        }
+        if let value = try reader.value("WECHAT_OPEN_BASE") {
+            wechatOpenBase = try reader.origin(value, "WECHAT_OPEN_BASE")
+        }
         if let value = try reader.value("WXAUTH_ISSUER") { issuer = value }
         if let value = try reader.value("WXAUTH_AUDIENCE") { audience = value }
-        if let value = try reader.value("WXAUTH_ACCESS_TTL") { accessTTL = try reader.seconds(value, "WXAUTH_ACCESS_TTL") }
-        if let value = try reader.value("WXAUTH_REFRESH_TTL") { refreshTTL = try reader.seconds(value, "WXAUTH_REFRESH_TTL") }
+        if let value = try reader.value("WXAUTH_ACCESS_TTL") {
+            accessTTL = try reader.seconds(value, "WXAUTH_ACCESS_TTL")
+        }
+        if let value = try reader.value("WXAUTH_REFRESH_TTL") {
+            refreshTTL = try reader.seconds(value, "WXAUTH_REFRESH_TTL")
+        }
         if let value = try reader.value("WXAUTH_DATABASE_URL") {
             guard let url = DatabaseURL(value) else {
-                throw ConfigError(description: "WXAUTH_DATABASE_URL must be sqlite:PATH or postgres://user:pass@host:port/db")
+                throw ConfigError(
+                    description: "WXAUTH_DATABASE_URL must be sqlite:PATH or postgres://user:pass@host:port/db"
+                )
             }
             if case .postgres(let text) = url {
                 // Checked here so a malformed URL is a configuration error naming the part that is wrong.
@@ -134,7 +148,9 @@ extension Config {
         } else if let secret {
             dataKeys = DataKeyring(secret: secret)
         } else {
-            throw ConfigError(description: "WXAUTH_DATA_KEYS is not set: with WXAUTH_SIGNING_KEYS, set it (or WXAUTH_JWT_SECRET)")
+            throw ConfigError(
+                description: "WXAUTH_DATA_KEYS is not set: with WXAUTH_SIGNING_KEYS, set it (or WXAUTH_JWT_SECRET)"
+            )
         }
         self.init(jwtSecret: secret, signingKeys: signingKeys, dataKeys: dataKeys)
     }
@@ -153,7 +169,8 @@ struct EnvironmentReader {
         } catch {
             switch error {
             case .unreadable: throw ConfigError(description: "\(name)_FILE names a file that cannot be read")
-            case .tooLarge: throw ConfigError(description: "\(name)_FILE names a file larger than \(FileText.limit) bytes")
+            case .tooLarge:
+                throw ConfigError(description: "\(name)_FILE names a file larger than \(FileText.limit) bytes")
             case .notUTF8: throw ConfigError(description: "\(name)_FILE names a file that is not UTF-8 text")
             }
         }
@@ -175,7 +192,9 @@ struct EnvironmentReader {
     /// A lifetime in whole seconds, 1 s … 10 years: the bound keeps `now + ttl` far from overflowing.
     func seconds(_ text: String, _ name: String) throws(ConfigError) -> Int64 {
         guard let value = Int64(text), (1...Config.maximumTTL).contains(value) else {
-            throw ConfigError(description: "\(name) must be a whole number of seconds from 1 to \(Config.maximumTTL) (10 years)")
+            throw ConfigError(
+                description: "\(name) must be a whole number of seconds from 1 to \(Config.maximumTTL) (10 years)"
+            )
         }
         return value
     }
@@ -183,7 +202,10 @@ struct EnvironmentReader {
     /// `WXAUTH_FUNCTION_TIMEOUT`: seconds, 0 < t ≤ 900 (Lambda's longest invocation).
     func timeout(_ text: String, _ name: String) throws(ConfigError) -> Duration {
         guard let duration = FunctionTimeout.parse(text) else {
-            throw ConfigError(description: "\(name) must be a number of seconds greater than 0 and at most \(FunctionTimeout.maximumSeconds)")
+            throw ConfigError(
+                description:
+                    "\(name) must be a number of seconds greater than 0 and at most \(FunctionTimeout.maximumSeconds)"
+            )
         }
         return duration
     }

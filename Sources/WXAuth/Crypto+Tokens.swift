@@ -1,6 +1,7 @@
 import Crypto
 import Encodings
 import WeChat
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -137,7 +138,10 @@ public struct SecretBox: Sendable {
 
     private func key(_ entry: DataKeyring.Entry) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: entry.root, salt: Array("wxauth".utf8), info: Array(purpose.utf8), outputByteCount: 32
+            inputKeyMaterial: entry.root,
+            salt: Array("wxauth".utf8),
+            info: Array(purpose.utf8),
+            outputByteCount: 32
         )
     }
 
@@ -155,7 +159,9 @@ public struct SecretBox: Sendable {
         if sealed.starts(with: Self.marker), sealed.count > Self.marker.count {
             let kidEnd = Self.marker.count + 1 + Int(sealed[Self.marker.count])
             if kidEnd <= sealed.count,
-                let entry = keyring.entries.first(where: { Array($0.kid.utf8) == Array(sealed[Self.marker.count + 1..<kidEnd]) }),
+                let entry = keyring.entries.first(where: {
+                    Array($0.kid.utf8) == Array(sealed[Self.marker.count + 1..<kidEnd])
+                }),
                 let opened = try? Self.open(Array(sealed[kidEnd...]), key: key(entry))
             {
                 return opened

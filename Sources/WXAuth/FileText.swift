@@ -1,3 +1,5 @@
+import FunctionRuntime
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import FunctionRuntime
 
 /// Reads small text files (secrets given as `NAME_FILE`) without Foundation.
 enum FileText {

@@ -1,7 +1,7 @@
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// The HTTP face of each function: method check, body parsing, flow, response. `main.swift` files call these.
 public enum Functions {
@@ -14,20 +14,29 @@ public enum Functions {
                     let fields = try RequestFields(request)
                     let code = try fields.required("code")
                     let shared = SharedUserData(
-                        encryptedData: try fields.optional("encryptedData"), iv: try fields.optional("iv"),
-                        rawData: try fields.optional("rawData"), signature: try fields.optional("signature"),
+                        encryptedData: try fields.optional("encryptedData"),
+                        iv: try fields.optional("iv"),
+                        rawData: try fields.optional("rawData"),
+                        signature: try fields.optional("signature"),
                         phoneCode: try fields.optional("phoneCode")
                     )
                     try shared.validate()
                     let services = try await provider.services(logger: context.logger)
                     return try await MiniProgramLogin.run(
-                        code: code, shared: shared, services: services, deadline: context.deadline, logger: context.logger
+                        code: code,
+                        shared: shared,
+                        services: services,
+                        deadline: context.deadline,
+                        logger: context.logger
                     ).response
                 case "GET":
                     let services = try await provider.services(logger: context.logger)
                     return try await WebLogin.start(
-                        query: request.query, userAgent: request.header("user-agent"),
-                        bindingCookie: request.cookies[LoginBinding.cookieName], services: services, logger: context.logger
+                        query: request.query,
+                        userAgent: request.header("user-agent"),
+                        bindingCookie: request.cookies[LoginBinding.cookieName],
+                        services: services,
+                        logger: context.logger
                     )
                 default:
                     throw .methodNotAllowed(request.method, allowed: ["GET", "POST"])
@@ -46,8 +55,11 @@ public enum Functions {
                 guard request.method == "GET" else { throw .methodNotAllowed(request.method, allowed: ["GET"]) }
                 let services = try await provider.services(logger: context.logger)
                 return try await WebCallback.run(
-                    query: request.query, acceptsJSON: accept.contains("application/json"),
-                    client: CallbackClient(request), services: services, deadline: context.deadline,
+                    query: request.query,
+                    acceptsJSON: accept.contains("application/json"),
+                    client: CallbackClient(request),
+                    services: services,
+                    deadline: context.deadline,
                     logger: context.logger
                 )
             } catch {
@@ -68,7 +80,9 @@ public enum Functions {
                 let tokens = try await RefreshFlow.run(refreshToken: token, services: services, logger: context.logger)
                 var response = tokens.response
                 // A browser keeps its refresh token in the cookie: rotate the cookie with it.
-                if fromCookie { response.cookies = [RefreshCookie.set(tokens.refreshToken, maxAge: services.config.refreshTTL)] }
+                if fromCookie {
+                    response.cookies = [RefreshCookie.set(tokens.refreshToken, maxAge: services.config.refreshTTL)]
+                }
                 return response
             } catch {
                 return error.response
@@ -85,7 +99,9 @@ public enum Functions {
                 let services = try await provider.services(logger: context.logger)
                 try await LogoutFlow.run(refreshToken: token, services: services, logger: context.logger)
                 return FunctionResponse(
-                    statusCode: 204, headers: ["cache-control": "no-store"], cookies: [RefreshCookie.cleared]
+                    statusCode: 204,
+                    headers: ["cache-control": "no-store"],
+                    cookies: [RefreshCookie.cleared]
                 )
             } catch {
                 var response = error.response
@@ -113,7 +129,8 @@ public enum Functions {
                 guard let bearer = request.bearerToken else {
                     throw .invalidToken(
                         request.header("authorization") == nil
-                            ? "a Bearer access token is required" : "the Authorization header must be 'Bearer <access_token>'"
+                            ? "a Bearer access token is required"
+                            : "the Authorization header must be 'Bearer <access_token>'"
                     )
                 }
                 if request.method == "POST" {
@@ -122,10 +139,15 @@ public enum Functions {
                     let iv = try fields.required("iv")
                     let services = try await provider.services(logger: context.logger)
                     let plaintext = try await UserInfoFlow.decrypt(
-                        bearer: bearer, encryptedData: encryptedData, iv: iv, services: services, logger: context.logger
+                        bearer: bearer,
+                        encryptedData: encryptedData,
+                        iv: iv,
+                        services: services,
+                        logger: context.logger
                     )
                     return FunctionResponse(
-                        statusCode: 200, headers: ["content-type": "application/json", "cache-control": "no-store"],
+                        statusCode: 200,
+                        headers: ["content-type": "application/json", "cache-control": "no-store"],
                         body: String(decoding: plaintext, as: UTF8.self)
                     )
                 }
@@ -161,7 +183,10 @@ extension Functions {
                 let fresh: Bool
                 do {
                     fresh = try await services.store.recordNonce(
-                        signed.nonce, keyId: signed.keyId, expiresAt: signed.nonceExpiresAt, now: now
+                        signed.nonce,
+                        keyId: signed.keyId,
+                        expiresAt: signed.nonceExpiresAt,
+                        now: now
                     )
                 } catch {
                     context.logger.error("store refused the nonce", metadata: ["error": "\(error)"])
@@ -174,7 +199,9 @@ extension Functions {
                 let fields = try RequestFields(request)
                 if request.path.hasSuffix("/admin/introspect") {
                     let introspection = try await AdminFlow.introspect(
-                        token: try fields.required("token"), services: services, logger: context.logger
+                        token: try fields.required("token"),
+                        services: services,
+                        logger: context.logger
                     )
                     return .json(200, introspection, headers: ["cache-control": "no-store"])
                 }
@@ -247,7 +274,9 @@ extension Functions {
     ///
     /// `postgres` opens PostgreSQL stores (`PostgresStore.opener` of WXAuthPostgres, which every executable links).
     public static func definition(
-        _ name: Name, environment: [String: String], weChatTransport: any WeChatTransport,
+        _ name: Name,
+        environment: [String: String],
+        weChatTransport: any WeChatTransport,
         postgres: PostgresStoreOpener? = nil
     ) -> FunctionDefinition {
         build(name, environment: environment, weChatTransport: weChatTransport, postgres: postgres)
@@ -256,7 +285,9 @@ extension Functions {
     /// What `main.swift` of a function that calls no WeChat endpoint runs: as the overload above, without a WeChat
     /// transport. `login` and `callback` are not among ``WithoutWeChat``, so they cannot be built without one.
     public static func definition(
-        _ name: WithoutWeChat, environment: [String: String], postgres: PostgresStoreOpener? = nil
+        _ name: WithoutWeChat,
+        environment: [String: String],
+        postgres: PostgresStoreOpener? = nil
     ) -> FunctionDefinition {
         build(name.name, environment: environment, weChatTransport: nil, postgres: postgres)
     }
@@ -264,11 +295,15 @@ extension Functions {
     /// The definition; a function that calls WeChat given no transport (which the overloads above rule out)
     /// answers every such call with a 500 naming the cause (``AuthError/noWeChatTransport``), never a crash.
     private static func build(
-        _ name: Name, environment: [String: String], weChatTransport: (any WeChatTransport)?,
+        _ name: Name,
+        environment: [String: String],
+        weChatTransport: (any WeChatTransport)?,
         postgres: PostgresStoreOpener?
     ) -> FunctionDefinition {
         let provider = ServiceProvider(
-            environment: environment, weChatTransport: name.needsWeChat ? weChatTransport : nil, postgres: postgres
+            environment: environment,
+            weChatTransport: name.needsWeChat ? weChatTransport : nil,
+            postgres: postgres
         )
         let handler: FunctionHandler
         switch name {
@@ -283,7 +318,8 @@ extension Functions {
             definition.handler = observed(definition.handler, provider: provider, callsWeChat: false)
             return definition
         }
-        return FunctionDefinition(handler: observed(handler, provider: provider, callsWeChat: name.needsWeChat)) { logger in
+        return FunctionDefinition(handler: observed(handler, provider: provider, callsWeChat: name.needsWeChat)) {
+            logger in
             _ = try await provider.services(logger: logger)
         }
     }
@@ -291,7 +327,9 @@ extension Functions {
     /// The handler with CONTRACT §8's WeChat metrics (zero when nothing was called, so every function's
     /// dashboard has them) and, for the functions that call WeChat, the circuit breaker shared through the store.
     private static func observed(
-        _ handler: @escaping FunctionHandler, provider: ServiceProvider, callsWeChat: Bool
+        _ handler: @escaping FunctionHandler,
+        provider: ServiceProvider,
+        callsWeChat: Bool
     ) -> FunctionHandler {
         { request, context in
             let metrics = InvocationMetrics.current

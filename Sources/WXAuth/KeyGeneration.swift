@@ -14,7 +14,11 @@ package enum KeyGeneration {
     }
 
     /// A new private JWK (a JSON object's text) for `algorithm`; `kid` defaults to the algorithm and random hex.
-    package static func newJWK(algorithm: String, kid: String?, random: some RandomSource = SystemRandomSource()) throws(Failure)
+    package static func newJWK(
+        algorithm: String,
+        kid: String?,
+        random: some RandomSource = SystemRandomSource()
+    ) throws(Failure)
         -> String
     {
         let kid = kid ?? algorithm.lowercased() + "-" + Hex.encode(random.bytes(8))
@@ -23,11 +27,16 @@ package enum KeyGeneration {
         case SigningAlgorithm.es256.rawValue:
             let key = P256.Signing.PrivateKey()
             let point = Array(key.publicKey.x963Representation.dropFirst())
-            members = [("kty", "EC"), ("crv", "P-256"), ("x", b64(point[..<32])), ("y", b64(point[32...])),
-                ("d", b64(key.rawRepresentation))]
+            members = [
+                ("kty", "EC"), ("crv", "P-256"), ("x", b64(point[..<32])), ("y", b64(point[32...])),
+                ("d", b64(key.rawRepresentation)),
+            ]
         case SigningAlgorithm.eddsa.rawValue:
             let key = Curve25519.Signing.PrivateKey()
-            members = [("kty", "OKP"), ("crv", "Ed25519"), ("x", b64(key.publicKey.rawRepresentation)), ("d", b64(key.rawRepresentation))]
+            members = [
+                ("kty", "OKP"), ("crv", "Ed25519"), ("x", b64(key.publicKey.rawRepresentation)),
+                ("d", b64(key.rawRepresentation)),
+            ]
         case SigningAlgorithm.rs256.rawValue:
             guard let key = try? _RSA.Signing.PrivateKey(keySize: .bits2048),
                 let numbers = PKCS1.integers(Array(key.derRepresentation)), numbers.count == 9
@@ -66,7 +75,8 @@ package enum KeyGeneration {
 
     private static func serialized(_ value: EventJSON) -> String {
         switch value {
-        case .object(let members): "{" + members.map { JSONText.quote($0.0) + ":" + serialized($0.1) }.joined(separator: ",") + "}"
+        case .object(let members):
+            "{" + members.map { JSONText.quote($0.0) + ":" + serialized($0.1) }.joined(separator: ",") + "}"
         case .array(let items): "[" + items.map(serialized).joined(separator: ",") + "]"
         case .string(let text): JSONText.quote(text)
         case .number(let text): text

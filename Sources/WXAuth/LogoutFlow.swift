@@ -1,6 +1,6 @@
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// `POST /logout`: revokes the refresh token's family — every refresh token of that sign-in, and the access
 /// tokens whose `sid` it is (``UserInfoFlow`` refuses them).

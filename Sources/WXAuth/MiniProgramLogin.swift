@@ -1,7 +1,7 @@
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// `POST /login` for mini-programs: a `wx.login` code → WeChat's jscode2session → our session.
 public enum MiniProgramLogin {
@@ -26,7 +26,12 @@ public enum MiniProgramLogin {
 
         let session: CodeSession
         do {
-            session = try await wechat.codeToSession(appid: app.appid, secret: app.secret, code: code, deadline: deadline)
+            session = try await wechat.codeToSession(
+                appid: app.appid,
+                secret: app.secret,
+                code: code,
+                deadline: deadline
+            )
         } catch {
             logger.wechatRefused("jscode2session refused", error)
             throw AuthError(error)
@@ -48,15 +53,26 @@ public enum MiniProgramLogin {
             throw .misconfigured("the session key could not be encrypted")
         }
         let record = SignInRecord(
-            appid: app.appid, openid: session.openid, unionid: session.unionid ?? sharedUnionid, sealedSessionKey: sealedKey,
-            newUserId: Identifier.make("u", services.random), familyId: Identifier.make("s", services.random),
-            refreshTokenHash: RefreshToken.hash(refreshToken), refreshExpiresAt: now + services.config.refreshTTL, now: now
+            appid: app.appid,
+            openid: session.openid,
+            unionid: session.unionid ?? sharedUnionid,
+            sealedSessionKey: sealedKey,
+            newUserId: Identifier.make("u", services.random),
+            familyId: Identifier.make("s", services.random),
+            refreshTokenHash: RefreshToken.hash(refreshToken),
+            refreshExpiresAt: now + services.config.refreshTTL,
+            now: now
         )
         var user: UserRecord
         do {
             user = try await services.store.signIn(record)
             if profile != UserProfile() || (sharedUnionid != nil && user.unionid == nil) {
-                user = try await services.store.updateProfile(userId: user.id, profile: profile, unionid: sharedUnionid, now: now)
+                user = try await services.store.updateProfile(
+                    userId: user.id,
+                    profile: profile,
+                    unionid: sharedUnionid,
+                    now: now
+                )
             }
         } catch {
             logger.error("store refused the sign-in", metadata: ["error": "\(error)"])
@@ -65,7 +81,11 @@ public enum MiniProgramLogin {
         logger.info("signed in", metadata: ["user": "\(user.id)", "session": "\(record.familyId)"])
         InvocationMetrics.current?.add("SignIns")
         let sessionRecord = SessionRecord(
-            familyId: record.familyId, user: user, appid: app.appid, openid: session.openid, revoked: false
+            familyId: record.familyId,
+            user: user,
+            appid: app.appid,
+            openid: session.openid,
+            revoked: false
         )
         return try await services.tokenResponse(session: sessionRecord, refreshToken: refreshToken, now: now)
     }

@@ -1,14 +1,18 @@
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// `POST /refresh`: spends a refresh token and issues a new pair; a replayed token revokes its family.
 public enum RefreshFlow {
     /// The cookie web sign-in sets (HttpOnly), accepted in place of a body field.
     public static let cookieName = "wxauth_refresh"
 
-    public static func run(refreshToken: String, services: Services, logger: Logger) async throws(AuthError) -> TokenResponse {
+    public static func run(
+        refreshToken: String,
+        services: Services,
+        logger: Logger
+    ) async throws(AuthError) -> TokenResponse {
         guard RefreshToken.isWellFormed(refreshToken) else {
             throw .invalidGrant("the refresh token is unknown")
         }
@@ -18,8 +22,10 @@ public enum RefreshFlow {
         let outcome: RotationOutcome
         do {
             outcome = try await services.store.rotateRefreshToken(
-                presentedHash: RefreshToken.hash(presented), newHash: RefreshToken.hash(next),
-                newExpiresAt: now + services.config.refreshTTL, now: now
+                presentedHash: RefreshToken.hash(presented),
+                newHash: RefreshToken.hash(next),
+                newExpiresAt: now + services.config.refreshTTL,
+                now: now
             )
         } catch {
             logger.error("store refused the rotation", metadata: ["error": "\(error)"])

@@ -19,7 +19,8 @@ public enum ReturnTo {
             return first
         }
         guard raw.utf8.count <= maxLength else { throw .invalidRequest("return_to is too long") }
-        guard isSafe(raw, decoded: false), let decoded = PercentDecoding.strict(raw), isSafe(decoded, decoded: true) else {
+        guard isSafe(raw, decoded: false), let decoded = PercentDecoding.strict(raw), isSafe(decoded, decoded: true)
+        else {
             throw .invalidRequest("return_to must be a path on this site or an allowed URL")
         }
         guard allowList.contains(where: { matches(raw, entry: $0) }) else {

@@ -1,6 +1,6 @@
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// Builds ``Services`` on first use and keeps them for later invocations of a warm process.
 ///
@@ -17,7 +17,9 @@ public actor ServiceProvider {
     /// Services from the process environment (CONTRACT §6): `weChatTransport` for a function that calls WeChat,
     /// nil for one that never does; `postgres` opens PostgreSQL stores, where linked.
     public init(
-        environment: [String: String], weChatTransport: (any WeChatTransport)?, postgres: PostgresStoreOpener? = nil
+        environment: [String: String],
+        weChatTransport: (any WeChatTransport)?,
+        postgres: PostgresStoreOpener? = nil
     ) {
         source = .environment(environment, weChatTransport: weChatTransport, postgres: postgres)
     }
@@ -42,7 +44,10 @@ public actor ServiceProvider {
                 throw .misconfigured(error.description)
             }
             let services = try await Services.live(
-                config: config, weChatTransport: weChatTransport, postgres: postgres, logger: logger
+                config: config,
+                weChatTransport: weChatTransport,
+                postgres: postgres,
+                logger: logger
             )
             built = services
             return services

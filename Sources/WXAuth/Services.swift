@@ -1,6 +1,6 @@
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// Everything a flow uses, injected: configuration, storage, WeChat, time and randomness.
 public struct Services: Sendable {
@@ -33,19 +33,27 @@ public struct Services: Sendable {
     /// The production wiring for one function process: `weChatTransport` for the functions that call WeChat (nil
     /// for the others), `postgres` opens PostgreSQL stores, where linked.
     public static func live(
-        config: Config, weChatTransport: (any WeChatTransport)?, postgres: PostgresStoreOpener?, logger: Logger
+        config: Config,
+        weChatTransport: (any WeChatTransport)?,
+        postgres: PostgresStoreOpener?,
+        logger: Logger
     ) async throws(AuthError) -> Services {
         let store: any Store
         do {
             store = try config.databaseURL.openStore(
-                functionTimeout: config.functionTimeout, logger: logger, postgres: postgres
+                functionTimeout: config.functionTimeout,
+                logger: logger,
+                postgres: postgres
             )
         } catch {
             logger.error("cannot open the database", metadata: ["error": "\(error)"])
             throw .misconfigured("the database of WXAUTH_DATABASE_URL cannot be opened")
         }
         let tokens = AccessTokens(
-            keys: config.signingKeys, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL
+            keys: config.signingKeys,
+            issuer: config.issuer,
+            audience: config.audience,
+            ttl: config.accessTTL
         )
         let wechat = weChatTransport.map { WeChatClient(apiBase: config.wechatAPIBase, transport: $0, logger: logger) }
         return Services(config: config, store: store, tokens: tokens, wechat: wechat)

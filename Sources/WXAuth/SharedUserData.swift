@@ -1,11 +1,12 @@
+import FunctionRuntime
+import WXAuthStore
+import WeChat
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import FunctionRuntime
-import WeChat
-import WXAuthStore
 
 /// What a mini-program may send beside its code at sign-in (CONTRACT §4).
 public struct SharedUserData: Sendable {
@@ -18,7 +19,13 @@ public struct SharedUserData: Sendable {
     /// A `getPhoneNumber` code.
     public var phoneCode: String?
 
-    public init(encryptedData: String? = nil, iv: String? = nil, rawData: String? = nil, signature: String? = nil, phoneCode: String? = nil) {
+    public init(
+        encryptedData: String? = nil,
+        iv: String? = nil,
+        rawData: String? = nil,
+        signature: String? = nil,
+        phoneCode: String? = nil
+    ) {
         self.encryptedData = encryptedData
         self.iv = iv
         self.rawData = rawData
@@ -53,11 +60,22 @@ public struct SharedUserData: Sendable {
             }
         }
         if let encryptedData, let iv {
-            let data = try Self.decrypt(encryptedData: encryptedData, iv: iv, sessionKey: sessionKey, appid: appid, now: now)
+            let data = try Self.decrypt(
+                encryptedData: encryptedData,
+                iv: iv,
+                sessionKey: sessionKey,
+                appid: appid,
+                now: now
+            )
             profile = profile.merging(
                 UserProfile(
-                    nickname: data.nickName, picture: data.avatarUrl, gender: data.gender, city: data.city,
-                    province: data.province, country: data.country, language: data.language
+                    nickname: data.nickName,
+                    picture: data.avatarUrl,
+                    gender: data.gender,
+                    city: data.city,
+                    province: data.province,
+                    country: data.country,
+                    language: data.language
                 )
             )
             unionid = data.unionId.flatMap { $0.isEmpty ? nil : $0 }
@@ -66,13 +84,23 @@ public struct SharedUserData: Sendable {
     }
 
     /// Decrypts a payload with the watermark checked; every failure is a 400 that says what went wrong.
-    static func decrypt(encryptedData: String, iv: String, sessionKey: Secret, appid: String, now: Int64)
+    static func decrypt(
+        encryptedData: String,
+        iv: String,
+        sessionKey: Secret,
+        appid: String,
+        now: Int64
+    )
         throws(AuthError) -> DecryptedUserData
     {
         do {
             return try UserDataCrypto.decrypt(
-                encryptedData: encryptedData, iv: iv, sessionKey: sessionKey, appid: appid,
-                now: Date(timeIntervalSince1970: Double(now)), window: watermarkWindow
+                encryptedData: encryptedData,
+                iv: iv,
+                sessionKey: sessionKey,
+                appid: appid,
+                now: Date(timeIntervalSince1970: Double(now)),
+                window: watermarkWindow
             )
         } catch {
             // The kind leads (e.g. `bad_padding: …`) so clients can tell the failures apart by machine too.
@@ -90,8 +118,13 @@ public struct SharedUserData: Sendable {
         var gender: Int?
         if case .number(let text)? = member("gender") { gender = Int(text) }
         return UserProfile(
-            nickname: string("nickName"), picture: string("avatarUrl"), gender: gender, city: string("city"),
-            province: string("province"), country: string("country"), language: string("language")
+            nickname: string("nickName"),
+            picture: string("avatarUrl"),
+            gender: gender,
+            city: string("city"),
+            province: string("province"),
+            country: string("country"),
+            language: string("language")
         )
     }
 }

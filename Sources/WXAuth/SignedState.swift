@@ -44,7 +44,10 @@ enum SignedState {
         }
         let expiresAt = bytes[idBytes..<idBytes + 4].reduce(Int64(0)) { $0 << 8 | Int64($1) }
         guard expiresAt >= now else { throw .invalidState("the sign-in took too long; start again") }
-        return Verified(id: hex(Array(bytes.prefix(idBytes))), bindingHash: Array(message.suffix(LoginBinding.hashBytes)))
+        return Verified(
+            id: hex(Array(bytes.prefix(idBytes))),
+            bindingHash: Array(message.suffix(LoginBinding.hashBytes))
+        )
     }
 
     private static func box(_ services: Services) -> SecretBox {

@@ -3,6 +3,7 @@ import CryptoExtras
 import Encodings
 import FunctionRuntime
 import WeChat
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -62,7 +63,9 @@ public struct SigningKey: Sendable {
         case .rsa(let key, let n, _):
             guard signature.count == n.count else { return false }
             return key.publicKey.isValidSignature(
-                _RSA.Signing.RSASignature(rawRepresentation: signature), for: input, padding: .insecurePKCS1v1_5
+                _RSA.Signing.RSASignature(rawRepresentation: signature),
+                for: input,
+                padding: .insecurePKCS1v1_5
             )
         }
     }
@@ -75,10 +78,14 @@ public struct SigningKey: Sendable {
             return nil
         case .p256(let key):
             let point = Array(key.publicKey.x963Representation.dropFirst())
-            return [("kty", "EC"), ("crv", "P-256"), ("x", Base64URL.encode(Array(point[..<32]))),
-                ("y", Base64URL.encode(Array(point[32...])))] + common
+            return [
+                ("kty", "EC"), ("crv", "P-256"), ("x", Base64URL.encode(Array(point[..<32]))),
+                ("y", Base64URL.encode(Array(point[32...]))),
+            ] + common
         case .ed25519(let key):
-            return [("kty", "OKP"), ("crv", "Ed25519"), ("x", Base64URL.encode(Array(key.publicKey.rawRepresentation)))]
+            return [
+                ("kty", "OKP"), ("crv", "Ed25519"), ("x", Base64URL.encode(Array(key.publicKey.rawRepresentation))),
+            ]
                 + common
         case .rsa(_, let n, let e):
             return [("kty", "RSA"), ("n", Base64URL.encode(n)), ("e", Base64URL.encode(e))] + common
@@ -143,18 +150,25 @@ public struct SigningKeySet: Sendable {
         case (.hs256, "oct"):
             let secret = try jwk.bytes("k")
             guard secret.count >= Config.minimumSecretBytes else {
-                throw ConfigError(description: "\(label) is too weak: HS256 needs at least \(Config.minimumSecretBytes) bytes")
+                throw ConfigError(
+                    description: "\(label) is too weak: HS256 needs at least \(Config.minimumSecretBytes) bytes"
+                )
             }
             return SigningKey(kid: kid, material: .hmac(SymmetricKey(data: secret)))
         case (.es256, "EC"):
-            guard try jwk.string("crv") == "P-256" else { throw ConfigError(description: "\(label) must have crv P-256") }
+            guard try jwk.string("crv") == "P-256" else {
+                throw ConfigError(description: "\(label) must have crv P-256")
+            }
             let (x, y, d) = (try jwk.bytes("x"), try jwk.bytes("y"), try jwk.bytes("d"))
-            guard x.count == 32, y.count == 32, d.count == 32, let key = try? P256.Signing.PrivateKey(rawRepresentation: d),
+            guard x.count == 32, y.count == 32, d.count == 32,
+                let key = try? P256.Signing.PrivateKey(rawRepresentation: d),
                 Array(key.publicKey.x963Representation) == [0x04] + x + y
             else { throw ConfigError(description: "\(label) is not a valid P-256 private key") }
             return SigningKey(kid: kid, material: .p256(key))
         case (.eddsa, "OKP"):
-            guard try jwk.string("crv") == "Ed25519" else { throw ConfigError(description: "\(label) must have crv Ed25519") }
+            guard try jwk.string("crv") == "Ed25519" else {
+                throw ConfigError(description: "\(label) must have crv Ed25519")
+            }
             let (x, d) = (try jwk.bytes("x"), try jwk.bytes("d"))
             guard d.count == 32, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: d),
                 Array(key.publicKey.rawRepresentation) == x
@@ -164,7 +178,9 @@ public struct SigningKeySet: Sendable {
             let n = Array(try jwk.bytes("n").drop { $0 == 0 })
             let e = Array(try jwk.bytes("e").drop { $0 == 0 })
             guard n.count * 8 >= minimumRSABits, n[0] >= 0x80 || n.count * 8 > minimumRSABits else {
-                throw ConfigError(description: "\(label) is too weak: RS256 needs a modulus of at least \(minimumRSABits) bits")
+                throw ConfigError(
+                    description: "\(label) is too weak: RS256 needs a modulus of at least \(minimumRSABits) bits"
+                )
             }
             let (d, p, q) = (try jwk.bytes("d"), try jwk.bytes("p"), try jwk.bytes("q"))
             guard let key = try? _RSA.Signing.PrivateKey(n: n, e: e, d: d, p: p, q: q) else {
@@ -174,7 +190,9 @@ public struct SigningKeySet: Sendable {
         case (nil, _):
             throw ConfigError(description: "\(label) has an alg that is not ES256, EdDSA, RS256 or HS256")
         case (let algorithm?, _):
-            throw ConfigError(description: "\(label): alg \(algorithm.rawValue) does not go with kty \(kty ?? "(missing)")")
+            throw ConfigError(
+                description: "\(label): alg \(algorithm.rawValue) does not go with kty \(kty ?? "(missing)")"
+            )
         }
     }
 }
@@ -182,7 +200,9 @@ public struct SigningKeySet: Sendable {
 /// A short public name for a secret key, derived with HMAC so it says nothing of the key.
 enum KeyFingerprint {
     static func of(_ key: SymmetricKey, label: String) -> String {
-        Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(("wxauth/kid/" + label).utf8), using: key).prefix(9)))
+        Base64URL.encode(
+            Array(HMAC<SHA256>.authenticationCode(for: Array(("wxauth/kid/" + label).utf8), using: key).prefix(9))
+        )
     }
 }
 
@@ -229,7 +249,9 @@ enum JWKSetReader {
         var entries: [Entry] = []
         for (position, item) in items.enumerated() {
             guard case .object(let members) = item, Set(members.map(\.0)).count == members.count else {
-                throw ConfigError(description: "\(setting) key \(position + 1) must be a JSON object without repeated members")
+                throw ConfigError(
+                    description: "\(setting) key \(position + 1) must be a JSON object without repeated members"
+                )
             }
             entries.append(Entry(members: members, setting: setting, name: "key \(position + 1)"))
         }

@@ -1,6 +1,6 @@
 import FunctionRuntime
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// The body of a successful sign-in or refresh (CONTRACT §4).
 public struct TokenResponse: Codable, Sendable, Equatable {
@@ -34,9 +34,16 @@ public struct TokenResponse: Codable, Sendable, Equatable {
 
 extension Services {
     /// Signs an access token for a session and packs it with its refresh token.
-    func tokenResponse(session: SessionRecord, refreshToken: Secret, now: Int64) async throws(AuthError) -> TokenResponse {
+    func tokenResponse(
+        session: SessionRecord,
+        refreshToken: Secret,
+        now: Int64
+    ) async throws(AuthError) -> TokenResponse {
         let accessToken = try tokens.issue(
-            subject: session.user.id, session: session.familyId, clientId: session.appid, jti: Identifier.make("", random),
+            subject: session.user.id,
+            session: session.familyId,
+            clientId: session.appid,
+            jti: Identifier.make("", random),
             now: now
         )
         return TokenResponse(

@@ -1,7 +1,7 @@
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// The OpenID-Connect-style claims `GET /userinfo` answers with.
 public struct UserInfo: Encodable, Sendable, Equatable {
@@ -48,7 +48,11 @@ public enum UserInfoFlow {
     /// `POST /userinfo`: decrypts later encrypted data (WeRun, share tickets, …) with the signed-in user's
     /// stored session_key; the watermark must name this app. Returns the plaintext JSON.
     public static func decrypt(
-        bearer: String, encryptedData: String, iv: String, services: Services, logger: Logger
+        bearer: String,
+        encryptedData: String,
+        iv: String,
+        services: Services,
+        logger: Logger
     ) async throws(AuthError) -> [UInt8] {
         let session = try await session(bearer: bearer, services: services, logger: logger)
         let sealed: [UInt8]?
@@ -62,7 +66,10 @@ public enum UserInfoFlow {
             throw .invalidRequest("this sign-in has no session_key to decrypt with; sign in with wx.login again")
         }
         return try SharedUserData.decrypt(
-            encryptedData: encryptedData, iv: iv, sessionKey: sessionKey, appid: session.appid,
+            encryptedData: encryptedData,
+            iv: iv,
+            sessionKey: sessionKey,
+            appid: session.appid,
             now: services.clock.nowSeconds
         ).json
     }

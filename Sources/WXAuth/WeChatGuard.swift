@@ -1,8 +1,8 @@
 import FunctionRuntime
 import Logging
 import Synchronization
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// CONTRACT §8's circuit breaker on WeChat and the invocation's WeChat metrics, as the WeChat client's
 /// observer. The breaker's state lives in the store, so every instance of a fleet stops calling a failing
@@ -23,8 +23,10 @@ final class WeChatGuard: WeChatCallObserver {
     private let seen = Mutex<CircuitState?>(nil)
 
     init(
-        provider: ServiceProvider, policy: CircuitPolicy = CircuitPolicy(),
-        metrics: InvocationMetrics? = InvocationMetrics.current, logger: Logger
+        provider: ServiceProvider,
+        policy: CircuitPolicy = CircuitPolicy(),
+        metrics: InvocationMetrics? = InvocationMetrics.current,
+        logger: Logger
     ) {
         self.provider = provider
         self.policy = policy
@@ -60,7 +62,11 @@ final class WeChatGuard: WeChatCallObserver {
                 logger.notice("circuit half-open: probing WeChat", metadata: ["endpoint": "\(endpoint)"])
                 return nil
             }
-            return refuse(until: max(current?.probeUntil ?? now, current?.openUntil ?? now), now: now, endpoint: endpoint)
+            return refuse(
+                until: max(current?.probeUntil ?? now, current?.openUntil ?? now),
+                now: now,
+                endpoint: endpoint
+            )
         } catch {
             logger.warning("circuit state unwritable; calling WeChat", metadata: ["error": "\(error)"])
             return nil

@@ -2,8 +2,8 @@ import Crypto
 import Encodings
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// `GET /callback?code&state`: the end of web sign-in.
 ///
@@ -67,12 +67,21 @@ public enum WebCallback {
             return try outcome.response(acceptsJSON: acceptsJSON, services: services)
         case .claimed(let record):
             var outcome = CallbackOutcome(
-                returnTo: record.returnTo, firstAt: services.clock.nowSeconds, json: acceptsJSON, bound: bound,
+                returnTo: record.returnTo,
+                firstAt: services.clock.nowSeconds,
+                json: acceptsJSON,
+                bound: bound,
                 client: Hex.encode(client.fingerprint)
             )
             do {
-                outcome.tokens = try await signIn(record, code: code, services: services, deadline: deadline, logger: logger)
-            } catch where error.status >= 500 {
+                outcome.tokens = try await signIn(
+                    record,
+                    code: code,
+                    services: services,
+                    deadline: deadline,
+                    logger: logger
+                )
+            } catch  where error.status >= 500 {
                 // Nothing final happened (or WeChat may not have seen the code): let a repeat try again.
                 try? await services.store.releaseWebState(id: id)
                 throw error
@@ -89,7 +98,10 @@ public enum WebCallback {
     }
 
     private static func claimState(
-        id: String, codeHash: [UInt8], services: Services, logger: Logger
+        id: String,
+        codeHash: [UInt8],
+        services: Services,
+        logger: Logger
     ) async throws(AuthError) -> WebStateClaim {
         do {
             return try await services.store.claimWebState(id: id, codeHash: codeHash, now: services.clock.nowSeconds)
@@ -101,17 +113,31 @@ public enum WebCallback {
 
     /// Exchanges the code and signs the user in; an error with status < 500 is final for this code.
     private static func signIn(
-        _ record: WebStateRecord, code: String, services: Services, deadline: ContinuousClock.Instant, logger: Logger
+        _ record: WebStateRecord,
+        code: String,
+        services: Services,
+        deadline: ContinuousClock.Instant,
+        logger: Logger
     ) async throws(AuthError) -> TokenResponse {
         let config = services.config
-        guard let app = [config.officialAccount, config.website].compactMap({ $0 }).first(where: { $0.appid == record.appid })
+        guard
+            let app = [config.officialAccount, config.website].compactMap({ $0 }).first(where: {
+                $0.appid == record.appid
+            })
         else {
-            throw .misconfigured("the app this sign-in started with is no longer configured (WECHAT_OA_APPID / WECHAT_WEB_APPID)")
+            throw .misconfigured(
+                "the app this sign-in started with is no longer configured (WECHAT_OA_APPID / WECHAT_WEB_APPID)"
+            )
         }
         guard let wechat = services.wechat else { throw .noWeChatTransport }
         let granted: WebAccessToken
         do {
-            granted = try await wechat.exchangeWebCode(appid: app.appid, secret: app.secret, code: code, deadline: deadline)
+            granted = try await wechat.exchangeWebCode(
+                appid: app.appid,
+                secret: app.secret,
+                code: code,
+                deadline: deadline
+            )
         } catch {
             logger.wechatRefused("oauth2/access_token refused", error)
             throw AuthError(error)
@@ -123,24 +149,43 @@ public enum WebCallback {
         let now = services.clock.nowSeconds
         let earlier = try? await services.store.sealedWebTokens(appid: app.appid, openid: granted.openid)
             .flatMap { try WebTokenSet.open($0, box: services.secretBox) }
-        let fetcher = WebProfileFetcher(app: app, openid: granted.openid, wechat: wechat, deadline: deadline, logger: logger)
+        let fetcher = WebProfileFetcher(
+            app: app,
+            openid: granted.openid,
+            wechat: wechat,
+            deadline: deadline,
+            logger: logger
+        )
         let (info, tokens) = await fetcher.profile(fresh: WebTokenSet(granted, now: now), earlier: earlier, now: now)
 
         let unionid = granted.unionid ?? info?.unionid
         let refreshToken = RefreshToken.generate(services.random)
         let signIn = SignInRecord(
-            appid: app.appid, openid: granted.openid, unionid: unionid, sealedSessionKey: nil,
-            newUserId: Identifier.make("u", services.random), familyId: Identifier.make("s", services.random),
-            refreshTokenHash: RefreshToken.hash(refreshToken), refreshExpiresAt: now + config.refreshTTL, now: now
+            appid: app.appid,
+            openid: granted.openid,
+            unionid: unionid,
+            sealedSessionKey: nil,
+            newUserId: Identifier.make("u", services.random),
+            familyId: Identifier.make("s", services.random),
+            refreshTokenHash: RefreshToken.hash(refreshToken),
+            refreshExpiresAt: now + config.refreshTTL,
+            now: now
         )
         var user: UserRecord
         do {
             user = try await services.store.signIn(signIn)
             if let info {
-                user = try await services.store.updateProfile(userId: user.id, profile: info.profile, unionid: unionid, now: now)
+                user = try await services.store.updateProfile(
+                    userId: user.id,
+                    profile: info.profile,
+                    unionid: unionid,
+                    now: now
+                )
             }
             try await services.store.saveWebTokens(
-                appid: app.appid, openid: granted.openid, sealed: try tokens.seal(box: services.secretBox)
+                appid: app.appid,
+                openid: granted.openid,
+                sealed: try tokens.seal(box: services.secretBox)
             )
         } catch {
             logger.error("store refused the web sign-in", metadata: ["error": "\(error)"])
@@ -148,7 +193,13 @@ public enum WebCallback {
         }
         logger.info("signed in on the web", metadata: ["user": "\(user.id)", "session": "\(signIn.familyId)"])
         InvocationMetrics.current?.add("SignIns")
-        let session = SessionRecord(familyId: signIn.familyId, user: user, appid: app.appid, openid: granted.openid, revoked: false)
+        let session = SessionRecord(
+            familyId: signIn.familyId,
+            user: user,
+            appid: app.appid,
+            openid: granted.openid,
+            revoked: false
+        )
         return try await services.tokenResponse(session: session, refreshToken: refreshToken, now: now)
     }
 }
@@ -199,7 +250,8 @@ struct CallbackOutcome: Codable {
     func answers(_ repeatClient: CallbackClient, bound repeatBound: Bool, acceptsJSON: Bool, now: Int64) -> Bool {
         let (elapsed, overflow) = now.subtractingReportingOverflow(firstAt)
         guard !overflow, elapsed >= 0, elapsed <= WebCallback.repeatWindow, acceptsJSON == json else { return false }
-        return bound ? repeatBound : ConstantTime.equals(Array(client.utf8), Array(Hex.encode(repeatClient.fingerprint).utf8))
+        return bound
+            ? repeatBound : ConstantTime.equals(Array(client.utf8), Array(Hex.encode(repeatClient.fingerprint).utf8))
     }
 
     func seal(box: SecretBox) throws -> [UInt8] {
@@ -242,7 +294,8 @@ struct CallbackClient {
 
     init(_ request: FunctionRequest) {
         self.init(
-            bindingCookie: request.cookies[LoginBinding.cookieName], userAgent: request.header("user-agent"),
+            bindingCookie: request.cookies[LoginBinding.cookieName],
+            userAgent: request.header("user-agent"),
             sourceIP: request.sourceIP
         )
     }

@@ -1,7 +1,7 @@
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// `GET /login?return_to=PATH[&scope=base|userinfo]`: the start of web sign-in, a 302 to WeChat.
 ///
@@ -38,7 +38,9 @@ public enum WebLogin {
         } else if let website = config.website {
             (app, grantedScope) = (website, .login)
         } else if config.officialAccount != nil {
-            throw .invalidRequest("sign-in with this site's WeChat official account works inside WeChat only; open the page in WeChat")
+            throw .invalidRequest(
+                "sign-in with this site's WeChat official account works inside WeChat only; open the page in WeChat"
+            )
         } else {
             throw .misconfigured(
                 "web sign-in needs WECHAT_OA_APPID and WECHAT_OA_SECRET (inside WeChat) or WECHAT_WEB_APPID and WECHAT_WEB_SECRET (QR code)"
@@ -51,7 +53,13 @@ public enum WebLogin {
         let (state, id) = SignedState.make(expiresAt: expiresAt, binding: binding, services: services)
         do {
             try await services.store.createWebState(
-                WebStateRecord(id: id, appid: app.appid, scope: grantedScope.rawValue, returnTo: returnTo, expiresAt: expiresAt),
+                WebStateRecord(
+                    id: id,
+                    appid: app.appid,
+                    scope: grantedScope.rawValue,
+                    returnTo: returnTo,
+                    expiresAt: expiresAt
+                ),
                 now: now
             )
         } catch {
@@ -63,10 +71,18 @@ public enum WebLogin {
             location =
                 grantedScope == .login
                 ? try WebAuthorizeURL.qrConnect(
-                    openBase: config.wechatOpenBase, appid: app.appid, redirectURI: redirectURI, state: state)
+                    openBase: config.wechatOpenBase,
+                    appid: app.appid,
+                    redirectURI: redirectURI,
+                    state: state
+                )
                 : try WebAuthorizeURL.officialAccount(
-                    openBase: config.wechatOpenBase, appid: app.appid, redirectURI: redirectURI, scope: grantedScope,
-                    state: state)
+                    openBase: config.wechatOpenBase,
+                    appid: app.appid,
+                    redirectURI: redirectURI,
+                    scope: grantedScope,
+                    state: state
+                )
         } catch {
             throw .misconfigured("the sign-in state could not be encoded")
         }

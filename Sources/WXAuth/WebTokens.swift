@@ -1,7 +1,7 @@
 import FunctionRuntime
 import Logging
-import WeChat
 import WXAuthStore
+import WeChat
 
 /// WeChat's web tokens for one identity, kept sealed at rest so a later profile fetch can use them.
 struct WebTokenSet: Codable, Equatable {
@@ -76,10 +76,12 @@ struct WebProfileFetcher {
         while true {
             do {
                 let info = try await wechat.webUserInfo(
-                    accessToken: Secret(tokens.accessToken), openid: openid, deadline: deadline
+                    accessToken: Secret(tokens.accessToken),
+                    openid: openid,
+                    deadline: deadline
                 )
                 return (info, tokens)
-            } catch where error.category == .userTokenInvalid && !refreshedOnce {
+            } catch  where error.category == .userTokenInvalid && !refreshedOnce {
                 guard let renewed = await refresh(tokens, now: now) else { return (nil, fresh) }
                 tokens = renewed
                 refreshedOnce = true
@@ -93,7 +95,9 @@ struct WebProfileFetcher {
     private func refresh(_ tokens: WebTokenSet, now: Int64) async -> WebTokenSet? {
         do {
             let answer = try await wechat.refreshWebToken(
-                appid: app.appid, refreshToken: Secret(tokens.refreshToken), deadline: deadline
+                appid: app.appid,
+                refreshToken: Secret(tokens.refreshToken),
+                deadline: deadline
             )
             logger.info("refreshed the WeChat web token")
             return tokens.refreshed(answer, now: now)
@@ -108,8 +112,11 @@ extension WebUserInfo {
     /// The profile fields wxauth keeps, from `/sns/userinfo`.
     var profile: UserProfile {
         UserProfile(
-            nickname: nickname.isEmpty ? nil : nickname, picture: headimgurl, gender: sex,
-            city: city.isEmpty ? nil : city, province: province.isEmpty ? nil : province,
+            nickname: nickname.isEmpty ? nil : nickname,
+            picture: headimgurl,
+            gender: sex,
+            city: city.isEmpty ? nil : city,
+            province: province.isEmpty ? nil : province,
             country: country.isEmpty ? nil : country
         )
     }

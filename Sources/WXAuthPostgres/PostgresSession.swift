@@ -43,7 +43,8 @@ final class PostgresSession: Sendable {
     static func reason(_ error: any Error) -> String {
         switch error {
         case let error as PostgresServerError: error.description
-        case let error as SocketError: error.timedOut ? "no answer within the client's watchdog limit (\(error))" : error.description
+        case let error as SocketError:
+            error.timedOut ? "no answer within the client's watchdog limit (\(error))" : error.description
         case let error as PostgresWireError: error.description
         case let error as PostgresDecodingError: error.description
         default: "\(type(of: error))"
@@ -82,14 +83,16 @@ final class SessionState: @unchecked Sendable {
         connection = nil
         do {
             let opened = try PostgresConnection(
-                settings.connectionOptions, deadline: ContinuousClock.now + (settings.connectTimeout ?? timeouts.connect)
+                settings.connectionOptions,
+                deadline: ContinuousClock.now + (settings.connectTimeout ?? timeouts.connect)
             )
             connection = opened
             return opened
         } catch {
             // The reason may quote the server, never the password; the log names the host, not the password.
             logger.error(
-                "cannot connect to PostgreSQL", metadata: ["database": "\(settings)", "reason": "\(PostgresSession.reason(error))"]
+                "cannot connect to PostgreSQL",
+                metadata: ["database": "\(settings)", "reason": "\(PostgresSession.reason(error))"]
             )
             throw StoreError("cannot connect to the PostgreSQL database of \(PostgresSettings.settingName)")
         }

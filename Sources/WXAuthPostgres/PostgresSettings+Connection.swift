@@ -20,7 +20,12 @@ extension PostgresSettings {
             case .verifyFull: .require(tls(.chainAndHost))
             }
         return PostgresConnectionOptions(
-            host: host, port: port, username: username, password: password, database: database, tls: mode,
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database,
+            tls: mode,
             startupParameters: startupParameters
         )
     }

@@ -12,17 +12,24 @@ extension PostgresStore {
             ).first
             guard let row else { return nil }
             let (familyId, issuedAt, expiresAt, spentAt) = (
-                try row.decode(String.self, at: 0), try row.decode(Int64.self, at: 1), try row.decode(Int64.self, at: 2),
+                try row.decode(String.self, at: 0), try row.decode(Int64.self, at: 1),
+                try row.decode(Int64.self, at: 2),
                 try row.decode(Int64?.self, at: 3)
             )
-            return RefreshTokenRecord(familyId: familyId, issuedAt: issuedAt, expiresAt: expiresAt, spent: spentAt != nil)
+            return RefreshTokenRecord(
+                familyId: familyId,
+                issuedAt: issuedAt,
+                expiresAt: expiresAt,
+                spent: spentAt != nil
+            )
         }
     }
 
     public func userId(appid: String, openid: String) async throws -> String? {
         try await statement { db in
             try Self.rows(
-                db, "SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)"
+                db,
+                "SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)"
             ).first?.decode(String.self, at: 0)
         }
     }

@@ -4,7 +4,12 @@ import WXAuthStore
 extension PostgresStore {
     // MARK: - Profiles
 
-    public func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord {
+    public func updateProfile(
+        userId: String,
+        profile: UserProfile,
+        unionid: String?,
+        now: Int64
+    ) async throws -> UserRecord {
         try await transaction { db in
             // FOR UPDATE: two profile updates of one user merge one after the other, neither losing the other's fields.
             guard let current = try Self.loadUser(db, id: userId, locking: true) else {

@@ -10,7 +10,8 @@ extension PostgresStore {
     }
 
     public func updateCircuit(
-        name: String, _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
+        name: String,
+        _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
     ) async throws -> CircuitState? {
         // The advisory lock serialises instances updating a circuit that has no row yet (FOR UPDATE locks
         // nothing then); a lost race on the insert is retried by `transaction`, which sees the winner's row.
@@ -33,7 +34,9 @@ extension PostgresStore {
     }
 
     private static func loadCircuit(
-        _ db: PostgresConnection, name: String, locking: Bool
+        _ db: PostgresConnection,
+        name: String,
+        locking: Bool
     ) throws -> CircuitState? {
         let query: PostgresQuery =
             locking

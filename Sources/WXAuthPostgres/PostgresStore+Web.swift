@@ -38,10 +38,13 @@ extension PostgresStore {
             )
             if let row = claimed.first {
                 let (appid, scope, returnTo, expiresAt) = (
-                    try row.decode(String.self, at: 0), try row.decode(String.self, at: 1), try row.decode(String.self, at: 2),
+                    try row.decode(String.self, at: 0), try row.decode(String.self, at: 1),
+                    try row.decode(String.self, at: 2),
                     try row.decode(Int64.self, at: 3)
                 )
-                return .claimed(WebStateRecord(id: id, appid: appid, scope: scope, returnTo: returnTo, expiresAt: expiresAt))
+                return .claimed(
+                    WebStateRecord(id: id, appid: appid, scope: scope, returnTo: returnTo, expiresAt: expiresAt)
+                )
             }
             guard
                 let row = try Self.rows(
@@ -50,8 +53,10 @@ extension PostgresStore {
                 ).first
             else { return .unknown }
             let (appid, scope, returnTo, expiresAt, bound, outcome) = (
-                try row.decode(String.self, at: 0), try row.decode(String.self, at: 1), try row.decode(String.self, at: 2),
-                try row.decode(Int64.self, at: 3), try row.decode(PostgresBytes?.self, at: 4), try row.decode(PostgresBytes?.self, at: 5)
+                try row.decode(String.self, at: 0), try row.decode(String.self, at: 1),
+                try row.decode(String.self, at: 2),
+                try row.decode(Int64.self, at: 3), try row.decode(PostgresBytes?.self, at: 4),
+                try row.decode(PostgresBytes?.self, at: 5)
             )
             let record = WebStateRecord(id: id, appid: appid, scope: scope, returnTo: returnTo, expiresAt: expiresAt)
             guard let bound else { return .unknown }  // expired before it was used
@@ -63,7 +68,8 @@ extension PostgresStore {
     public func completeWebState(id: String, sealedOutcome: [UInt8]) async throws {
         try await statement { db in
             try Self.rows(
-                db, "UPDATE web_states SET outcome = \(PostgresBytes(sealedOutcome)) WHERE id = \(id)"
+                db,
+                "UPDATE web_states SET outcome = \(PostgresBytes(sealedOutcome)) WHERE id = \(id)"
             )
         }
     }
@@ -71,7 +77,8 @@ extension PostgresStore {
     public func releaseWebState(id: String) async throws {
         try await statement { db in
             try Self.rows(
-                db, "UPDATE web_states SET code_hash = NULL WHERE id = \(id) AND outcome IS NULL"
+                db,
+                "UPDATE web_states SET code_hash = NULL WHERE id = \(id) AND outcome IS NULL"
             )
         }
     }
@@ -88,7 +95,8 @@ extension PostgresStore {
     public func sealedWebTokens(appid: String, openid: String) async throws -> [UInt8]? {
         try await statement { db in
             let row = try Self.rows(
-                db, "SELECT web_tokens FROM identities WHERE appid = \(appid) AND openid = \(openid)"
+                db,
+                "SELECT web_tokens FROM identities WHERE appid = \(appid) AND openid = \(openid)"
             ).first
             return try row?.decode(PostgresBytes?.self, at: 0).map(\.bytes)
         }

@@ -42,7 +42,8 @@ public final class PostgresStore: Store {
     /// in separate schemas of one database never queue on each other's.
     @discardableResult
     func transaction<T: Sendable>(
-        locks: [(String, String)] = [], _ body: @escaping @Sendable (PostgresConnection) throws -> T
+        locks: [(String, String)] = [],
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         var parameters = [PostgresParameter(String(timeouts.statementMilliseconds))]
         var sql = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)"
@@ -50,7 +51,8 @@ public final class PostgresStore: Store {
             parameters.append(PostgresParameter(namespace))
             parameters.append(PostgresParameter(key))
             let (namespaceParameter, keyParameter) = ("$\(parameters.count - 1)", "$\(parameters.count)")
-            sql += ", pg_advisory_xact_lock(hashtext(concat(current_schema(), '/', \(namespaceParameter)::text)), hashtext(\(keyParameter)))"
+            sql +=
+                ", pg_advisory_xact_lock(hashtext(concat(current_schema(), '/', \(namespaceParameter)::text)), hashtext(\(keyParameter)))"
         }
         let prologue = PostgresQuery(unsafeSQL: sql, parameters: parameters)
         return try await retryingLostRaces {
@@ -99,7 +101,8 @@ public final class PostgresStore: Store {
     /// shares one round trip with the schema version check, so a cold start waits for the server once for both.
     /// A failed opening is rolled back here.
     private func onConnection<T: Sendable>(
-        opening: [PostgresQuery] = [], _ body: @escaping @Sendable (PostgresConnection) throws -> T
+        opening: [PostgresQuery] = [],
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let logger = self.logger
         return try await link.withTurn { session in
@@ -136,7 +139,10 @@ public final class PostgresStore: Store {
                 return try body(connection)
             } catch {
                 if !(error is StoreError) && !Self.isLostRace(error) {
-                    logger.error("PostgreSQL operation failed", metadata: ["reason": "\(PostgresSession.reason(error))"])
+                    logger.error(
+                        "PostgreSQL operation failed",
+                        metadata: ["reason": "\(PostgresSession.reason(error))"]
+                    )
                 }
                 throw error
             }
@@ -187,7 +193,8 @@ public final class PostgresStore: Store {
     private func upsertIdentity(_ db: PostgresConnection, _ record: SignInRecord) throws -> String {
         let sessionKey = record.sealedSessionKey.map { PostgresBytes($0) }
         let existing = try Self.rows(
-            db, "SELECT user_id FROM identities WHERE appid = \(record.appid) AND openid = \(record.openid)"
+            db,
+            "SELECT user_id FROM identities WHERE appid = \(record.appid) AND openid = \(record.openid)"
         ).first?.decode(String.self, at: 0)
         if let existing {
             try Self.rows(
@@ -203,14 +210,15 @@ public final class PostgresStore: Store {
         let candidate: String
         if let unionid = record.unionid {
             // The user with this unionid, created now unless one exists (or is being created by a racing sign-in).
-            candidate = try Self.rows(
-                db,
-                """
-                INSERT INTO users (id, unionid, created_at, updated_at) VALUES (\(record.newUserId), \(unionid), \(record.now), \(record.now))
-                ON CONFLICT (unionid) DO UPDATE SET updated_at = excluded.updated_at
-                RETURNING id
-                """
-            ).first?.decode(String.self, at: 0) ?? record.newUserId
+            candidate =
+                try Self.rows(
+                    db,
+                    """
+                    INSERT INTO users (id, unionid, created_at, updated_at) VALUES (\(record.newUserId), \(unionid), \(record.now), \(record.now))
+                    ON CONFLICT (unionid) DO UPDATE SET updated_at = excluded.updated_at
+                    RETURNING id
+                    """
+                ).first?.decode(String.self, at: 0) ?? record.newUserId
         } else {
             candidate = record.newUserId
             try Self.rows(
@@ -220,15 +228,16 @@ public final class PostgresStore: Store {
                 """
             )
         }
-        let owner = try Self.rows(
-            db,
-            """
-            INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at)
-            VALUES (\(record.appid), \(record.openid), \(candidate), \(sessionKey), \(record.now), \(record.now))
-            ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key, updated_at = excluded.updated_at
-            RETURNING user_id
-            """
-        ).first?.decode(String.self, at: 0) ?? candidate
+        let owner =
+            try Self.rows(
+                db,
+                """
+                INSERT INTO identities (appid, openid, user_id, session_key, created_at, updated_at)
+                VALUES (\(record.appid), \(record.openid), \(candidate), \(sessionKey), \(record.now), \(record.now))
+                ON CONFLICT (appid, openid) DO UPDATE SET session_key = excluded.session_key, updated_at = excluded.updated_at
+                RETURNING user_id
+                """
+            ).first?.decode(String.self, at: 0) ?? candidate
         guard owner != candidate else { return owner }
         // A racing first sign-in of this identity committed first: its user is the one.
         if candidate == record.newUserId {
@@ -263,13 +272,22 @@ public final class PostgresStore: Store {
     private static func user(from row: PostgresRow, at start: Int) throws -> UserRecord {
         func text(_ offset: Int) throws -> String? { try row.decode(String?.self, at: start + offset) }
         let profile = UserProfile(
-            nickname: try text(4), picture: try text(5), gender: try row.decode(Int?.self, at: start + 6), city: try text(7),
-            province: try text(8), country: try text(9), language: try text(10), phoneNumber: try text(11),
+            nickname: try text(4),
+            picture: try text(5),
+            gender: try row.decode(Int?.self, at: start + 6),
+            city: try text(7),
+            province: try text(8),
+            country: try text(9),
+            language: try text(10),
+            phoneNumber: try text(11),
             phoneCountryCode: try text(12)
         )
         return UserRecord(
-            id: try row.decode(String.self, at: start), unionid: try text(1), createdAt: try row.decode(Int64.self, at: start + 2),
-            updatedAt: try row.decode(Int64.self, at: start + 3), profile: profile
+            id: try row.decode(String.self, at: start),
+            unionid: try text(1),
+            createdAt: try row.decode(Int64.self, at: start + 2),
+            updatedAt: try row.decode(Int64.self, at: start + 3),
+            profile: profile
         )
     }
 
@@ -285,18 +303,27 @@ public final class PostgresStore: Store {
             SELECT f.appid, f.openid, f.revoked_at IS NOT NULL, \(userColumns)
             FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1
             """
-        guard let row = try rows(db, PostgresQuery(unsafeSQL: sql, parameters: [PostgresParameter(familyId)])).first else {
+        guard let row = try rows(db, PostgresQuery(unsafeSQL: sql, parameters: [PostgresParameter(familyId)])).first
+        else {
             return nil
         }
         return SessionRecord(
-            familyId: familyId, user: try user(from: row, at: 3), appid: try row.decode(String.self, at: 0),
-            openid: try row.decode(String.self, at: 1), revoked: try row.decode(Bool.self, at: 2)
+            familyId: familyId,
+            user: try user(from: row, at: 3),
+            appid: try row.decode(String.self, at: 0),
+            openid: try row.decode(String.self, at: 1),
+            revoked: try row.decode(Bool.self, at: 2)
         )
     }
 
     // MARK: - Refresh tokens
 
-    public func rotateRefreshToken(presentedHash: [UInt8], newHash: [UInt8], newExpiresAt: Int64, now: Int64) async throws
+    public func rotateRefreshToken(
+        presentedHash: [UInt8],
+        newHash: [UInt8],
+        newExpiresAt: Int64,
+        now: Int64
+    ) async throws
         -> RotationOutcome
     {
         let presented = PostgresBytes(presentedHash)
@@ -333,7 +360,8 @@ public final class PostgresStore: Store {
             ).first
             guard let found else { return .unknown }
             let (familyId, isSpent, isRevoked) = (
-                try found.decode(String.self, at: 0), try found.decode(Bool.self, at: 1), try found.decode(Bool.self, at: 2)
+                try found.decode(String.self, at: 0), try found.decode(Bool.self, at: 1),
+                try found.decode(Bool.self, at: 2)
             )
             if isRevoked { return .revoked }
             if isSpent {
@@ -373,7 +401,8 @@ public final class PostgresStore: Store {
     public func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]? {
         try await statement { db in
             let row = try Self.rows(
-                db, "SELECT session_key FROM identities WHERE appid = \(appid) AND openid = \(openid)"
+                db,
+                "SELECT session_key FROM identities WHERE appid = \(appid) AND openid = \(openid)"
             ).first
             return try row?.decode(PostgresBytes?.self, at: 0).map(\.bytes)
         }

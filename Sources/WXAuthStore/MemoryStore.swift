@@ -60,20 +60,33 @@ public actor MemoryStore: Store {
             identities[key] = Identity(userId: userId, sessionKey: record.sealedSessionKey)
         } else {
             userId = record.newUserId
-            users[userId] = UserRecord(id: userId, unionid: record.unionid, createdAt: record.now, updatedAt: record.now)
+            users[userId] = UserRecord(
+                id: userId,
+                unionid: record.unionid,
+                createdAt: record.now,
+                updatedAt: record.now
+            )
             identities[key] = Identity(userId: userId, sessionKey: record.sealedSessionKey)
         }
         users[userId]?.updatedAt = record.now
         families[record.familyId] = Family(userId: userId, appid: record.appid, openid: record.openid, revoked: false)
         tokens[record.refreshTokenHash] = Token(
-            familyId: record.familyId, issuedAt: record.now, expiresAt: record.refreshExpiresAt, spent: false
+            familyId: record.familyId,
+            issuedAt: record.now,
+            expiresAt: record.refreshExpiresAt,
+            spent: false
         )
         _ = try await sweepExpired(now: record.now, limit: 20)
         guard let user = users[userId] else { throw StoreError("sign-in lost its user") }
         return user
     }
 
-    public func rotateRefreshToken(presentedHash: [UInt8], newHash: [UInt8], newExpiresAt: Int64, now: Int64) async throws
+    public func rotateRefreshToken(
+        presentedHash: [UInt8],
+        newHash: [UInt8],
+        newExpiresAt: Int64,
+        now: Int64
+    ) async throws
         -> RotationOutcome
     {
         guard var token = tokens[presentedHash], let family = families[token.familyId] else { return .unknown }
@@ -106,7 +119,12 @@ public actor MemoryStore: Store {
         identities[IdentityKey(appid: appid, openid: openid)]?.sessionKey
     }
 
-    public func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord {
+    public func updateProfile(
+        userId: String,
+        profile: UserProfile,
+        unionid: String?,
+        now: Int64
+    ) async throws -> UserRecord {
         guard var user = users[userId] else { throw StoreError("no such user") }
         user.profile = user.profile.merging(profile)
         user.updatedAt = now
@@ -164,7 +182,8 @@ public actor MemoryStore: Store {
     }
 
     public func updateCircuit(
-        name: String, _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
+        name: String,
+        _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
     ) async throws -> CircuitState? {
         circuits[name] = change(circuits[name])
         return circuits[name]
@@ -173,14 +192,22 @@ public actor MemoryStore: Store {
     public func sweepExpired(now: Int64, limit: Int) async throws -> SweepReport {
         let gone = Array(tokens.filter { $0.value.expiresAt < now - SweepReport.grace }.prefix(limit))
         for (hash, _) in gone { tokens[hash] = nil }
-        let emptied = Set(gone.map(\.value.familyId)).filter { family in !tokens.values.contains { $0.familyId == family } }
+        let emptied = Set(gone.map(\.value.familyId)).filter { family in
+            !tokens.values.contains { $0.familyId == family }
+        }
         for family in emptied { families[family] = nil }
         return SweepReport(refreshTokens: gone.count, families: emptied.count)
     }
 
     private func sessionRecord(familyId: String) -> SessionRecord? {
         guard let family = families[familyId], let user = users[family.userId] else { return nil }
-        return SessionRecord(familyId: familyId, user: user, appid: family.appid, openid: family.openid, revoked: family.revoked)
+        return SessionRecord(
+            familyId: familyId,
+            user: user,
+            appid: family.appid,
+            openid: family.openid,
+            revoked: family.revoked
+        )
     }
 
     // MARK: - Web sign-in

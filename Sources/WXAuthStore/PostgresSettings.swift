@@ -48,24 +48,34 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
         }
         let (location, query) = text.splitOnce("?")
         let (authority, path) = location.splitOnce("/")
-        guard let at = authority.lastIndex(of: "@") else { throw Self.error("must name a user (postgres://user:pass@host/db)") }
+        guard let at = authority.lastIndex(of: "@") else {
+            throw Self.error("must name a user (postgres://user:pass@host/db)")
+        }
         let (user, password) = authority[..<at].splitOnce(":")
-        guard let username = PercentDecoding.strict(user), !username.isEmpty else { throw Self.error("must name a user") }
+        guard let username = PercentDecoding.strict(user), !username.isEmpty else {
+            throw Self.error("must name a user")
+        }
         self.username = username
         if let password {
-            guard let decoded = PercentDecoding.strict(password) else { throw Self.error("has a badly escaped password") }
+            guard let decoded = PercentDecoding.strict(password) else {
+                throw Self.error("has a badly escaped password")
+            }
             self.password = decoded
         }
         (host, port) = try Self.hostAndPort(authority[authority.index(after: at)...])
         if let path, !path.isEmpty {
-            guard let database = PercentDecoding.strict(path) else { throw Self.error("has a badly escaped database name") }
+            guard let database = PercentDecoding.strict(path) else {
+                throw Self.error("has a badly escaped database name")
+            }
             self.database = database
         }
         sslMode = .disable
         startupParameters = []
         for pair in (query ?? "").split(separator: "&") {
             let (name, rawValue) = pair.splitOnce("=")
-            guard let value = PercentDecoding.strict(rawValue ?? "") else { throw Self.error("has a badly escaped \(name)") }
+            guard let value = PercentDecoding.strict(rawValue ?? "") else {
+                throw Self.error("has a badly escaped \(name)")
+            }
             try apply(parameter: String(name), value: value)
         }
     }
@@ -81,7 +91,9 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
             guard !value.isEmpty else { throw Self.error("sslrootcert must name a file") }
             rootCertificates = value
         case "connect_timeout":
-            guard let seconds = Int(value), seconds > 0 else { throw Self.error("connect_timeout must be whole seconds") }
+            guard let seconds = Int(value), seconds > 0 else {
+                throw Self.error("connect_timeout must be whole seconds")
+            }
             connectTimeout = .seconds(seconds)
         case "application_name":
             startupParameters.append(("application_name", value))

@@ -1,3 +1,8 @@
+// The system's SQLite through its C API: a function process makes a handful of tiny queries, and the synchronous
+// API needs no thread pool or event loop. (Not sqlite-nio, whose bundled copy comes only with its NIO-based
+// module: every function would link NIOCore and NIOPosix, and each cold start scan their conformance records.)
+import CSQLite
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,10 +10,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-// The system's SQLite through its C API: a function process makes a handful of tiny queries, and the synchronous
-// API needs no thread pool or event loop. (Not sqlite-nio, whose bundled copy comes only with its NIO-based
-// module: every function would link NIOCore and NIOPosix, and each cold start scan their conformance records.)
-import CSQLite
 
 /// A value bound to or read from an SQL statement.
 enum SQLValue: Sendable, Equatable {

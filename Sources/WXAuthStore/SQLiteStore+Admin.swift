@@ -5,11 +5,15 @@ extension SQLiteStore {
         try withConnection { db in
             guard
                 let row = try db.query(
-                    "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = ?", [.blob(hash)]
+                    "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = ?",
+                    [.blob(hash)]
                 ).first, let familyId = row[0].text
             else { return nil }
             return RefreshTokenRecord(
-                familyId: familyId, issuedAt: row[1].integer ?? 0, expiresAt: row[2].integer ?? 0, spent: row[3].integer != nil
+                familyId: familyId,
+                issuedAt: row[1].integer ?? 0,
+                expiresAt: row[2].integer ?? 0,
+                spent: row[3].integer != nil
             )
         }
     }
@@ -17,7 +21,8 @@ extension SQLiteStore {
     public func userId(appid: String, openid: String) async throws -> String? {
         try withConnection { db in
             try db.query(
-                "SELECT user_id FROM identities WHERE appid = ? AND openid = ?", [.text(appid), .text(openid)]
+                "SELECT user_id FROM identities WHERE appid = ? AND openid = ?",
+                [.text(appid), .text(openid)]
             ).first?.first?.text
         }
     }

@@ -6,7 +6,8 @@ extension SQLiteStore {
     }
 
     public func updateCircuit(
-        name: String, _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
+        name: String,
+        _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
     ) async throws -> CircuitState? {
         try withConnection { db in
             try db.writeTransaction {
@@ -21,7 +22,8 @@ extension SQLiteStore {
                       open_until = excluded.open_until, probe_until = excluded.probe_until
                     """,
                     [
-                        .text(name), .integer(Int64(next.failures)), .integer(next.windowStart), .integer(next.openUntil),
+                        .text(name), .integer(Int64(next.failures)), .integer(next.windowStart),
+                        .integer(next.openUntil),
                         .integer(next.probeUntil),
                     ]
                 )
@@ -33,12 +35,15 @@ extension SQLiteStore {
     private static func loadCircuit(_ db: SQLiteConnection, name: String) throws -> CircuitState? {
         guard
             let row = try db.query(
-                "SELECT failures, window_start, open_until, probe_until FROM circuits WHERE name = ?", [.text(name)]
+                "SELECT failures, window_start, open_until, probe_until FROM circuits WHERE name = ?",
+                [.text(name)]
             ).first
         else { return nil }
         return CircuitState(
-            failures: Int(clamping: row[0].integer ?? 0), windowStart: row[1].integer ?? 0,
-            openUntil: row[2].integer ?? 0, probeUntil: row[3].integer ?? 0
+            failures: Int(clamping: row[0].integer ?? 0),
+            windowStart: row[1].integer ?? 0,
+            openUntil: row[2].integer ?? 0,
+            probeUntil: row[3].integer ?? 0
         )
     }
 }

@@ -6,7 +6,10 @@ extension SQLiteStore {
             try db.writeTransaction {
                 try db.query(
                     "INSERT INTO web_states (id, appid, scope, return_to, expires_at) VALUES (?, ?, ?, ?, ?)",
-                    [.text(state.id), .text(state.appid), .text(state.scope), .text(state.returnTo), .integer(state.expiresAt)]
+                    [
+                        .text(state.id), .text(state.appid), .text(state.scope), .text(state.returnTo),
+                        .integer(state.expiresAt),
+                    ]
                 )
                 // `GET /login` is open to anyone: a bounded sweep on every insert keeps the table small.
                 try db.query(
@@ -33,7 +36,10 @@ extension SQLiteStore {
                     ).first
                 else { return .unknown }
                 let record = WebStateRecord(
-                    id: id, appid: row[0].text ?? "", scope: row[1].text ?? "", returnTo: row[2].text ?? "",
+                    id: id,
+                    appid: row[0].text ?? "",
+                    scope: row[1].text ?? "",
+                    returnTo: row[2].text ?? "",
                     expiresAt: row[3].integer ?? 0
                 )
                 if claimed { return .claimed(record) }
@@ -68,7 +74,8 @@ extension SQLiteStore {
     public func sealedWebTokens(appid: String, openid: String) async throws -> [UInt8]? {
         try withConnection { db in
             try db.query(
-                "SELECT web_tokens FROM identities WHERE appid = ? AND openid = ?", [.text(appid), .text(openid)]
+                "SELECT web_tokens FROM identities WHERE appid = ? AND openid = ?",
+                [.text(appid), .text(openid)]
             ).first?.first?.blob
         }
     }

@@ -1,4 +1,5 @@
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -25,7 +26,9 @@ public final class SQLiteStore: Store {
                 let connection = try Self.open(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
                 self.connection = Mutex(SQLiteConnectionBox(connection))
                 return
-            } catch let error as StoreError where error.description.contains("database is locked") && waited < busyTimeoutMilliseconds {
+            } catch let error as StoreError
+                where error.description.contains("database is locked") && waited < busyTimeoutMilliseconds
+            {
                 usleep(10_000)
                 waited += 10
             }
@@ -73,11 +76,17 @@ public final class SQLiteStore: Store {
                 let user = try Self.upsertIdentity(db, record)
                 try db.query(
                     "INSERT INTO refresh_families (id, user_id, appid, openid, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [.text(record.familyId), .text(user.id), .text(record.appid), .text(record.openid), .integer(record.now)]
+                    [
+                        .text(record.familyId), .text(user.id), .text(record.appid), .text(record.openid),
+                        .integer(record.now),
+                    ]
                 )
                 try db.query(
                     "INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
-                    [.blob(record.refreshTokenHash), .text(record.familyId), .integer(record.now), .integer(record.refreshExpiresAt)]
+                    [
+                        .blob(record.refreshTokenHash), .text(record.familyId), .integer(record.now),
+                        .integer(record.refreshExpiresAt),
+                    ]
                 )
                 _ = try Self.sweepExpired(db, now: record.now)
                 return user
@@ -95,7 +104,10 @@ public final class SQLiteStore: Store {
             userId = existing
             try db.query(
                 "UPDATE identities SET session_key = ?, updated_at = ? WHERE appid = ? AND openid = ?",
-                [record.sealedSessionKey.map(SQLValue.blob) ?? .null, .integer(record.now), .text(record.appid), .text(record.openid)]
+                [
+                    record.sealedSessionKey.map(SQLValue.blob) ?? .null, .integer(record.now), .text(record.appid),
+                    .text(record.openid),
+                ]
             )
             if let unionid = record.unionid {
                 // An identity first seen without unionid gains it once the app is bound to the open platform.
@@ -116,7 +128,10 @@ public final class SQLiteStore: Store {
                 userId = record.newUserId
                 try db.query(
                     "INSERT INTO users (id, unionid, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                    [.text(userId), record.unionid.map(SQLValue.text) ?? .null, .integer(record.now), .integer(record.now)]
+                    [
+                        .text(userId), record.unionid.map(SQLValue.text) ?? .null, .integer(record.now),
+                        .integer(record.now),
+                    ]
                 )
             }
             try db.query(
@@ -136,7 +151,11 @@ public final class SQLiteStore: Store {
 
     /// Deletes a bounded batch of long-expired refresh tokens and the families they leave empty, so the tables
     /// do not grow without a cron job.
-    private static func sweepExpired(_ db: SQLiteConnection, now: Int64, limit: Int = opportunisticSweep) throws -> SweepReport {
+    private static func sweepExpired(
+        _ db: SQLiteConnection,
+        now: Int64,
+        limit: Int = opportunisticSweep
+    ) throws -> SweepReport {
         let gone = try db.query(
             """
             DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at < ? LIMIT ?)
@@ -167,13 +186,22 @@ public final class SQLiteStore: Store {
 
     private static func user(from row: [SQLValue], at start: Int) -> UserRecord {
         let profile = UserProfile(
-            nickname: row[start + 4].text, picture: row[start + 5].text, gender: row[start + 6].integer.map(Int.init),
-            city: row[start + 7].text, province: row[start + 8].text, country: row[start + 9].text,
-            language: row[start + 10].text, phoneNumber: row[start + 11].text, phoneCountryCode: row[start + 12].text
+            nickname: row[start + 4].text,
+            picture: row[start + 5].text,
+            gender: row[start + 6].integer.map(Int.init),
+            city: row[start + 7].text,
+            province: row[start + 8].text,
+            country: row[start + 9].text,
+            language: row[start + 10].text,
+            phoneNumber: row[start + 11].text,
+            phoneCountryCode: row[start + 12].text
         )
         return UserRecord(
-            id: row[start].text ?? "", unionid: row[start + 1].text, createdAt: row[start + 2].integer ?? 0,
-            updatedAt: row[start + 3].integer ?? 0, profile: profile
+            id: row[start].text ?? "",
+            unionid: row[start + 1].text,
+            createdAt: row[start + 2].integer ?? 0,
+            updatedAt: row[start + 3].integer ?? 0,
+            profile: profile
         )
     }
 
@@ -191,12 +219,20 @@ public final class SQLiteStore: Store {
             """
         guard let row = try db.query(sql, [.text(familyId)]).first else { return nil }
         return SessionRecord(
-            familyId: familyId, user: user(from: row, at: 3), appid: row[0].text ?? "", openid: row[1].text ?? "",
+            familyId: familyId,
+            user: user(from: row, at: 3),
+            appid: row[0].text ?? "",
+            openid: row[1].text ?? "",
             revoked: row[2] != .null
         )
     }
 
-    public func rotateRefreshToken(presentedHash: [UInt8], newHash: [UInt8], newExpiresAt: Int64, now: Int64) async throws
+    public func rotateRefreshToken(
+        presentedHash: [UInt8],
+        newHash: [UInt8],
+        newExpiresAt: Int64,
+        now: Int64
+    ) async throws
         -> RotationOutcome
     {
         try withConnection { db in
@@ -259,7 +295,8 @@ public final class SQLiteStore: Store {
     public func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]? {
         try withConnection { db in
             try db.query(
-                "SELECT session_key FROM identities WHERE appid = ? AND openid = ?", [.text(appid), .text(openid)]
+                "SELECT session_key FROM identities WHERE appid = ? AND openid = ?",
+                [.text(appid), .text(openid)]
             ).first?.first?.blob
         }
     }
@@ -268,7 +305,12 @@ public final class SQLiteStore: Store {
 extension SQLiteStore {
     // MARK: - Profiles
 
-    public func updateProfile(userId: String, profile: UserProfile, unionid: String?, now: Int64) async throws -> UserRecord {
+    public func updateProfile(
+        userId: String,
+        profile: UserProfile,
+        unionid: String?,
+        now: Int64
+    ) async throws -> UserRecord {
         try withConnection { db in
             try db.writeTransaction {
                 guard let current = try Self.loadUser(db, id: userId) else { throw StoreError("no such user") }
@@ -279,7 +321,8 @@ extension SQLiteStore {
                       language = ?, phone_number = ?, phone_country_code = ?, updated_at = ? WHERE id = ?
                     """,
                     [
-                        .optional(merged.nickname), .optional(merged.picture), merged.gender.map { .integer(Int64($0)) } ?? .null,
+                        .optional(merged.nickname), .optional(merged.picture),
+                        merged.gender.map { .integer(Int64($0)) } ?? .null,
                         .optional(merged.city), .optional(merged.province), .optional(merged.country),
                         .optional(merged.language), .optional(merged.phoneNumber), .optional(merged.phoneCountryCode),
                         .integer(now), .text(userId),
@@ -301,7 +344,9 @@ extension SQLiteStore {
 
     public func appToken(appid: String) async throws -> CachedAppToken? {
         try withConnection { db in
-            guard let row = try db.query("SELECT token, expires_at FROM app_tokens WHERE appid = ?", [.text(appid)]).first,
+            guard
+                let row = try db.query("SELECT token, expires_at FROM app_tokens WHERE appid = ?", [.text(appid)])
+                    .first,
                 let token = row[0].blob
             else { return nil }
             return CachedAppToken(sealedToken: token, expiresAt: row[1].integer ?? 0)

@@ -13,8 +13,14 @@ public struct UserProfile: Sendable, Equatable {
     public var phoneCountryCode: String?
 
     public init(
-        nickname: String? = nil, picture: String? = nil, gender: Int? = nil, city: String? = nil,
-        province: String? = nil, country: String? = nil, language: String? = nil, phoneNumber: String? = nil,
+        nickname: String? = nil,
+        picture: String? = nil,
+        gender: Int? = nil,
+        city: String? = nil,
+        province: String? = nil,
+        country: String? = nil,
+        language: String? = nil,
+        phoneNumber: String? = nil,
         phoneCountryCode: String? = nil
     ) {
         self.nickname = nickname
@@ -31,9 +37,14 @@ public struct UserProfile: Sendable, Equatable {
     /// This profile with every field `newer` has replacing the old value.
     public func merging(_ newer: UserProfile) -> UserProfile {
         UserProfile(
-            nickname: newer.nickname ?? nickname, picture: newer.picture ?? picture, gender: newer.gender ?? gender,
-            city: newer.city ?? city, province: newer.province ?? province, country: newer.country ?? country,
-            language: newer.language ?? language, phoneNumber: newer.phoneNumber ?? phoneNumber,
+            nickname: newer.nickname ?? nickname,
+            picture: newer.picture ?? picture,
+            gender: newer.gender ?? gender,
+            city: newer.city ?? city,
+            province: newer.province ?? province,
+            country: newer.country ?? country,
+            language: newer.language ?? language,
+            phoneNumber: newer.phoneNumber ?? phoneNumber,
             phoneCountryCode: newer.phoneNumber != nil ? newer.phoneCountryCode : phoneCountryCode
         )
     }
@@ -47,7 +58,8 @@ public struct UserRecord: Sendable, Equatable {
     public var updatedAt: Int64
     public var profile: UserProfile
 
-    public init(id: String, unionid: String?, createdAt: Int64, updatedAt: Int64, profile: UserProfile = UserProfile()) {
+    public init(id: String, unionid: String?, createdAt: Int64, updatedAt: Int64, profile: UserProfile = UserProfile())
+    {
         self.id = id
         self.unionid = unionid
         self.createdAt = createdAt
@@ -84,8 +96,15 @@ public struct SignInRecord: Sendable {
     public var now: Int64
 
     public init(
-        appid: String, openid: String, unionid: String?, sealedSessionKey: [UInt8]?, newUserId: String,
-        familyId: String, refreshTokenHash: [UInt8], refreshExpiresAt: Int64, now: Int64
+        appid: String,
+        openid: String,
+        unionid: String?,
+        sealedSessionKey: [UInt8]?,
+        newUserId: String,
+        familyId: String,
+        refreshTokenHash: [UInt8],
+        refreshExpiresAt: Int64,
+        now: Int64
     ) {
         self.appid = appid
         self.openid = openid
@@ -139,7 +158,12 @@ public protocol Store: Sendable {
 
     /// Spends `presentedHash` and stores `newHash` in its place — one conditional update, so of many
     /// concurrent callers exactly one gets `.rotated`. Presenting a spent token revokes the family.
-    func rotateRefreshToken(presentedHash: [UInt8], newHash: [UInt8], newExpiresAt: Int64, now: Int64) async throws
+    func rotateRefreshToken(
+        presentedHash: [UInt8],
+        newHash: [UInt8],
+        newExpiresAt: Int64,
+        now: Int64
+    ) async throws
         -> RotationOutcome
 
     /// The family's session, or nil when there is no such family.
@@ -219,7 +243,8 @@ public protocol Store: Sendable {
     /// Replaces the circuit with `change(current)` in one atomic step (nil deletes it) and returns what it
     /// stored; `change` may run more than once when a concurrent writer wins a race.
     func updateCircuit(
-        name: String, _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
+        name: String,
+        _ change: @escaping @Sendable (CircuitState?) -> CircuitState?
     ) async throws -> CircuitState?
 
     // MARK: Housekeeping

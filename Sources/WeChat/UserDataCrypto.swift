@@ -1,11 +1,12 @@
+import Crypto
+import CryptoExtras
+import FunctionRuntime
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import FunctionRuntime
-import Crypto
-import CryptoExtras
 
 // MARK: - Errors
 
@@ -149,7 +150,8 @@ public enum UserDataCrypto {
         let key = try keyBytes(sessionKey)
         guard !ciphertext.isEmpty, ciphertext.count % 16 == 0 else {
             throw UserDataError(
-                .badCiphertextLength, field: "encryptedData",
+                .badCiphertextLength,
+                field: "encryptedData",
                 "encryptedData must decode to a whole number of 16-byte blocks, not \(ciphertext.count) bytes; "
                     + "it was probably truncated"
             )
@@ -162,7 +164,8 @@ public enum UserDataCrypto {
             // Lengths were checked above, so the only failure left is the padding: almost always a key that
             // does not belong to this data, i.e. a stale session_key.
             throw UserDataError(
-                .badPadding, field: "encryptedData",
+                .badPadding,
+                field: "encryptedData",
                 "encryptedData did not decrypt with this session_key (bad padding): the session_key is stale "
                     + "(a later wx.login replaced it) or the data was altered"
             )
@@ -200,14 +203,16 @@ public enum UserDataCrypto {
         let upper = text.uppercased()
         if upper.contains("%2B") || upper.contains("%2F") || upper.contains("%3D") {
             throw UserDataError(
-                .looksURLEncoded, field: field,
+                .looksURLEncoded,
+                field: field,
                 "\(field) is URL-encoded (it contains %2B, %2F or %3D): the client URL-encoded the base64 text; "
                     + "send it unchanged, e.g. as a JSON string"
             )
         }
         if text.contains(" ") {
             throw UserDataError(
-                .looksURLEncoded, field: field,
+                .looksURLEncoded,
+                field: field,
                 "\(field) contains spaces where base64 has '+': the client turned '+' into spaces "
                     + "(form or query decoding); send it unchanged, e.g. as a JSON string"
             )

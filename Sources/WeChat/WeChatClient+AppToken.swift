@@ -1,9 +1,10 @@
+import FunctionRuntime
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import FunctionRuntime
 
 /// An app-level access token from `/cgi-bin/stable_token`.
 public struct AppAccessToken: Sendable {

@@ -1,9 +1,10 @@
+import FunctionRuntime
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import FunctionRuntime
 
 /// A scope of WeChat's web authorisation (`scope=` of the authorize URL, `scope` of the token answer).
 public struct WebScope: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -132,7 +133,9 @@ extension WeChatClient {
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> WebAccessToken {
         let endpoint = "/sns/oauth2/access_token"
-        let query = [("appid", appid), ("secret", secret.revealed), ("code", code), ("grant_type", "authorization_code")]
+        let query = [
+            ("appid", appid), ("secret", secret.revealed), ("code", code), ("grant_type", "authorization_code"),
+        ]
         let object = try await get(endpoint, query, idempotent: false, deadline: deadline)
         return try Self.webAccessToken(from: object, endpoint: endpoint)
     }
@@ -203,7 +206,7 @@ extension WeChatClient {
         do {
             _ = try await get("/sns/auth", query, idempotent: true, deadline: deadline)
             return true
-        } catch where error.category == .userTokenInvalid || error.category == .invalidParameter {
+        } catch  where error.category == .userTokenInvalid || error.category == .invalidParameter {
             return false
         }
     }
@@ -261,9 +264,10 @@ public enum WebAuthorizeURL {
 
     /// Whether WeChat passes `state` back unchanged: at most 128 characters of `[A-Za-z0-9]`.
     public static func isValidState(_ state: String) -> Bool {
-        state.utf8.count <= 128 && state.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-        }
+        state.utf8.count <= 128
+            && state.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            }
     }
 
     /// The official-account authorisation inside WeChat's browser:
@@ -277,7 +281,14 @@ public enum WebAuthorizeURL {
         scope: WebScope,
         state: String
     ) throws(InvalidState) -> String {
-        try build(openBase: openBase, path: "/connect/oauth2/authorize", appid: appid, redirectURI: redirectURI, scope: scope, state: state)
+        try build(
+            openBase: openBase,
+            path: "/connect/oauth2/authorize",
+            appid: appid,
+            redirectURI: redirectURI,
+            scope: scope,
+            state: state
+        )
     }
 
     /// The website app's QR-code login page:
@@ -292,8 +303,13 @@ public enum WebAuthorizeURL {
         lang: String? = nil
     ) throws(InvalidState) -> String {
         try build(
-            openBase: openBase, path: "/connect/qrconnect", appid: appid, redirectURI: redirectURI, scope: .login,
-            state: state, extra: lang.map { [("lang", $0)] } ?? []
+            openBase: openBase,
+            path: "/connect/qrconnect",
+            appid: appid,
+            redirectURI: redirectURI,
+            scope: .login,
+            state: state,
+            extra: lang.map { [("lang", $0)] } ?? []
         )
     }
 

@@ -1,11 +1,12 @@
+import Encodings
+import FunctionRuntime
+import Logging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Encodings
-import FunctionRuntime
-import Logging
 
 /// The result of `jscode2session`: who signed in, and the session_key for their encrypted data.
 public struct CodeSession: Sendable {
@@ -57,10 +58,17 @@ public struct WeChatClient: Sendable {
         deadline: ContinuousClock.Instant
     ) async throws(WeChatError) -> CodeSession {
         let endpoint = "/sns/jscode2session"
-        let url = apiBase + endpoint + "?" + Self.query([
-            ("appid", appid), ("secret", secret.revealed), ("js_code", code), ("grant_type", "authorization_code"),
-        ])
-        let object = try await send(WeChatHTTPRequest(url: url), endpoint: endpoint, idempotent: false, deadline: deadline)
+        let url =
+            apiBase + endpoint + "?"
+            + Self.query([
+                ("appid", appid), ("secret", secret.revealed), ("js_code", code), ("grant_type", "authorization_code"),
+            ])
+        let object = try await send(
+            WeChatHTTPRequest(url: url),
+            endpoint: endpoint,
+            idempotent: false,
+            deadline: deadline
+        )
         guard let openid = object.string("openid"), !openid.isEmpty,
             let sessionKey = object.string("session_key"), !sessionKey.isEmpty
         else {
@@ -100,7 +108,9 @@ public struct WeChatClient: Sendable {
             let started = clock.now
             do {
                 let object = try await attemptOnce(
-                    request, endpoint: endpoint, timeout: min(remaining, retryPolicy.attemptTimeout)
+                    request,
+                    endpoint: endpoint,
+                    timeout: min(remaining, retryPolicy.attemptTimeout)
                 )
                 await observer?.attempted(endpoint: endpoint, latency: clock.now - started, outcome: .answered)
                 return object
@@ -108,7 +118,8 @@ public struct WeChatClient: Sendable {
                 error = failure
             }
             await observer?.attempted(
-                endpoint: endpoint, latency: clock.now - started,
+                endpoint: endpoint,
+                latency: clock.now - started,
                 outcome: error.isOutage ? .failed : .refused
             )
             let retryable = Self.isRetryable(error, idempotent: idempotent)
@@ -138,7 +149,11 @@ public struct WeChatClient: Sendable {
         return false
     }
 
-    private func attemptOnce(_ request: WeChatHTTPRequest, endpoint: String, timeout: Duration) async throws(WeChatError)
+    private func attemptOnce(
+        _ request: WeChatHTTPRequest,
+        endpoint: String,
+        timeout: Duration
+    ) async throws(WeChatError)
         -> JSONObject
     {
         let response: WeChatHTTPResponse
@@ -146,11 +161,18 @@ public struct WeChatClient: Sendable {
             response = try await transport.send(request, timeout: timeout)
         } catch let failure as TransportFailure {
             throw WeChatError(
-                .transport(reason: failure.reason, mayHaveReachedWeChat: failure.mayHaveReachedServer, isTimeout: failure.isTimeout),
+                .transport(
+                    reason: failure.reason,
+                    mayHaveReachedWeChat: failure.mayHaveReachedServer,
+                    isTimeout: failure.isTimeout
+                ),
                 endpoint: endpoint
             )
         } catch {
-            throw WeChatError(.transport(reason: "network error", mayHaveReachedWeChat: true, isTimeout: false), endpoint: endpoint)
+            throw WeChatError(
+                .transport(reason: "network error", mayHaveReachedWeChat: true, isTimeout: false),
+                endpoint: endpoint
+            )
         }
         guard (200..<300).contains(response.status) else {
             throw WeChatError(.httpStatus(response.status), endpoint: endpoint)

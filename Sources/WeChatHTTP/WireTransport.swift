@@ -12,7 +12,10 @@ public struct WireTransport: WeChatTransport {
 
     /// `connector` opens the connections: TCP, with TLS checked against the system's roots for `https` (WeChat's
     /// API) unless another is given (tests).
-    package init(connector: @escaping HTTPWireClient.Connector = HTTPWireClient.connector(), maxResponseBytes: Int = 1 << 20) {
+    package init(
+        connector: @escaping HTTPWireClient.Connector = HTTPWireClient.connector(),
+        maxResponseBytes: Int = 1 << 20
+    ) {
         self.client = HTTPWireClient(connector: connector)
         self.maxResponseBytes = maxResponseBytes
     }
@@ -20,11 +23,17 @@ public struct WireTransport: WeChatTransport {
     public func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
         guard let (origin, target) = Self.split(request.url) else {
             // The URL comes from settings (WECHAT_API_BASE); it may hold a secret, so it is not quoted.
-            throw TransportFailure(reason: "the WeChat URL is not an http(s)://host[:port]/path URL", mayHaveReachedServer: false)
+            throw TransportFailure(
+                reason: "the WeChat URL is not an http(s)://host[:port]/path URL",
+                mayHaveReachedServer: false
+            )
         }
         let outgoing = HTTPWireRequest(
-            method: request.method, target: target, host: origin.hostHeader,
-            headers: [("User-Agent", "wxauth")] + request.headers, body: request.body
+            method: request.method,
+            target: target,
+            host: origin.hostHeader,
+            headers: [("User-Agent", "wxauth")] + request.headers,
+            body: request.body
         )
         let client = self.client
         let limit = maxResponseBytes
@@ -33,10 +42,16 @@ public struct WireTransport: WeChatTransport {
             let response = try await onOwnThread { () throws(HTTPWireError) in
                 try client.send(outgoing, to: origin, bodyLimit: limit, deadline: deadline)
             }
-            return WeChatHTTPResponse(status: response.status, contentType: response.header("content-type"), body: response.body)
+            return WeChatHTTPResponse(
+                status: response.status,
+                contentType: response.header("content-type"),
+                body: response.body
+            )
         } catch {
             throw TransportFailure(
-                reason: error.description, mayHaveReachedServer: error.mayHaveReachedServer, isTimeout: error.isTimeout
+                reason: error.description,
+                mayHaveReachedServer: error.mayHaveReachedServer,
+                isTimeout: error.isTimeout
             )
         }
     }

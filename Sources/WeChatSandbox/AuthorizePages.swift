@@ -66,13 +66,17 @@ enum AuthorizePages {
     }
 
     /// Checks the parameters in the order WeChat's page reports them.
-    static func validate(_ fields: FormFields, flow: Flow, state: SandboxState) async -> Result<Authorization, Refusal> {
+    static func validate(_ fields: FormFields, flow: Flow, state: SandboxState) async -> Result<Authorization, Refusal>
+    {
         guard let appid = fields["appid"], let app = await state.app(appid) else {
             return .failure(Refusal(message: "appid 参数错误: unknown appid"))
         }
         guard app.kind == flow.kind else {
             return .failure(
-                Refusal(message: "appid \(appid) is not a \(flow.kind.rawValue) app (it is \(app.kind.rawValue))", errcode: 10016)
+                Refusal(
+                    message: "appid \(appid) is not a \(flow.kind.rawValue) app (it is \(app.kind.rawValue))",
+                    errcode: 10016
+                )
             )
         }
         guard let redirectURI = fields["redirect_uri"], let url = URLComponents(string: redirectURI),
@@ -126,7 +130,10 @@ enum AuthorizePages {
         guard nickname.count <= maxNicknameLength, !nickname.contains(where: \.isNewline),
             !nickname.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
-            return errorPage("The nickname must be at most \(maxNicknameLength) characters on one line.", status: .badRequest)
+            return errorPage(
+                "The nickname must be at most \(maxNicknameLength) characters on one line.",
+                status: .badRequest
+            )
         }
         let chosen = fields["user"].flatMap { $0.isEmpty ? nil : $0 }
         let user = nickname.isEmpty ? (chosen ?? TestUsers.randomUserName()) : nickname
@@ -195,7 +202,8 @@ enum AuthorizePages {
     static func errorPage(_ refusal: Refusal) -> Response {
         let code = refusal.errcode.map { " data-errcode=\"\($0)\"" } ?? ""
         let shown = refusal.errcode.map { "(\($0)) " } ?? ""
-        let body = "<h1>WeChat sandbox: cannot authorise</h1>\n<p id=\"error\"\(code)>\(shown)\(HTMLText.escape(refusal.message))</p>"
+        let body =
+            "<h1>WeChat sandbox: cannot authorise</h1>\n<p id=\"error\"\(code)>\(shown)\(HTMLText.escape(refusal.message))</p>"
         return html(title: "Cannot authorise", body: body, status: .badRequest)
     }
 

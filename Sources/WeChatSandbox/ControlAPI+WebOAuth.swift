@@ -50,7 +50,12 @@ extension ControlAPI {
         }
         let user = mint.user ?? TestUsers.randomUserName()
         guard
-            let issued = await state.mintWebCode(appid: app.appid, user: user, scope: scope, snapshot: mint.snapshot ?? false)
+            let issued = await state.mintWebCode(
+                appid: app.appid,
+                user: user,
+                scope: scope,
+                snapshot: mint.snapshot ?? false
+            )
         else {
             let allowed = WebAuthorization.scopes(for: app.kind).joined(separator: " or ")
             return try Reply.controlError("scope \(scope) is not for a \(app.kind.rawValue) app; use \(allowed)")

@@ -85,7 +85,9 @@ enum ControlAPI {
         let user = mint.user ?? TestUsers.randomUserName()
         guard let issued = await state.mintCode(appid: mint.appid, user: user, withUnionid: mint.unionid ?? true) else {
             if await state.app(mint.appid) != nil {
-                return try Reply.controlError("\(mint.appid) is not a mini-program; mint web codes with POST /sandbox/web-codes")
+                return try Reply.controlError(
+                    "\(mint.appid) is not a mini-program; mint web codes with POST /sandbox/web-codes"
+                )
             }
             return try Reply.controlError("unknown appid \(mint.appid); register it with POST /sandbox/apps")
         }

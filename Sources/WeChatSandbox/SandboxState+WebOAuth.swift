@@ -95,7 +95,8 @@ extension SandboxState {
             appid: appid,
             user: user,
             openid: TestUsers.openid(appid: appid, user: snapshot ? TestUsers.snapshotAccount(of: user) : user),
-            unionid: WebAuthorization.revealsUnionid(kind: app.kind, scope: scope) ? TestUsers.unionid(user: user) : nil,
+            unionid: WebAuthorization.revealsUnionid(kind: app.kind, scope: scope)
+                ? TestUsers.unionid(user: user) : nil,
             lifetime: WebAuthorization.codeLifetime(for: app.kind),
             scope: scope,
             snapshot: snapshot
@@ -105,7 +106,8 @@ extension SandboxState {
     // MARK: Tokens
 
     /// Issues a fresh access and refresh token for a redeemed web code.
-    func issueWebTokens(for code: IssuedCode, scope: String) -> (access: IssuedWebToken, refresh: IssuedWebRefreshToken) {
+    func issueWebTokens(for code: IssuedCode, scope: String) -> (access: IssuedWebToken, refresh: IssuedWebRefreshToken)
+    {
         let now = self.clock.now()
         self.forgetStaleWebTokens(now: now)
         let grant = WebGrant(

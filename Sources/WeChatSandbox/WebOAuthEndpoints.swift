@@ -8,7 +8,11 @@ extension WeChatEndpoint {
         request,
         context,
         state in
-        try await WebOAuthEndpoints.accessToken(query: request.uri.queryParameters, state: state, logger: context.logger)
+        try await WebOAuthEndpoints.accessToken(
+            query: request.uri.queryParameters,
+            state: state,
+            logger: context.logger
+        )
     }
 
     /// `GET /sns/oauth2/refresh_token`: a new (or extended) access token for a refresh token; no secret.
@@ -169,13 +173,16 @@ enum WebOAuthEndpoints {
     }
 
     /// The live token named by `access_token`, if it belongs to `openid`.
-    private static func checkToken(query: Parameters, state: SandboxState) async -> Result<IssuedWebToken, TokenRefusal> {
+    private static func checkToken(query: Parameters, state: SandboxState) async -> Result<IssuedWebToken, TokenRefusal>
+    {
         guard let token = query.nonEmpty("access_token") else {
             return .failure(TokenRefusal(errcode: 41001, errmsg: "access_token missing"))
         }
         switch await state.checkWebToken(token) {
         case .invalid:
-            return .failure(TokenRefusal(errcode: 40001, errmsg: "invalid credential, access_token is invalid or not latest"))
+            return .failure(
+                TokenRefusal(errcode: 40001, errmsg: "invalid credential, access_token is invalid or not latest")
+            )
         case .expired:
             return .failure(TokenRefusal(errcode: 42001, errmsg: "access_token expired"))
         case .live(let issued):

@@ -1,7 +1,7 @@
 import FunctionRuntime
-import WeChatHTTP
 import WXAuth
 import WXAuthPostgres
+import WeChatHTTP
 
 FunctionHarness.start(name: "callback", settings: .wxauth) {
     // callback calls WeChat: of the function binaries, only login and callback link an HTTP client.

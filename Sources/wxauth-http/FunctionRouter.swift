@@ -43,12 +43,20 @@ struct FunctionRouter: Sendable {
         do {
             body = try await request.body.collect(upTo: Self.maxBodyBytes)
         } catch {
-            return Self.error(.contentTooLarge, "invalid_request", "the request body exceeds \(Self.maxBodyBytes) bytes")
+            return Self.error(
+                .contentTooLarge,
+                "invalid_request",
+                "the request body exceeds \(Self.maxBodyBytes) bytes"
+            )
         }
         let event = GatewayEvent.v2(
-            method: method, path: path, rawQueryString: request.uri.query ?? "",
-            headerFields: request.headers.map { ($0.name.canonicalName, $0.value) }, body: Array(buffer: body),
-            sourceIp: sourceIp, requestId: FunctionHarness.randomRequestId()
+            method: method,
+            path: path,
+            rawQueryString: request.uri.query ?? "",
+            headerFields: request.headers.map { ($0.name.canonicalName, $0.value) },
+            body: Array(buffer: body),
+            sourceIp: sourceIp,
+            requestId: FunctionHarness.randomRequestId()
         )
         let accepted = event.count <= route.harness.maxEventBytes ? event : nil
         let response = await route.harness.response(to: accepted, startedAt: started, handler: route.handler)
@@ -71,7 +79,8 @@ struct FunctionRouter: Sendable {
             : Array(response.body.utf8)
         let status = (100...599).contains(response.statusCode) ? response.statusCode : 502
         return Response(
-            status: HTTPResponse.Status(code: status), headers: fields,
+            status: HTTPResponse.Status(code: status),
+            headers: fields,
             body: .init(byteBuffer: ByteBuffer(bytes: bytes))
         )
     }

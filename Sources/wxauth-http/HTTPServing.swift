@@ -4,9 +4,9 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import UnixSignals
-import WeChatHTTP
 import WXAuth
 import WXAuthPostgres
+import WeChatHTTP
 
 /// The request context: Hummingbird's core plus the client's address, for `requestContext.http.sourceIp`.
 struct SourceRequestContext: RequestContext {
@@ -35,14 +35,17 @@ enum HTTPServing {
             onServerRunning: { channel in
                 // Supervisors and tests read the port from this line (PORT=0 asks the OS for one).
                 logger.info(
-                    "listening", metadata: ["port": "\(channel.localAddress?.port ?? port)", "routes": "\(router.routes.count)"]
+                    "listening",
+                    metadata: ["port": "\(channel.localAddress?.port ?? port)", "routes": "\(router.routes.count)"]
                 )
             },
             logger: quietLogger(logger)
         )
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: quietLogger(logger)
+                services: [application],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: quietLogger(logger)
             )
         )
         do {
@@ -57,17 +60,25 @@ enum HTTPServing {
 
     /// Every route of `names`, each function built and warmed up once, as a warm Lambda instance is. A function
     /// whose warm-up fails is still served: its requests get the same 500 naming the setting as on stdin.
-    static func router(for names: [Functions.Name], environment: [String: String], logger: Logger) async -> FunctionRouter {
+    static func router(
+        for names: [Functions.Name],
+        environment: [String: String],
+        logger: Logger
+    ) async -> FunctionRouter {
         var routes: [String: FunctionRouter.Route] = [:]
         for name in names {
             var functionLogger = logger
             functionLogger[metadataKey: "function"] = .string(name.rawValue)
             let harness = FunctionHarness(
-                functionName: name.rawValue, timeout: ProcessEnvironment.timeout(environment: environment, settings: .wxauth),
+                functionName: name.rawValue,
+                timeout: ProcessEnvironment.timeout(environment: environment, settings: .wxauth),
                 logger: functionLogger
             )
             let definition = Functions.definition(
-                name, environment: environment, weChatTransport: WireTransport(), postgres: PostgresStore.opener
+                name,
+                environment: environment,
+                weChatTransport: WireTransport(),
+                postgres: PostgresStore.opener
             )
             do {
                 try await definition.warmUp?(functionLogger)

@@ -1,3 +1,6 @@
+import FunctionRuntime
+import WXAuth
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +8,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import FunctionRuntime
-import WXAuth
 
 // Every function (or those named) behind one HTTP/1.1 server on 0.0.0.0:$PORT: what SCF web functions, Function
 // Compute custom runtimes, WeChat Cloud Run and container hosts run.
@@ -28,6 +29,8 @@ guard let port = Int(portText), (0...65535).contains(port) else {
 }
 ProcessEnvironment.bootstrap(environment: environment, settings: .wxauth)
 let status = await HTTPServing.serve(
-    chosen.isEmpty ? Functions.Name.allCases : chosen, port: port, environment: environment
+    chosen.isEmpty ? Functions.Name.allCases : chosen,
+    port: port,
+    environment: environment
 )
 exit(status)

@@ -10,7 +10,8 @@ enum BrowserTools {
         .appendingPathComponent("functions.yaml")
     static let runner = EndToEnd.locateExecutables().appendingPathComponent("local-runner")
     static let python = onPath("python3")
-    static let chromium = ProcessInfo.processInfo.environment["WXAUTH_CHROMIUM"].flatMap { $0.isEmpty ? nil : $0 }
+    static let chromium =
+        ProcessInfo.processInfo.environment["WXAUTH_CHROMIUM"].flatMap { $0.isEmpty ? nil : $0 }
         ?? onPath("chromium")
 
     /// Why the test cannot run here, or nil when it can.

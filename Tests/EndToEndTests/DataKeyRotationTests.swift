@@ -4,34 +4,59 @@ import WeChatSandbox
 
 /// Secrets at rest sealed under one `WXAUTH_DATA_KEYS` set still open after a rotation, through the built functions.
 @Suite(.serialized) struct DataKeyRotationTests {
-    static let wechatBrowser = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.47 NetType/WIFI"
+    static let wechatBrowser =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.47 NetType/WIFI"
 
     /// A web sign-in in WeChat's browser with the official account: the callback's JSON answer.
-    func webSignIn(_ e2e: EndToEnd, user: String, scope: String, environment: [String: String]) async throws -> Invocation {
+    func webSignIn(
+        _ e2e: EndToEnd,
+        user: String,
+        scope: String,
+        environment: [String: String]
+    ) async throws -> Invocation {
         let started = try await e2e.invoke(
-            "login", method: "GET", path: "/login?return_to=%2F" + (scope == "snsapi_base" ? "&scope=base" : ""),
-            headers: ["user-agent": Self.wechatBrowser], extraEnvironment: environment
+            "login",
+            method: "GET",
+            path: "/login?return_to=%2F" + (scope == "snsapi_base" ? "&scope=base" : ""),
+            headers: ["user-agent": Self.wechatBrowser],
+            extraEnvironment: environment
         )
         let location = try #require(started.headers["location"], "\(started.stdout)")
         let state = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "state" }?.value)
         let answer = try await e2e.control(
-            "POST", "/sandbox/web-codes", #"{"appid":"\#(EndToEnd.officialAccount)","user":"\#(user)","scope":"\#(scope)"}"#
+            "POST",
+            "/sandbox/web-codes",
+            #"{"appid":"\#(EndToEnd.officialAccount)","user":"\#(user)","scope":"\#(scope)"}"#
         )
         let code = try #require(answer["code"] as? String)
         return try await e2e.invoke(
-            "callback", method: "GET", path: "/callback?code=\(code)&state=\(state)",
-            headers: ["accept": "application/json", "user-agent": Self.wechatBrowser], extraEnvironment: environment
+            "callback",
+            method: "GET",
+            path: "/callback?code=\(code)&state=\(state)",
+            headers: ["accept": "application/json", "user-agent": Self.wechatBrowser],
+            extraEnvironment: environment
         )
     }
 
-    func decryptProfile(_ e2e: EndToEnd, openid: String, access: String, environment: [String: String]) async throws -> Invocation {
+    func decryptProfile(
+        _ e2e: EndToEnd,
+        openid: String,
+        access: String,
+        environment: [String: String]
+    ) async throws -> Invocation {
         let payload = try await e2e.encryptedProfile(openid: openid)
         let body = String(
-            decoding: try JSONSerialization.data(withJSONObject: ["encryptedData": payload["encryptedData"] ?? "", "iv": payload["iv"] ?? ""]),
+            decoding: try JSONSerialization.data(withJSONObject: [
+                "encryptedData": payload["encryptedData"] ?? "", "iv": payload["iv"] ?? "",
+            ]),
             as: UTF8.self
         )
         return try await e2e.invoke(
-            "userinfo", method: "POST", path: "/userinfo", body: body, headers: ["authorization": "Bearer \(access)"],
+            "userinfo",
+            method: "POST",
+            path: "/userinfo",
+            body: body,
+            headers: ["authorization": "Bearer \(access)"],
             extraEnvironment: environment
         )
     }
@@ -48,25 +73,36 @@ import WeChatSandbox
         // Sealed under data-1: rita's session_key, the app token (for her phone number), hank's WeChat web tokens.
         let (code, phoneCode) = (try await e2e.mintCode(user: "rita"), try await e2e.mintPhoneCode(user: "rita"))
         let login = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(code)","phoneCode":"\#(phoneCode)"}"#,
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(code)","phoneCode":"\#(phoneCode)"}"#,
             extraEnvironment: environment
         )
         #expect(login.status == 200, "\(login.stdout)")
         let access = try #require(login.body["access_token"] as? String)
         let openid = try #require((login.body["user"] as? [String: Any])?["openid"] as? String)
         #expect(try await e2e.upstreamCalls("/cgi-bin/stable_token") == 1)
-        #expect(try await webSignIn(e2e, user: "hank", scope: "snsapi_userinfo", environment: environment).status == 200)
+        #expect(
+            try await webSignIn(e2e, user: "hank", scope: "snsapi_userinfo", environment: environment).status == 200
+        )
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 1)
 
         // Rotated: data-2 seals from now on, data-1 still opens.
         _ = try await files.keys(["rotate", "--file", file])
         let rotated = try files.set("data.json")
-        #expect(rotated.count == 2 && rotated.last?["kid"] as? String == "data-1" && rotated[0]["alg"] as? String == "A256GCM")
+        #expect(
+            rotated.count == 2 && rotated.last?["kid"] as? String == "data-1"
+                && rotated[0]["alg"] as? String == "A256GCM"
+        )
         let decrypted = try await decryptProfile(e2e, openid: openid, access: access, environment: environment)
         #expect(decrypted.status == 200, "the session_key sealed before the rotation opens: \(decrypted.stdout)")
         let (otherCode, otherPhone) = (try await e2e.mintCode(user: "sam"), try await e2e.mintPhoneCode(user: "sam"))
         let other = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(otherCode)","phoneCode":"\#(otherPhone)"}"#,
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(otherCode)","phoneCode":"\#(otherPhone)"}"#,
             extraEnvironment: environment
         )
         #expect(other.status == 200)
@@ -103,24 +139,44 @@ import WeChatSandbox
         // Signing keys added too: new tokens carry the set's first kid and serve.
         let withSets = dataSet.merging(["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]) { $1 }
         let vic = try await e2e.signIn(user: "vic", environment: withSets)
-        let header = try JSONSerialization.jsonObject(with: Data(base64Encoded: String(vic.prefix { $0 != "." }).base64Padded) ?? Data())
+        let header = try JSONSerialization.jsonObject(
+            with: Data(base64Encoded: String(vic.prefix { $0 != "." }).base64Padded) ?? Data()
+        )
         let signingKid = try files.set("signing.json").first?["kid"] as? String
         #expect((header as? [String: Any])?["kid"] as? String == signingKid)
-        #expect(try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(vic)"], extraEnvironment: withSets
-        ).status == 200)
+        #expect(
+            try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(vic)"],
+                extraEnvironment: withSets
+            ).status == 200
+        )
 
         // Without the secret, a deployment needs both sets; with both, it signs in and serves.
         let noSecret = ["WXAUTH_JWT_SECRET": ""]
         let missing = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(try await e2e.mintCode(user: "wes"))"}"#,
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(try await e2e.mintCode(user: "wes"))"}"#,
             extraEnvironment: noSecret.merging(["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]) { $1 }
         )
-        #expect(missing.status == 500 && (missing.body["error_description"] as? String)?.contains("WXAUTH_DATA_KEYS") == true)
+        #expect(
+            missing.status == 500
+                && (missing.body["error_description"] as? String)?.contains("WXAUTH_DATA_KEYS") == true
+        )
         let keysOnly = noSecret.merging(withSets) { $1 }
         let wes = try await e2e.signIn(user: "wes", environment: keysOnly)
-        #expect(try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(wes)"], extraEnvironment: keysOnly
-        ).status == 200)
+        #expect(
+            try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(wes)"],
+                extraEnvironment: keysOnly
+            ).status == 200
+        )
     }
 }

@@ -19,13 +19,18 @@ import Testing
 
     /// Runs an executable to its end: exit status, stdout, stderr.
     static func run(
-        _ executable: URL, arguments: [String] = [], environment: [String: String], stdin: String
+        _ executable: URL,
+        arguments: [String] = [],
+        environment: [String: String],
+        stdin: String
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { own, _ in own }
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
@@ -43,7 +48,12 @@ import Testing
 
     /// Whether a file holds `text`, by `grep` (the debug binaries are over 100 MB).
     static func contains(_ text: String, file: URL) async throws -> Bool {
-        let grep = try await run(URL(fileURLWithPath: "/usr/bin/grep"), arguments: ["-q", "-a", "-F", text, file.path], environment: [:], stdin: "")
+        let grep = try await run(
+            URL(fileURLWithPath: "/usr/bin/grep"),
+            arguments: ["-q", "-a", "-F", text, file.path],
+            environment: [:],
+            stdin: ""
+        )
         try #require(grep.status == 0 || grep.status == 1, "grep failed on \(file.path): \(grep.stderr)")
         return grep.status == 0
     }

@@ -34,7 +34,9 @@ import Glibc
             let process = Process()
             process.executableURL = e2e.binDirectory.appendingPathComponent("wxauth-http")
             process.arguments = arguments
-            process.environment = e2e.environment.merging(["PORT": "0"].merging(extra) { _, new in new }) { _, new in new }
+            process.environment = e2e.environment.merging(["PORT": "0"].merging(extra) { _, new in new }) { _, new in
+                new
+            }
             let errors = Pipe()
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
@@ -64,7 +66,12 @@ import Glibc
             }.start()
             var iterator = ports.makeAsyncIterator()
             self.process = process
-            self.exited = Task { await EndToEnd.onThread { process.waitUntilExit(); return process.terminationStatus } }
+            self.exited = Task {
+                await EndToEnd.onThread {
+                    process.waitUntilExit()
+                    return process.terminationStatus
+                }
+            }
             guard let port = await iterator.next() else {
                 throw NotListening()
             }
@@ -78,7 +85,10 @@ import Glibc
     }
 
     static func request(
-        _ url: String, method: String = "GET", body: String? = nil, headers: [String: String] = [:]
+        _ url: String,
+        method: String = "GET",
+        body: String? = nil,
+        headers: [String: String] = [:]
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = .init(rawValue: method)
@@ -90,7 +100,10 @@ import Glibc
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 1 << 20)
         var fields: [String: String] = [:]
-        for header in response.headers { fields[header.name.lowercased()] = fields[header.name.lowercased()].map { $0 + "\n" + header.value } ?? header.value }
+        for header in response.headers {
+            fields[header.name.lowercased()] =
+                fields[header.name.lowercased()].map { $0 + "\n" + header.value } ?? header.value
+        }
         return Reply(status: Int(response.status.code), headers: fields, body: Data(bytes.readableBytesView))
     }
 
@@ -104,7 +117,11 @@ import Glibc
         let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
             for code in codes {
                 group.addTask {
-                    let answer = try await Self.request(server.baseURL + "/login", method: "POST", body: #"{"code":"\#(code)"}"#)
+                    let answer = try await Self.request(
+                        server.baseURL + "/login",
+                        method: "POST",
+                        body: #"{"code":"\#(code)"}"#
+                    )
                     return answer.status == 200 ? answer.json["access_token"] as? String : nil
                 }
             }
@@ -115,7 +132,8 @@ import Glibc
         let profiles = try await withThrowingTaskGroup(of: Int.self) { group in
             for token in tokens.compactMap({ $0 }) {
                 group.addTask {
-                    try await Self.request(server.baseURL + "/userinfo", headers: ["authorization": "Bearer \(token)"]).status
+                    try await Self.request(server.baseURL + "/userinfo", headers: ["authorization": "Bearer \(token)"])
+                        .status
                 }
             }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -138,7 +156,11 @@ import Glibc
                 #expect(answer.headers["allow"] == function.methods.sorted().joined(separator: ", "), "\(route)")
                 #expect(answer.json["error"] as? String == "method_not_allowed")
                 for method in function.methods {
-                    let routed = try await Self.request(server.baseURL + route, method: method, body: method == "POST" ? "{}" : nil)
+                    let routed = try await Self.request(
+                        server.baseURL + route,
+                        method: method,
+                        body: method == "POST" ? "{}" : nil
+                    )
                     #expect(routed.status != 404 && routed.status != 405, "\(method) \(route)")
                 }
             }
@@ -147,7 +169,9 @@ import Glibc
         #expect(missing.status == 404)
         #expect(missing.json["error"] as? String == "not_found")
         let tooLarge = try await Self.request(
-            server.baseURL + "/login", method: "POST", body: String(repeating: "x", count: 6 * 1024 * 1024 + 1)
+            server.baseURL + "/login",
+            method: "POST",
+            body: String(repeating: "x", count: 6 * 1024 * 1024 + 1)
         )
         #expect(tooLarge.status == 413)
         #expect(await server.terminate() == 0)
@@ -166,7 +190,9 @@ import Glibc
         let code = try await e2e.mintCode(user: "http-slow")
         try await e2e.injectFault(#"{"endpoint":"/sns/jscode2session","delay_ms":800,"times":1}"#)
         let server = try await Server(e2e)
-        let slow = Task { try await Self.request(server.baseURL + "/login", method: "POST", body: #"{"code":"\#(code)"}"#) }
+        let slow = Task {
+            try await Self.request(server.baseURL + "/login", method: "POST", body: #"{"code":"\#(code)"}"#)
+        }
         // The sandbox counts the call when it arrives: from then on the request is in flight.
         while try await e2e.upstreamCalls("/sns/jscode2session") == 0 { await Task.yield() }
         let status = await server.terminate()

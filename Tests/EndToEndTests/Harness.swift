@@ -67,14 +67,19 @@ final class EndToEnd: Sendable {
     /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
     init(database: E2EDatabase = .default, sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
         _ = BrokenPipes.ignored
-        sandbox = try await SandboxServer.start(apps: [
-            SandboxApp(appid: Self.appid, secret: Self.appSecret),
-            SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
-            SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
-        ], clock: sandboxClock)
+        sandbox = try await SandboxServer.start(
+            apps: [
+                SandboxApp(appid: Self.appid, secret: Self.appSecret),
+                SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
+                SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
+            ],
+            clock: sandboxClock
+        )
         switch database {
         case .sqlite:
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-e2e-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "wxauth-e2e-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             databaseURL = "sqlite:" + directory.appendingPathComponent("wxauth.sqlite").path
             temporaryDirectory = directory
@@ -118,7 +123,10 @@ final class EndToEnd: Sendable {
 
     /// Runs one function (or another built executable, with `arguments`) with `stdin` bytes and waits for it.
     func invoke(
-        _ function: String, arguments: [String] = [], stdin: [UInt8] = [], extraEnvironment: [String: String] = [:]
+        _ function: String,
+        arguments: [String] = [],
+        stdin: [UInt8] = [],
+        extraEnvironment: [String: String] = [:]
     ) async throws -> Invocation {
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent(function)
@@ -144,8 +152,10 @@ final class EndToEnd: Sendable {
         await Self.onThread { process.waitUntilExit() }
         if arguments.isEmpty { LogShape.expectStructured(String(decoding: err, as: UTF8.self)) }
         return Invocation(
-            exitStatus: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self), elapsed: ContinuousClock.now - started
+            exitStatus: process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self),
+            elapsed: ContinuousClock.now - started
         )
     }
 
@@ -159,8 +169,13 @@ final class EndToEnd: Sendable {
 
     /// Runs one function with an API Gateway v2.0 event; `path` may carry a query string.
     func invoke(
-        _ function: String, method: String, path: String, body: String? = nil, headers: [String: String] = [:],
-        cookies: [String] = [], extraEnvironment: [String: String] = [:]
+        _ function: String,
+        method: String,
+        path: String,
+        body: String? = nil,
+        headers: [String: String] = [:],
+        cookies: [String] = [],
+        extraEnvironment: [String: String] = [:]
     ) async throws -> Invocation {
         var allHeaders = headers
         if body != nil { allHeaders["content-type"] = "application/json" }
@@ -169,7 +184,9 @@ final class EndToEnd: Sendable {
         let rawQuery = parts.count > 1 ? String(parts[1]) : ""
         var query: [String: String] = [:]
         for pair in rawQuery.split(separator: "&") {
-            let keyValue = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            let keyValue = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).removingPercentEncoding ?? String($0)
+            }
             query[keyValue[0]] = keyValue.count > 1 ? keyValue[1] : ""
         }
         var event: [String: Any] = [
@@ -204,7 +221,8 @@ final class EndToEnd: Sendable {
     func sessionKey(user: String) async throws -> String? {
         let codeAnswer = try await control("POST", "/sandbox/codes", #"{"appid":"\#(Self.appid)","user":"\#(user)"}"#)
         let openid = try #require(codeAnswer["openid"] as? String)
-        return try await control("GET", "/sandbox/sessions?appid=\(Self.appid)&openid=\(openid)", nil)["session_key"] as? String
+        return try await control("GET", "/sandbox/sessions?appid=\(Self.appid)&openid=\(openid)", nil)["session_key"]
+            as? String
     }
 
     func control(_ method: String, _ path: String, _ body: String?) async throws -> [String: Any] {
@@ -223,7 +241,11 @@ final class EndToEnd: Sendable {
 extension EndToEnd {
     /// A `getPhoneNumber` code for a test user.
     func mintPhoneCode(user: String) async throws -> String {
-        let answer = try await control("POST", "/sandbox/phone-codes", #"{"appid":"\#(Self.appid)","user":"\#(user)","phone":"13800138000"}"#)
+        let answer = try await control(
+            "POST",
+            "/sandbox/phone-codes",
+            #"{"appid":"\#(Self.appid)","user":"\#(user)","phone":"13800138000"}"#
+        )
         return try #require(answer["code"] as? String)
     }
 

@@ -28,7 +28,8 @@ import Testing
     @Test func anEndlessSecretFileIsA500NamingTheSetting() async throws {
         let e2e = try await EndToEnd()
         let userinfo = try await e2e.invokeBounded(
-            "userinfo", stdin: Self.event(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer x.y.z"]),
+            "userinfo",
+            stdin: Self.event(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer x.y.z"]),
             extraEnvironment: ["WXAUTH_JWT_SECRET": "", "WXAUTH_JWT_SECRET_FILE": "/dev/zero"]
         )
         #expect(!userinfo.1, "userinfo did not answer with WXAUTH_JWT_SECRET_FILE=/dev/zero")
@@ -38,7 +39,8 @@ import Testing
 
         let code = try await e2e.mintCode()
         let login = try await e2e.invokeBounded(
-            "login", stdin: Self.event(method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#),
+            "login",
+            stdin: Self.event(method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#),
             extraEnvironment: ["WECHAT_SECRET": "", "WECHAT_SECRET_FILE": "/dev/zero"]
         )
         #expect(!login.1, "login did not answer with WECHAT_SECRET_FILE=/dev/zero")
@@ -58,7 +60,8 @@ import Testing
         let e2e = try await EndToEnd()
         let code = try await e2e.mintCode()
         let (run, timedOut) = try await e2e.invokeBounded(
-            "login", stdin: Self.event(method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#),
+            "login",
+            stdin: Self.event(method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#),
             extraEnvironment: [setting: value]
         )
         #expect(!timedOut)
@@ -79,7 +82,8 @@ import Testing
         let e2e = try await EndToEnd()
         let body = template.replacingOccurrences(of: "CODE", with: try await e2e.mintCode())
         let (run, timedOut) = try await e2e.invokeBounded(
-            "login", stdin: Self.event(method: "POST", path: "/login", body: body, headers: ["content-type": "application/json"])
+            "login",
+            stdin: Self.event(method: "POST", path: "/login", body: body, headers: ["content-type": "application/json"])
         )
         #expect(!timedOut)
         #expect(run.status == 400, "\(run.stdout)")
@@ -92,7 +96,10 @@ extension EndToEnd {
     /// Runs `function` with stdin from a file (`/dev/zero` too), killed if it has not exited within `timeout`;
     /// `timedOut` says whether it had to be. Waiting is on the process's exit, never on a sleep.
     func invokeBounded(
-        _ function: String, stdinPath: String, extraEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)
+        _ function: String,
+        stdinPath: String,
+        extraEnvironment: [String: String] = [:],
+        timeout: Duration = .seconds(30)
     ) async throws -> (Invocation, timedOut: Bool) {
         let process = Process()
         process.executableURL = binDirectory.appendingPathComponent(function)
@@ -119,17 +126,23 @@ extension EndToEnd {
         }
         let (out, err) = await (stdout, stderr)
         let run = Invocation(
-            exitStatus: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self), elapsed: ContinuousClock.now - started
+            exitStatus: process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self),
+            elapsed: ContinuousClock.now - started
         )
         return (run, timedOut)
     }
 
     /// Runs `function` with `stdin` bytes (through a file, so an early exit cannot break a pipe), with a timeout.
     func invokeBounded(
-        _ function: String, stdin: [UInt8], extraEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)
+        _ function: String,
+        stdin: [UInt8],
+        extraEnvironment: [String: String] = [:],
+        timeout: Duration = .seconds(30)
     ) async throws -> (Invocation, timedOut: Bool) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-stdin-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-stdin-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(stdin).write(to: URL(fileURLWithPath: path))
         return try await invokeBounded(function, stdinPath: path, extraEnvironment: extraEnvironment, timeout: timeout)

@@ -9,24 +9,32 @@ enum PyJWT {
 
     static let python: String? = {
         let environment = ProcessInfo.processInfo.environment
-        let venv = environment["WXAUTH_PYJWT_VENV"].flatMap { $0.isEmpty ? nil : $0 }
+        let venv =
+            environment["WXAUTH_PYJWT_VENV"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"] ?? "/root") + "/.cache/wxauth-pyjwt-venv"
         let path = venv + "/bin/python"
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }()
 
-    static let skipNote: Comment = "PyJWT is not installed: run .ci/pyjwt-venv (it makes the virtualenv these tests use)"
+    static let skipNote: Comment =
+        "PyJWT is not installed: run .ci/pyjwt-venv (it makes the virtualenv these tests use)"
 
     /// Each token's verdict: its claims and header when valid, nil when PyJWT refused it.
     static func verify(
-        _ tokens: [String], jwks: String, octKeys: [String: String] = [:], issuer: String = "wxauth", audience: String = "wxauth"
+        _ tokens: [String],
+        jwks: String,
+        octKeys: [String: String] = [:],
+        issuer: String = "wxauth",
+        audience: String = "wxauth"
     ) async throws -> [(header: [String: Any], claims: [String: Any])?] {
         let request: [String: Any] = [
             "jwks": try JSONSerialization.jsonObject(with: Data(jwks.utf8)), "oct": octKeys, "issuer": issuer,
             "audience": audience, "tokens": tokens,
         ]
         let run = try await FunctionProcessTests.run(
-            URL(fileURLWithPath: try #require(python)), arguments: [script.path], environment: [:],
+            URL(fileURLWithPath: try #require(python)),
+            arguments: [script.path],
+            environment: [:],
             stdin: String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
         )
         #expect(run.status == 0, "\(run.stderr)")
@@ -35,7 +43,9 @@ enum PyJWT {
         return try lines.map { line in
             let verdict = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             guard verdict["valid"] as? Bool == true else { return nil }
-            return (try #require(verdict["header"] as? [String: Any]), try #require(verdict["claims"] as? [String: Any]))
+            return (
+                try #require(verdict["header"] as? [String: Any]), try #require(verdict["claims"] as? [String: Any])
+            )
         }
     }
 }
@@ -55,7 +65,10 @@ struct KeyFiles {
 
     func keys(_ arguments: [String]) async throws -> String {
         let run = try await FunctionProcessTests.run(
-            URL(fileURLWithPath: runner), arguments: ["keys"] + arguments, environment: [:], stdin: ""
+            URL(fileURLWithPath: runner),
+            arguments: ["keys"] + arguments,
+            environment: [:],
+            stdin: ""
         )
         #expect(run.status == 0, "keys \(arguments): \(run.stderr)")
         return run.stdout
@@ -64,7 +77,9 @@ struct KeyFiles {
     /// The private JWK Set in a file, parsed.
     func set(_ name: String) throws -> [[String: Any]] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
-        return try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["keys"] as? [[String: Any]])
+        return try #require(
+            (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["keys"] as? [[String: Any]]
+        )
     }
 
     func write(_ keys: [[String: Any]], to name: String) throws {
@@ -78,7 +93,13 @@ extension EndToEnd {
     /// A mini-program sign-in through the real `login`: the access token.
     func signIn(user: String = "alice", environment: [String: String]) async throws -> String {
         let code = try await mintCode(user: user)
-        let login = try await invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#, extraEnvironment: environment)
+        let login = try await invoke(
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(code)"}"#,
+            extraEnvironment: environment
+        )
         #expect(login.status == 200, "\(login.stdout)")
         return try #require(login.body["access_token"] as? String)
     }
@@ -95,8 +116,11 @@ extension EndToEnd {
         let e2e = try await EndToEnd()
         let files = try KeyFiles(e2e)
         defer { files.remove() }
-        _ = try await files.keys(["new", "--alg", algorithm, "--kid", "k-\(algorithm)", "--output", files.path("signing.json")])
-        let mode = try FileManager.default.attributesOfItem(atPath: files.path("signing.json"))[.posixPermissions] as? Int
+        _ = try await files.keys([
+            "new", "--alg", algorithm, "--kid", "k-\(algorithm)", "--output", files.path("signing.json"),
+        ])
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: files.path("signing.json"))[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let environment = ["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]
 
@@ -104,13 +128,24 @@ extension EndToEnd {
         let published = try await e2e.publishedJWKS(environment: environment)
         #expect(published.status == 200 && published.headers["cache-control"] == "public, max-age=300")
         let jwks = try #require(published.response["body"] as? String)
-        #expect(try await files.keys(["public", "--file", files.path("signing.json")]).trimmingCharacters(in: .newlines) == jwks)
-        for member in [#""d""#, #""p""#, #""q""#, #""dp""#, #""dq""#, #""qi""#, #""k""#] { #expect(!jwks.contains(member)) }
+        #expect(
+            try await files.keys(["public", "--file", files.path("signing.json")]).trimmingCharacters(in: .newlines)
+                == jwks
+        )
+        for member in [#""d""#, #""p""#, #""q""#, #""dp""#, #""dq""#, #""qi""#, #""k""#] {
+            #expect(!jwks.contains(member))
+        }
 
         // HS256 keys are never published: a verifier holds the shared secret instead.
-        let octKeys = algorithm == "HS256"
-            ? try files.set("signing.json").reduce(into: [String: String]()) { $0[$1["kid"] as? String ?? ""] = $1["k"] as? String } : [:]
-        #expect((try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: [Any]])?["keys"]?.count == (algorithm == "HS256" ? 0 : 1))
+        let octKeys =
+            algorithm == "HS256"
+            ? try files.set("signing.json").reduce(into: [String: String]()) {
+                $0[$1["kid"] as? String ?? ""] = $1["k"] as? String
+            } : [:]
+        #expect(
+            (try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: [Any]])?["keys"]?.count
+                == (algorithm == "HS256" ? 0 : 1)
+        )
         let verdict = try #require(try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys).first ?? nil)
         #expect(verdict.header["alg"] as? String == algorithm)
         #expect(verdict.header["typ"] as? String == "at+jwt" && verdict.header["kid"] as? String == "k-\(algorithm)")
@@ -119,7 +154,11 @@ extension EndToEnd {
         #expect(verdict.claims["sid"] is String && verdict.claims["jti"] is String && verdict.claims["sub"] is String)
 
         // A foreign issuer's or audience's verifier refuses it.
-        #expect(try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys, audience: "someone-else").allSatisfy { $0 == nil })
+        #expect(
+            try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys, audience: "someone-else").allSatisfy {
+                $0 == nil
+            }
+        )
     }
 
     @Test(.enabled(if: PyJWT.python != nil, PyJWT.skipNote))
@@ -136,13 +175,19 @@ extension EndToEnd {
         _ = try await files.keys(["rotate", "--file", file, "--alg", "ES256", "--kid", "new"])
         #expect(try files.set("signing.json").map { $0["kid"] as? String } == ["new", "old"])
         #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
-        let rotatedJWKS = try #require(try await e2e.publishedJWKS(environment: environment).response["body"] as? String)
+        let rotatedJWKS = try #require(
+            try await e2e.publishedJWKS(environment: environment).response["body"] as? String
+        )
         let newToken = try await e2e.signIn(user: "bob", environment: environment)
         let both = try await PyJWT.verify([oldToken, newToken], jwks: rotatedJWKS)
         #expect(both[0]?.header["kid"] as? String == "old")
         #expect(both[1]?.header["kid"] as? String == "new" && both[1]?.header["alg"] as? String == "ES256")
         let oldStillWorks = try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(oldToken)"], extraEnvironment: environment
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(oldToken)"],
+            extraEnvironment: environment
         )
         #expect(oldStillWorks.status == 200)
 
@@ -152,11 +197,19 @@ extension EndToEnd {
         let after = try await PyJWT.verify([oldToken, newToken], jwks: finalJWKS)
         #expect(after[0] == nil && after[1] != nil)
         let refused = try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(oldToken)"], extraEnvironment: environment
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(oldToken)"],
+            extraEnvironment: environment
         )
         #expect(refused.status == 401 && refused.exitStatus == 0)
         let accepted = try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(newToken)"], extraEnvironment: environment
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(newToken)"],
+            extraEnvironment: environment
         )
         #expect(accepted.status == 200)
     }
@@ -165,10 +218,17 @@ extension EndToEnd {
 /// Tokens signed with the right key but carrying hostile numbers, presented to the real `userinfo`: every one is a
 /// 401 with exit status 0, never a crash.
 @Suite struct HostileTokenTests {
-    static func forged(header: String = #"{"alg":"HS256","typ":"at+jwt","kid":"KID"}"#, claims: String, kid: String) -> String {
+    static func forged(
+        header: String = #"{"alg":"HS256","typ":"at+jwt","kid":"KID"}"#,
+        claims: String,
+        kid: String
+    ) -> String {
         func b64(_ bytes: some Sequence<UInt8>) -> String {
-            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
+            Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+                of: "/",
+                with: "_"
+            )
+            .replacingOccurrences(of: "=", with: "")
         }
         let input = b64(Array(header.replacingOccurrences(of: "KID", with: kid).utf8)) + "." + b64(Array(claims.utf8))
         let key = SymmetricKey(data: Array(EndToEnd.jwtSecret.utf8))
@@ -188,24 +248,36 @@ extension EndToEnd {
         }
         // The same claims with sane numbers pass: so each refusal below is the number's doing.
         let control = try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(Self.forged(claims: claims(), kid: kid))"]
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(Self.forged(claims: claims(), kid: kid))"]
         )
         #expect(control.status == 200, "\(control.stdout)")
         let hostile = [
             claims(exp: String(Int64.max)), claims(iat: String(Int64.min)), claims(exp: "1e300"), claims(exp: "-1"),
             claims(exp: "\(now + 600).5"), claims(exp: #""\#(now + 600)""#), claims(exp: "99999999999999999999999999"),
-            claims(extra: #","nbf":\#(now + 3600)"#), claims(extra: #","nbf":"0""#), claims(extra: #","nbf":\#(Int64.max)"#),
+            claims(extra: #","nbf":\#(now + 3600)"#), claims(extra: #","nbf":"0""#),
+            claims(extra: #","nbf":\#(Int64.max)"#),
         ]
         for claims in hostile {
             let run = try await e2e.invoke(
-                "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(Self.forged(claims: claims, kid: kid))"]
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(Self.forged(claims: claims, kid: kid))"]
             )
             #expect(run.exitStatus == 0 && run.status == 401, "\(claims): \(run.stdout) \(run.stderr)")
             #expect(run.body["error"] as? String == "invalid_token")
         }
         let typ = try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo",
-            headers: ["authorization": "Bearer \(Self.forged(header: #"{"alg":"HS256","typ":"JWT","kid":"KID"}"#, claims: claims(), kid: kid))"]
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: [
+                "authorization":
+                    "Bearer \(Self.forged(header: #"{"alg":"HS256","typ":"JWT","kid":"KID"}"#, claims: claims(), kid: kid))"
+            ]
         )
         #expect(typ.status == 401)
     }
@@ -225,11 +297,17 @@ extension String {
     @Test func metadataNamesEveryEndpointUnderThePublicURL() async throws {
         let e2e = try await EndToEnd()
         let run = try await e2e.invoke(
-            "jwks", method: "GET", path: "/.well-known/oauth-authorization-server",
-            extraEnvironment: ["WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test"]
+            "jwks",
+            method: "GET",
+            path: "/.well-known/oauth-authorization-server",
+            extraEnvironment: [
+                "WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test",
+            ]
         )
         #expect(run.status == 200 && run.exitStatus == 0)
-        #expect(run.headers["cache-control"] == "public, max-age=300" && run.headers["content-type"] == "application/json")
+        #expect(
+            run.headers["cache-control"] == "public, max-age=300" && run.headers["content-type"] == "application/json"
+        )
         let base = EndToEnd.publicURL
         #expect(run.body["issuer"] as? String == "https://auth.example.test")
         #expect(run.body["jwks_uri"] as? String == base + "/.well-known/jwks.json")
@@ -250,18 +328,31 @@ extension String {
         let elsewhere = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/other")
         #expect(elsewhere.status == 404)
         let noURL = try await e2e.invoke(
-            "jwks", method: "GET", path: "/.well-known/oauth-authorization-server", extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
+            "jwks",
+            method: "GET",
+            path: "/.well-known/oauth-authorization-server",
+            extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
         )
-        #expect(noURL.status == 500 && (noURL.body["error_description"] as? String)?.contains("WXAUTH_PUBLIC_URL") == true)
+        #expect(
+            noURL.status == 500 && (noURL.body["error_description"] as? String)?.contains("WXAUTH_PUBLIC_URL") == true
+        )
         let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtMDEyMzQ1"
         let badSet = #"{"keys":[{"kty":"oct","kid":"a","alg":"HS384","k":"\#(secret)"}]}"#
-        let bad = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/jwks.json", extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet])
+        let bad = try await e2e.invoke(
+            "jwks",
+            method: "GET",
+            path: "/.well-known/jwks.json",
+            extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
+        )
         #expect(bad.status == 500 && bad.body["error"] as? String == "server_error" && bad.exitStatus == 0)
         #expect((bad.body["error_description"] as? String)?.contains("WXAUTH_SIGNING_KEYS") == true)
         #expect(!bad.stdout.contains(secret) && !bad.stderr.contains(secret))
         // Every function refuses the same way (the key set is read with the rest of the configuration).
         let userinfo = try await e2e.invoke(
-            "userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer x.y.z"],
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer x.y.z"],
             extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
         )
         #expect(userinfo.status == 500 && !userinfo.stdout.contains(secret) && !userinfo.stderr.contains(secret))

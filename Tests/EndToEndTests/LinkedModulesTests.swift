@@ -58,7 +58,10 @@ import Musl
         // whose server is NIO's, carries NIOHTTP1.
         for name in ["login", "callback"] {
             let found = try #require(findings[name]).get()
-            #expect(found == [Self.weChatTransportModule], "\(name) should link WeChat's transport and no more; found \(found.sorted())")
+            #expect(
+                found == [Self.weChatTransportModule],
+                "\(name) should link WeChat's transport and no more; found \(found.sorted())"
+            )
         }
         #expect(try #require(findings["wxauth-http"]).get().contains("NIOHTTP1"))
         for name in ["userinfo", "refresh", "logout", "jwks", "admin"] {

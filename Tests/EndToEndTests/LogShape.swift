@@ -32,7 +32,11 @@ enum LogShape {
     static func expectStructured(_ stderr: String, sourceLocation: SourceLocation = #_sourceLocation) {
         for line in stderr.split(separator: "\n") where !line.isEmpty {
             let problems = problems(ofLine: line)
-            #expect(problems.isEmpty, "stderr line without the structured-log shape: \(problems)", sourceLocation: sourceLocation)
+            #expect(
+                problems.isEmpty,
+                "stderr line without the structured-log shape: \(problems)",
+                sourceLocation: sourceLocation
+            )
         }
     }
 }

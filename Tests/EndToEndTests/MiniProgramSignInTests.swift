@@ -4,7 +4,9 @@ import Testing
 
 /// The built `login`, `refresh` and `userinfo` executables, each run as its own process against the sandbox.
 @Suite(.serialized) struct MiniProgramSignInTests {
-    @Test(arguments: E2EDatabase.available) func signInUserinfoRefreshReuseAndRevocation(database: E2EDatabase) async throws {
+    @Test(arguments: E2EDatabase.available) func signInUserinfoRefreshReuseAndRevocation(
+        database: E2EDatabase
+    ) async throws {
         let e2e = try await EndToEnd(database: database)
         let code = try await e2e.mintCode(user: "alice")
         let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
@@ -22,34 +24,63 @@ import Testing
             func verify(using algorithm: some JWTAlgorithm) async throws {}
         }
         let kid = try #require(
-            (try JSONSerialization.jsonObject(with: Data(base64Encoded: String(access.prefix { $0 != "." }).base64Padded) ?? Data())
+            (try JSONSerialization.jsonObject(
+                with: Data(base64Encoded: String(access.prefix { $0 != "." }).base64Padded) ?? Data()
+            )
                 as? [String: Any])?["kid"] as? String
         )
         let keys = await JWTKeyCollection().add(
-            hmac: HMACKey(from: EndToEnd.jwtSecret), digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid)
+            hmac: HMACKey(from: EndToEnd.jwtSecret),
+            digestAlgorithm: .sha256,
+            kid: JWKIdentifier(string: kid)
         )
         let claims = try await keys.verify(access, as: Claims.self)
         #expect(claims.iss == "wxauth" && claims.aud == "wxauth" && claims.sub == user["id"] as? String)
         #expect(claims.client_id == EndToEnd.appid)
         #expect(claims.exp - claims.iat == 900)
 
-        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let info = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(info.status == 200)
         #expect(info.body["sub"] as? String == claims.sub)
         #expect(info.body["openid"] as? String == user["openid"] as? String)
         #expect(info.body["updated_at"] is Int)
 
-        let rotated = try await e2e.invoke("refresh", method: "POST", path: "/refresh", body: #"{"refresh_token":"\#(refresh)"}"#)
+        let rotated = try await e2e.invoke(
+            "refresh",
+            method: "POST",
+            path: "/refresh",
+            body: #"{"refresh_token":"\#(refresh)"}"#
+        )
         #expect(rotated.status == 200)
         let next = try #require(rotated.body["refresh_token"] as? String)
         #expect(next != refresh)
 
-        let reused = try await e2e.invoke("refresh", method: "POST", path: "/refresh", body: #"{"refresh_token":"\#(refresh)"}"#)
+        let reused = try await e2e.invoke(
+            "refresh",
+            method: "POST",
+            path: "/refresh",
+            body: #"{"refresh_token":"\#(refresh)"}"#
+        )
         #expect(reused.status == 400)
         #expect(reused.body["error"] as? String == "invalid_grant")
-        let afterRevocation = try await e2e.invoke("refresh", method: "POST", path: "/refresh", body: #"{"refresh_token":"\#(next)"}"#)
+        let afterRevocation = try await e2e.invoke(
+            "refresh",
+            method: "POST",
+            path: "/refresh",
+            body: #"{"refresh_token":"\#(next)"}"#
+        )
         #expect(afterRevocation.status == 400)
-        let revokedInfo = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let revokedInfo = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(revokedInfo.status == 401)
         #expect(revokedInfo.headers["www-authenticate"]?.contains("invalid_token") == true)
 
@@ -63,7 +94,12 @@ import Testing
 
     @Test func unknownAndReusedCodesAreInvalidGrants() async throws {
         let e2e = try await EndToEnd()
-        let unknown = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"0000000000unknowncode0000000000"}"#)
+        let unknown = try await e2e.invoke(
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"0000000000unknowncode0000000000"}"#
+        )
         #expect(unknown.status == 400)
         #expect(unknown.body["error"] as? String == "invalid_grant")
         #expect(unknown.body["wechat_errcode"] as? Int == 40029)
@@ -88,9 +124,15 @@ import Testing
         #expect(try await e2e.calls() - before == 2)
 
         let stuck = try await e2e.mintCode()
-        try await e2e.injectFault(#"{"endpoint":"/sns/jscode2session","errcode":-1,"errmsg":"system error","times":1000}"#)
+        try await e2e.injectFault(
+            #"{"endpoint":"/sns/jscode2session","errcode":-1,"errmsg":"system error","times":1000}"#
+        )
         let busy = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(stuck)"}"#, extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "2"]
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(stuck)"}"#,
+            extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "2"]
         )
         #expect(busy.status == 503)
         #expect(busy.body["error"] as? String == "temporarily_unavailable")
@@ -104,7 +146,11 @@ import Testing
         try await e2e.injectFault(#"{"endpoint":"/sns/jscode2session","delay_ms":3000,"times":1}"#)
         let before = try await e2e.calls()
         let slow = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#, extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "1.5"]
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(code)"}"#,
+            extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "1.5"]
         )
         #expect(slow.status == 503)
         // It gave up at its own deadline instead of waiting for WeChat's late answer (3 s); the margin is
@@ -126,7 +172,10 @@ import Testing
         let e2e = try await EndToEnd()
         let code = try await e2e.mintCode()
         let wrong = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#,
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(code)"}"#,
             extraEnvironment: ["WECHAT_SECRET": "wrong-secret-value-also-secret"]
         )
         #expect(wrong.status == 500)
@@ -136,7 +185,9 @@ import Testing
 
     @Test func malformedEventsGetJSONAnswersAndExitZero() async throws {
         let e2e = try await EndToEnd()
-        let deep = Array((#"{"x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}").utf8)
+        let deep = Array(
+            (#"{"x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}").utf8
+        )
         let huge = Array((#"{"httpMethod":"POST","body":""# + String(repeating: "A", count: 3_000_000) + #""}"#).utf8)
         let inputs: [[UInt8]] = [
             [], Array("garbage".utf8), [0xFF, 0xFE, 0x00], Array("[]".utf8), Array(#"{"headers":1}"#.utf8), deep, huge,
@@ -154,7 +205,9 @@ import Testing
     }
 
     /// Of many `refresh` processes presenting one token at once, exactly one wins; the rest are refused.
-    @Test(arguments: E2EDatabase.available) func concurrentRefreshesHaveExactlyOneWinner(database: E2EDatabase) async throws {
+    @Test(arguments: E2EDatabase.available) func concurrentRefreshesHaveExactlyOneWinner(
+        database: E2EDatabase
+    ) async throws {
         let e2e = try await EndToEnd(database: database)
         let code = try await e2e.mintCode(user: "bob")
         let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
@@ -163,7 +216,12 @@ import Testing
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<processes {
                 group.addTask {
-                    try await e2e.invoke("refresh", method: "POST", path: "/refresh", body: #"{"refresh_token":"\#(refresh)"}"#).status
+                    try await e2e.invoke(
+                        "refresh",
+                        method: "POST",
+                        path: "/refresh",
+                        body: #"{"refresh_token":"\#(refresh)"}"#
+                    ).status
                 }
             }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -173,14 +231,21 @@ import Testing
     }
 
     /// Many `login` processes signing the same new person in at once make one user, not one each.
-    @Test(arguments: E2EDatabase.available) func concurrentFirstSignInsOfOnePersonMakeOneUser(database: E2EDatabase) async throws {
+    @Test(arguments: E2EDatabase.available) func concurrentFirstSignInsOfOnePersonMakeOneUser(
+        database: E2EDatabase
+    ) async throws {
         let e2e = try await EndToEnd(database: database)
         var codes: [String] = []
         for _ in 0..<8 { codes.append(try await e2e.mintCode(user: "dave")) }
         let users = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
             for code in codes {
                 group.addTask {
-                    let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+                    let login = try await e2e.invoke(
+                        "login",
+                        method: "POST",
+                        path: "/login",
+                        body: #"{"code":"\#(code)"}"#
+                    )
                     return (login.status, (login.body["user"] as? [String: Any])?["id"] as? String)
                 }
             }

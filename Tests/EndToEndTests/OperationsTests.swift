@@ -98,9 +98,16 @@ import WXAuthStore
 
         // 30 s later (moved in the shared store, not slept): one probe calls WeChat, now healthy, and closes it.
         _ = try await e2e.control("DELETE", "/sandbox/faults", nil)
-        let store = try DatabaseURL(e2e.databaseURL)!.openStore(functionTimeout: .seconds(5), logger: Logger(label: "test"))
+        let store = try DatabaseURL(e2e.databaseURL)!.openStore(
+            functionTimeout: .seconds(5),
+            logger: Logger(label: "test")
+        )
         _ = try await store.updateCircuit(name: "wechat") { state in
-            state.map { var past = $0; past.openUntil = 1; return past }
+            state.map {
+                var past = $0
+                past.openUntil = 1
+                return past
+            }
         }
         let code = try await e2e.mintCode()
         let probe = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
@@ -108,6 +115,8 @@ import WXAuthStore
         #expect(try await e2e.calls() == callsWhenOpened + 1)
         #expect(try await store.circuit(name: "wechat") == nil)
         let next = try await e2e.mintCode()
-        #expect(try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(next)"}"#).status == 200)
+        #expect(
+            try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(next)"}"#).status == 200
+        )
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+
 @testable import LocalRunner
 
 /// A custom-runtime API on a loopback port: hands out queued events and records what the function posts back,
@@ -38,10 +39,15 @@ final class RuntimeAPIEmulator: Sendable {
         }
         // Stopped gracefully (ListeningApplication), never cancelled: cancelling the server while a long-poll
         // `next` is answering crashes in NIO ("Deinited NIOAsyncWriter without calling finish()").
-        server = try await ListeningApplication.start(name: "runtime API emulator", logger: Logger(label: "runtime-api-emulator")) {
+        server = try await ListeningApplication.start(
+            name: "runtime API emulator",
+            logger: Logger(label: "runtime-api-emulator")
+        ) {
             Application(
-                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: $0, logger: Logger(label: "runtime-api-emulator")
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: $0,
+                logger: Logger(label: "runtime-api-emulator")
             )
         }
         port = server.port
@@ -50,7 +56,9 @@ final class RuntimeAPIEmulator: Sendable {
     }
 
     private static func addLambdaRoutes(
-        to router: Router<BasicRequestContext>, feed: Feed, record: AsyncStream<Posted>.Continuation
+        to router: Router<BasicRequestContext>,
+        feed: Feed,
+        record: AsyncStream<Posted>.Continuation
     ) {
         router.get("/2018-06-01/runtime/invocation/next") { _, _ -> Response in
             guard let (id, event, deadline) = await feed.next() else { return Response(status: .gone) }
@@ -66,7 +74,9 @@ final class RuntimeAPIEmulator: Sendable {
                 let body = try await request.body.collect(upTo: 8 << 20)
                 record.yield(
                     Posted(
-                        requestId: context.parameters.get("id"), kind: kind, body: String(buffer: body),
+                        requestId: context.parameters.get("id"),
+                        kind: kind,
+                        body: String(buffer: body),
                         errorTypeHeader: request.headers[HTTPField.Name("Lambda-Runtime-Function-Error-Type")!]
                     )
                 )
@@ -83,7 +93,9 @@ final class RuntimeAPIEmulator: Sendable {
     /// SCF's protocol. An event is handed out only after `init/ready`; a `next` before it, or a response with no
     /// invocation in progress, is recorded as a protocol violation for the test to see.
     private static func addSCFRoutes(
-        to router: Router<BasicRequestContext>, feed: Feed, record: AsyncStream<Posted>.Continuation
+        to router: Router<BasicRequestContext>,
+        feed: Feed,
+        record: AsyncStream<Posted>.Continuation
     ) {
         router.post("/runtime/init/ready") { request, _ -> Response in
             _ = try await request.body.collect(upTo: 1 << 20)
@@ -93,7 +105,9 @@ final class RuntimeAPIEmulator: Sendable {
         }
         router.get("/runtime/invocation/next") { _, _ -> Response in
             guard await feed.isReady else {
-                record.yield(Posted(requestId: nil, kind: "violation: next before init/ready", body: "", errorTypeHeader: nil))
+                record.yield(
+                    Posted(requestId: nil, kind: "violation: next before init/ready", body: "", errorTypeHeader: nil)
+                )
                 return Response(status: .badRequest)
             }
             guard let (id, event, deadline) = await feed.next() else { return Response(status: .gone) }
@@ -110,7 +124,14 @@ final class RuntimeAPIEmulator: Sendable {
             router.post("/runtime/invocation/\(kind)") { request, _ -> Response in
                 let body = try await request.body.collect(upTo: 8 << 20)
                 guard let id = await feed.end() else {
-                    record.yield(Posted(requestId: nil, kind: "violation: \(kind) without an invocation", body: "", errorTypeHeader: nil))
+                    record.yield(
+                        Posted(
+                            requestId: nil,
+                            kind: "violation: \(kind) without an invocation",
+                            body: "",
+                            errorTypeHeader: nil
+                        )
+                    )
                     return Response(status: .badRequest)
                 }
                 record.yield(Posted(requestId: id, kind: kind, body: String(buffer: body), errorTypeHeader: nil))

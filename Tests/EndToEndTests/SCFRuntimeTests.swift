@@ -8,7 +8,8 @@ import Testing
 @Suite(.serialized) struct SCFRuntimeTests {
     static let functions = ["login", "callback", "refresh", "userinfo", "logout", "jwks", "admin"]
 
-    static func start(_ executable: URL, environment: [String: String], emulator: RuntimeAPIEmulator) throws -> Process {
+    static func start(_ executable: URL, environment: [String: String], emulator: RuntimeAPIEmulator) throws -> Process
+    {
         let process = Process()
         process.executableURL = executable
         process.environment = environment.merging(emulator.environment(.scf)) { _, new in new }
@@ -22,7 +23,11 @@ import Testing
     /// A Function URL event, shaped as SCF's documentation shows it: no `requestContext`, no
     /// `queryStringParameters`, no `isBase64Encoded`; the query as an object in `queryString`.
     static func functionURLEvent(
-        _ method: String, _ path: String, query: [String: String] = [:], headers: [String: String] = [:], body: String = ""
+        _ method: String,
+        _ path: String,
+        query: [String: String] = [:],
+        headers: [String: String] = [:],
+        body: String = ""
     ) throws -> String {
         let event: [String: Any] = [
             "httpMethod": method, "path": path, "queryString": query, "body": body,
@@ -46,10 +51,14 @@ import Testing
     }
 
     /// The integrated response SCF accepts: exactly these members (plus `multiValueHeaders` for several cookies).
-    static func integrated(_ posted: RuntimeAPIEmulator.Posted?) -> (status: Int, headers: [String: String], body: [String: Any])? {
+    static func integrated(
+        _ posted: RuntimeAPIEmulator.Posted?
+    ) -> (status: Int, headers: [String: String], body: [String: Any])? {
         guard let posted, posted.kind == "response",
             let object = try? JSONSerialization.jsonObject(with: Data(posted.body.utf8)) as? [String: Any],
-            Set(object.keys).subtracting(["multiValueHeaders"]) == ["isBase64Encoded", "statusCode", "headers", "body"],
+            Set(object.keys).subtracting(["multiValueHeaders"]) == [
+                "isBase64Encoded", "statusCode", "headers", "body",
+            ],
             object["isBase64Encoded"] as? Bool == false,
             let status = object["statusCode"] as? Int, let headers = object["headers"] as? [String: String],
             let text = object["body"] as? String
@@ -62,12 +71,19 @@ import Testing
     func answersThreeEventsWarmWithAMalformedOneInTheMiddle(_ function: String) async throws {
         let e2e = try await EndToEnd()
         let emulator = try await RuntimeAPIEmulator(platform: .scf)
-        let process = try Self.start(e2e.binDirectory.appendingPathComponent(function), environment: e2e.environment, emulator: emulator)
+        let process = try Self.start(
+            e2e.binDirectory.appendingPathComponent(function),
+            environment: e2e.environment,
+            emulator: emulator
+        )
         defer { process.terminate() }
         #expect(await emulator.nextPosted()?.kind == "ready")
         let method = ["callback", "userinfo", "jwks"].contains(function) ? "GET" : "POST"
 
-        await emulator.enqueue(id: "first", event: try Self.functionURLEvent(method, "/" + function, body: method == "POST" ? "{}" : ""))
+        await emulator.enqueue(
+            id: "first",
+            event: try Self.functionURLEvent(method, "/" + function, body: method == "POST" ? "{}" : "")
+        )
         let first = await emulator.nextPosted()
         #expect(first?.requestId == "first")
         let firstAnswer = try #require(Self.integrated(first))
@@ -94,7 +110,11 @@ import Testing
     @Test func signsInAndReadsTheProfileWarmThroughFunctionURLEvents() async throws {
         let e2e = try await EndToEnd()
         let login = try await RuntimeAPIEmulator(platform: .scf)
-        let loginProcess = try Self.start(e2e.binDirectory.appendingPathComponent("login"), environment: e2e.environment, emulator: login)
+        let loginProcess = try Self.start(
+            e2e.binDirectory.appendingPathComponent("login"),
+            environment: e2e.environment,
+            emulator: login
+        )
         defer { loginProcess.terminate() }
         #expect(await login.nextPosted()?.kind == "ready")
         var tokens: [String] = []
@@ -102,7 +122,10 @@ import Testing
         for index in 0..<3 {
             let code = try await e2e.mintCode(user: "scf\(index)")
             let started = ContinuousClock.now
-            await login.enqueue(id: "login-\(index)", event: try Self.functionURLEvent("POST", "/login", body: #"{"code":"\#(code)"}"#))
+            await login.enqueue(
+                id: "login-\(index)",
+                event: try Self.functionURLEvent("POST", "/login", body: #"{"code":"\#(code)"}"#)
+            )
             let answer = try #require(Self.integrated(await login.nextPosted()))
             latencies.append(ContinuousClock.now - started)
             #expect(answer.status == 200)
@@ -112,12 +135,17 @@ import Testing
         print("SCF warm login latencies (emulator round trip, sandbox WeChat): \(latencies)")
 
         let userinfo = try await RuntimeAPIEmulator(platform: .scf)
-        let userinfoProcess = try Self.start(e2e.binDirectory.appendingPathComponent("userinfo"), environment: e2e.environment, emulator: userinfo)
+        let userinfoProcess = try Self.start(
+            e2e.binDirectory.appendingPathComponent("userinfo"),
+            environment: e2e.environment,
+            emulator: userinfo
+        )
         defer { userinfoProcess.terminate() }
         #expect(await userinfo.nextPosted()?.kind == "ready")
         for (index, token) in tokens.enumerated() {
             await userinfo.enqueue(
-                id: "u-\(index)", event: try Self.functionURLEvent("GET", "/userinfo", headers: ["authorization": "Bearer \(token)"])
+                id: "u-\(index)",
+                event: try Self.functionURLEvent("GET", "/userinfo", headers: ["authorization": "Bearer \(token)"])
             )
             let answer = try #require(Self.integrated(await userinfo.nextPosted()))
             #expect(answer.status == 200)
@@ -132,7 +160,11 @@ import Testing
         let emulator = try await RuntimeAPIEmulator(platform: .scf)
         var environment = e2e.environment
         environment["WXAUTH_JWT_SECRET"] = nil
-        let process = try Self.start(e2e.binDirectory.appendingPathComponent("refresh"), environment: environment, emulator: emulator)
+        let process = try Self.start(
+            e2e.binDirectory.appendingPathComponent("refresh"),
+            environment: environment,
+            emulator: emulator
+        )
         await EndToEnd.onThread { process.waitUntilExit() }
         #expect(process.terminationStatus != 0)
         await emulator.stop()
@@ -142,24 +174,31 @@ import Testing
         let e2e = try await EndToEnd()
         let code = try await e2e.mintCode(user: "scf-stdin")
         let login = try await e2e.invoke(
-            "login", stdin: Array(try Self.functionURLEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).utf8)
+            "login",
+            stdin: Array(try Self.functionURLEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).utf8)
         )
         #expect(login.exitStatus == 0)
         #expect(login.status == 200)
         let token = try #require(login.body["access_token"] as? String)
 
         let web = try await e2e.invoke(
-            "login", stdin: Array(try Self.functionURLEvent("GET", "/login", query: ["return_to": "/app"]).utf8)
+            "login",
+            stdin: Array(try Self.functionURLEvent("GET", "/login", query: ["return_to": "/app"]).utf8)
         )
         #expect(web.status == 302)
         #expect(web.headers["location"]?.contains("/connect/qrconnect") == true)
 
         let profile = try await e2e.invoke(
             "userinfo",
-            stdin: Array(try Self.functionURLEvent("GET", "/userinfo", headers: ["authorization": "Bearer \(token)"]).utf8)
+            stdin: Array(
+                try Self.functionURLEvent("GET", "/userinfo", headers: ["authorization": "Bearer \(token)"]).utf8
+            )
         )
         #expect(profile.status == 200)
-        let gateway = try await e2e.invoke("refresh", stdin: Array(try Self.apiGatewayEvent("POST", "/refresh", body: "{}").utf8))
+        let gateway = try await e2e.invoke(
+            "refresh",
+            stdin: Array(try Self.apiGatewayEvent("POST", "/refresh", body: "{}").utf8)
+        )
         #expect(gateway.status == 400)
         #expect(gateway.body["error"] as? String == "invalid_request")
     }
@@ -176,8 +215,15 @@ import Testing
         let unzipStatus = await EndToEnd.onThread { () -> Int32 in
             do {
                 _ = try Packager(
-                    manifest: BrowserTools.manifest, functions: ["login"], output: output, build: false, zips: true,
-                    database: .both, platform: .scf, binaries: binaries, progress: { _ in }
+                    manifest: BrowserTools.manifest,
+                    functions: ["login"],
+                    output: output,
+                    build: false,
+                    zips: true,
+                    database: .both,
+                    platform: .scf,
+                    binaries: binaries,
+                    progress: { _ in }
                 ).run()
                 let unzip = Process()
                 unzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -195,12 +241,19 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: bootstrap.path))
 
         let emulator = try await RuntimeAPIEmulator(platform: .scf)
-        let process = try Self.start(bootstrap, environment: e2e.environment.merging(["_HANDLER": "login"]) { _, new in new }, emulator: emulator)
+        let process = try Self.start(
+            bootstrap,
+            environment: e2e.environment.merging(["_HANDLER": "login"]) { _, new in new },
+            emulator: emulator
+        )
         defer { process.terminate() }
         #expect(await emulator.nextPosted()?.kind == "ready")
         for index in 0..<2 {
             let code = try await e2e.mintCode(user: "scf-zip\(index)")
-            await emulator.enqueue(id: "zip-\(index)", event: try Self.functionURLEvent("POST", "/login", body: #"{"code":"\#(code)"}"#))
+            await emulator.enqueue(
+                id: "zip-\(index)",
+                event: try Self.functionURLEvent("POST", "/login", body: #"{"code":"\#(code)"}"#)
+            )
             let answer = try #require(Self.integrated(await emulator.nextPosted()))
             #expect(answer.status == 200)
         }

@@ -13,18 +13,34 @@ import Testing
         let payload = try await e2e.encryptedProfile(openid: openid)
         let data = try #require(payload["encryptedData"] as? String)
         let iv = try #require(payload["iv"] as? String)
-        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["encryptedData": data, "iv": iv]), as: UTF8.self)
+        let body = String(
+            decoding: try JSONSerialization.data(withJSONObject: ["encryptedData": data, "iv": iv]),
+            as: UTF8.self
+        )
         let decrypted = try await e2e.invoke(
-            "userinfo", method: "POST", path: "/userinfo", body: body, headers: ["authorization": "Bearer \(access)"]
+            "userinfo",
+            method: "POST",
+            path: "/userinfo",
+            body: body,
+            headers: ["authorization": "Bearer \(access)"]
         )
         #expect(decrypted.status == 200)
         #expect((decrypted.body["watermark"] as? [String: Any])?["appid"] as? String == EndToEnd.appid)
 
         // A second sign-in replaces the session_key; the old payload then fails to decrypt, clearly.
-        let again = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(try await e2e.mintCode(user: "carol"))"}"#)
+        let again = try await e2e.invoke(
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(try await e2e.mintCode(user: "carol"))"}"#
+        )
         let newAccess = try #require(again.body["access_token"] as? String)
         let stale = try await e2e.invoke(
-            "userinfo", method: "POST", path: "/userinfo", body: body, headers: ["authorization": "Bearer \(newAccess)"]
+            "userinfo",
+            method: "POST",
+            path: "/userinfo",
+            body: body,
+            headers: ["authorization": "Bearer \(newAccess)"]
         )
         #expect(stale.status == 400)
         #expect(stale.body["error"] as? String == "invalid_request")
@@ -39,7 +55,12 @@ import Testing
         let runs = try await withThrowingTaskGroup(of: Invocation.self) { group in
             for (code, phoneCode) in inputs {
                 group.addTask {
-                    try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)","phoneCode":"\#(phoneCode)"}"#)
+                    try await e2e.invoke(
+                        "login",
+                        method: "POST",
+                        path: "/login",
+                        body: #"{"code":"\#(code)","phoneCode":"\#(phoneCode)"}"#
+                    )
                 }
             }
             return try await group.reduce(into: [Invocation]()) { $0.append($1) }
@@ -47,7 +68,12 @@ import Testing
         for run in runs {
             #expect(run.status == 200, "\(run.stdout)")
             let access = try #require(run.body["access_token"] as? String)
-            let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+            let info = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(access)"]
+            )
             #expect(info.body["phone_number"] as? String == "13800138000")
             #expect(info.body["phone_number_verified"] as? Bool == true)
         }
@@ -60,7 +86,9 @@ import Testing
         let e2e = try await EndToEnd()
         let victimsPhoneCode = try await e2e.mintPhoneCode(user: "victim")
         let attacker = try await e2e.invoke(
-            "login", method: "POST", path: "/login",
+            "login",
+            method: "POST",
+            path: "/login",
             body: #"{"code":"\#(try await e2e.mintCode(user: "mallory"))","phoneCode":"\#(victimsPhoneCode)"}"#
         )
         #expect(attacker.status == 400, "\(attacker.stdout)")
@@ -69,12 +97,19 @@ import Testing
         #expect(attacker.body["access_token"] == nil)
 
         let victim = try await e2e.invoke(
-            "login", method: "POST", path: "/login",
+            "login",
+            method: "POST",
+            path: "/login",
             body: #"{"code":"\#(try await e2e.mintCode(user: "victim"))","phoneCode":"\#(victimsPhoneCode)"}"#
         )
         #expect(victim.status == 200, "\(victim.stdout)")
         let access = try #require(victim.body["access_token"] as? String)
-        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let info = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(info.body["phone_number"] as? String == "13800138000")
     }
 }

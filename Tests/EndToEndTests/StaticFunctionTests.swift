@@ -37,7 +37,10 @@ import WeChatSandbox
         #expect(byName != e2e.sandbox.baseURL, "the sandbox is not on 127.0.0.1: \(e2e.sandbox.baseURL)")
         let code = try await e2e.mintCode(user: "alice")
         let signedIn = try await e2e.invoke(
-            "login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#,
+            "login",
+            method: "POST",
+            path: "/login",
+            body: #"{"code":"\#(code)"}"#,
             extraEnvironment: ["WECHAT_API_BASE": byName]
         )
         #expect(signedIn.status == 200, "\(signedIn.stdout)\n\(signedIn.stderr)")

@@ -10,7 +10,10 @@ import WeChatSandbox
 
     /// `GET /login`'s 302 target, the state in it, and the browser's binding cookie (`wxauth_login=…`).
     func startSignIn(
-        _ e2e: EndToEnd, returnTo: String = "/app/page", scope: String? = nil, userAgent: String = desktop
+        _ e2e: EndToEnd,
+        returnTo: String = "/app/page",
+        scope: String? = nil,
+        userAgent: String = desktop
     ) async throws -> (location: String, state: String, binding: String) {
         var path = "/login?return_to=" + returnTo.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         if let scope { path += "&scope=\(scope)" }
@@ -18,14 +21,21 @@ import WeChatSandbox
         #expect(started.status == 302, "\(started.stdout)")
         let location = try #require(started.headers["location"])
         let state = try #require(
-            URLComponents(string: location)?.queryItems?.first { $0.name == "state" }?.value, "\(location)"
+            URLComponents(string: location)?.queryItems?.first { $0.name == "state" }?.value,
+            "\(location)"
         )
         let setCookie = try #require(started.cookies.first { $0.hasPrefix("wxauth_login=") }, "\(started.stdout)")
         #expect(setCookie.hasSuffix("; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=600"))
         return (location, state, String(setCookie.prefix { $0 != ";" }))
     }
 
-    func webCode(_ e2e: EndToEnd, appid: String, user: String, snapshot: Bool = false, scope: String? = nil) async throws
+    func webCode(
+        _ e2e: EndToEnd,
+        appid: String,
+        user: String,
+        snapshot: Bool = false,
+        scope: String? = nil
+    ) async throws
         -> String
     {
         var body = #"{"appid":"\#(appid)","user":"\#(user)","snapshot":\#(snapshot)"#
@@ -35,15 +45,22 @@ import WeChatSandbox
     }
 
     func callback(
-        _ e2e: EndToEnd, code: String?, state: String?, binding: String?, accept: String = "text/html,application/xhtml+xml",
+        _ e2e: EndToEnd,
+        code: String?,
+        state: String?,
+        binding: String?,
+        accept: String = "text/html,application/xhtml+xml",
         userAgent: String = desktop
     ) async throws -> Invocation {
         var items: [String] = []
         if let code { items.append("code=\(code)") }
         if let state { items.append("state=\(state)") }
         return try await e2e.invoke(
-            "callback", method: "GET", path: "/callback?" + items.joined(separator: "&"),
-            headers: ["accept": accept, "user-agent": userAgent], cookies: binding.map { [$0] } ?? []
+            "callback",
+            method: "GET",
+            path: "/callback?" + items.joined(separator: "&"),
+            headers: ["accept": accept, "user-agent": userAgent],
+            cookies: binding.map { [$0] } ?? []
         )
     }
 
@@ -56,7 +73,11 @@ import WeChatSandbox
         let e2e = try await EndToEnd()
         let (location, state, binding) = try await startSignIn(e2e)
         #expect(location.hasPrefix(e2e.sandbox.baseURL + "/connect/qrconnect?appid=\(EndToEnd.website)&redirect_uri="))
-        #expect(location.contains("redirect_uri=https%3A%2F%2Fauth.example.test%2Fcallback&response_type=code&scope=snsapi_login&state="))
+        #expect(
+            location.contains(
+                "redirect_uri=https%3A%2F%2Fauth.example.test%2Fcallback&response_type=code&scope=snsapi_login&state="
+            )
+        )
         #expect(location.hasSuffix("#wechat_redirect"))
         #expect(state.count <= 128 && state.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
 
@@ -76,33 +97,60 @@ import WeChatSandbox
         #expect(try await e2e.upstreamCalls("/sns/oauth2/access_token") == calls, "the code was not sent again")
         // The same state with another code is a replay.
         let otherCode = try await webCode(e2e, appid: EndToEnd.website, user: "carol")
-        let replay = try await callback(e2e, code: otherCode, state: state, binding: binding, accept: "application/json")
+        let replay = try await callback(
+            e2e,
+            code: otherCode,
+            state: state,
+            binding: binding,
+            accept: "application/json"
+        )
         #expect(replay.status == 400)
         #expect(replay.body["error"] as? String == "invalid_state")
 
         // The browser's cookie refreshes, and the cookie rotates.
         let refreshed = try await e2e.invoke(
-            "refresh", method: "POST", path: "/refresh", cookies: ["wxauth_refresh=\(refreshToken)"]
+            "refresh",
+            method: "POST",
+            path: "/refresh",
+            cookies: ["wxauth_refresh=\(refreshToken)"]
         )
         #expect(refreshed.status == 200, "\(refreshed.stdout)")
         let access = try #require(refreshed.body["access_token"] as? String)
         let rotated = try #require(Self.refreshCookie(refreshed))
         #expect(rotated != refreshToken && rotated == refreshed.body["refresh_token"] as? String)
 
-        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let info = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(info.status == 200)
         #expect(info.body["nickname"] as? String == "carol")
         #expect((info.body["picture"] as? String)?.hasPrefix("http") == true)
         #expect(info.body["unionid"] is String)
 
-        let logout = try await e2e.invoke("logout", method: "POST", path: "/logout", cookies: ["wxauth_refresh=\(rotated)"])
+        let logout = try await e2e.invoke(
+            "logout",
+            method: "POST",
+            path: "/logout",
+            cookies: ["wxauth_refresh=\(rotated)"]
+        )
         #expect(logout.status == 204, "\(logout.stdout)")
         #expect(logout.cookies.first?.hasPrefix("wxauth_refresh=;") == true)
         #expect(logout.cookies.first?.contains("Max-Age=0") == true)
-        let afterLogout = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let afterLogout = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(afterLogout.status == 401)
         let refreshAfterLogout = try await e2e.invoke(
-            "refresh", method: "POST", path: "/refresh", cookies: ["wxauth_refresh=\(rotated)"]
+            "refresh",
+            method: "POST",
+            path: "/refresh",
+            cookies: ["wxauth_refresh=\(rotated)"]
         )
         #expect(refreshAfterLogout.status == 400)
 
@@ -121,12 +169,19 @@ import WeChatSandbox
         let miniUser = try #require(mini.body["user"] as? [String: Any])
 
         let (location, state, _) = try await startSignIn(e2e, returnTo: "/", userAgent: Self.wechat)
-        #expect(location.hasPrefix(e2e.sandbox.baseURL + "/connect/oauth2/authorize?appid=\(EndToEnd.officialAccount)&"))
+        #expect(
+            location.hasPrefix(e2e.sandbox.baseURL + "/connect/oauth2/authorize?appid=\(EndToEnd.officialAccount)&")
+        )
         #expect(location.contains("&scope=snsapi_userinfo&state="))
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "dave")
         // Inside WeChat the webview may have lost the binding cookie: the state alone is enough there.
         let signedIn = try await callback(
-            e2e, code: code, state: state, binding: nil, accept: "application/json", userAgent: Self.wechat
+            e2e,
+            code: code,
+            state: state,
+            binding: nil,
+            accept: "application/json",
+            userAgent: Self.wechat
         )
         #expect(signedIn.status == 200, "\(signedIn.stdout)")
         #expect(signedIn.headers["cache-control"] == "no-store")
@@ -142,11 +197,21 @@ import WeChatSandbox
         #expect(location.contains("&scope=snsapi_base&"))
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "erin", scope: "snsapi_base")
         let signedIn = try await callback(
-            e2e, code: code, state: state, binding: binding, accept: "application/json", userAgent: Self.wechat
+            e2e,
+            code: code,
+            state: state,
+            binding: binding,
+            accept: "application/json",
+            userAgent: Self.wechat
         )
         #expect(signedIn.status == 200, "\(signedIn.stdout)")
         let access = try #require(signedIn.body["access_token"] as? String)
-        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let info = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(info.status == 200)
         #expect(info.body["nickname"] == nil)
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 0)
@@ -157,7 +222,10 @@ import WeChatSandbox
         let e2e = try await EndToEnd(sandboxClock: clock)
         let (_, state, binding) = try await startSignIn(e2e, userAgent: Self.wechat)
         let code = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "hank")
-        #expect(try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json").status == 200)
+        #expect(
+            try await callback(e2e, code: code, state: state, binding: binding, accept: "application/json").status
+                == 200
+        )
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 1)
 
         // Three hours on, WeChat's 2-hour access token has expired; a silent (snsapi_base) sign-in has no
@@ -165,12 +233,23 @@ import WeChatSandbox
         clock.advance(by: 3 * 3600)
         let (_, silentState, silentBinding) = try await startSignIn(e2e, scope: "base", userAgent: Self.wechat)
         let silentCode = try await webCode(e2e, appid: EndToEnd.officialAccount, user: "hank", scope: "snsapi_base")
-        let silent = try await callback(e2e, code: silentCode, state: silentState, binding: silentBinding, accept: "application/json")
+        let silent = try await callback(
+            e2e,
+            code: silentCode,
+            state: silentState,
+            binding: silentBinding,
+            accept: "application/json"
+        )
         #expect(silent.status == 200, "\(silent.stdout)")
         #expect(try await e2e.upstreamCalls("/sns/oauth2/refresh_token") == 1)
         #expect(try await e2e.upstreamCalls("/sns/userinfo") == 3, "refused as expired, then read after the refresh")
         let access = try #require(silent.body["access_token"] as? String)
-        let info = try await e2e.invoke("userinfo", method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"])
+        let info = try await e2e.invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(access)"]
+        )
         #expect(info.body["nickname"] as? String == "hank")
     }
 
@@ -189,7 +268,13 @@ import WeChatSandbox
 
         let missing = try await callback(e2e, code: code, state: nil, binding: binding, accept: "application/json")
         #expect(missing.status == 400 && missing.body["error"] as? String == "invalid_state")
-        let garbage = try await callback(e2e, code: code, state: "not-even-hex", binding: binding, accept: "application/json")
+        let garbage = try await callback(
+            e2e,
+            code: code,
+            state: "not-even-hex",
+            binding: binding,
+            accept: "application/json"
+        )
         #expect(garbage.body["error"] as? String == "invalid_state")
 
         let refused = try await callback(e2e, code: nil, state: state, binding: binding, accept: "application/json")
@@ -226,7 +311,12 @@ import WeChatSandbox
         }
         // Inside WeChat a missing cookie is tolerated, a different binding is not.
         let inWeChat = try await callback(
-            e2e, code: code, state: state, binding: victimBinding, accept: "application/json", userAgent: Self.wechat
+            e2e,
+            code: code,
+            state: state,
+            binding: victimBinding,
+            accept: "application/json",
+            userAgent: Self.wechat
         )
         #expect(inWeChat.status == 400 && inWeChat.body["error"] as? String == "invalid_state")
         #expect(try await e2e.upstreamCalls("/sns/oauth2/access_token") == 0, "the code was never exchanged")
@@ -245,7 +335,10 @@ import WeChatSandbox
         let elsewhere = try await callback(e2e, code: code, state: state, binding: nil, userAgent: Self.wechat)
         #expect(elsewhere.status == 400 && elsewhere.cookies.isEmpty, "\(elsewhere.stdout)")
         let again = try await callback(e2e, code: code, state: state, binding: binding)
-        #expect(again.status == 302 && Self.refreshCookie(again) == Self.refreshCookie(first), "the first browser still")
+        #expect(
+            again.status == 302 && Self.refreshCookie(again) == Self.refreshCookie(first),
+            "the first browser still"
+        )
     }
 
     @Test(arguments: [
@@ -256,7 +349,8 @@ import WeChatSandbox
     func openRedirectsAreRefused(returnTo: String) async throws {
         let e2e = try await EndToEnd()
         let started = try await e2e.invoke(
-            "login", method: "GET",
+            "login",
+            method: "GET",
             path: "/login?return_to=" + returnTo.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
             headers: ["user-agent": Self.desktop]
         )

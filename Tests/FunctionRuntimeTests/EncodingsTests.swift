@@ -27,8 +27,13 @@ import Testing
     }
 
     @Test func htmlEscapingCoversTextAndQuotedAttributes() {
-        #expect(HTMLText.escape(#"<a href="x" title='y'>&</a>"#) == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;")
+        #expect(
+            HTMLText.escape(#"<a href="x" title='y'>&</a>"#)
+                == "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        )
         // A quote or bracket followed by a combining mark is one Character but still a plain quote to HTML.
-        #expect(HTMLText.escape("\"\u{301}'\u{301}<\u{301}&\u{301}") == "&quot;\u{301}&#39;\u{301}&lt;\u{301}&amp;\u{301}")
+        #expect(
+            HTMLText.escape("\"\u{301}'\u{301}<\u{301}&\u{301}") == "&quot;\u{301}&#39;\u{301}&lt;\u{301}&amp;\u{301}"
+        )
     }
 }

@@ -1,5 +1,5 @@
-import FunctionRuntime
 import Foundation
+import FunctionRuntime
 import Testing
 
 @Suite struct EventDecodingTests {
@@ -19,8 +19,13 @@ import Testing
         return .json(
             200,
             Seen(
-                method: request.method, path: request.path, query: request.query, headers: request.headers,
-                cookies: request.cookies, body: String(decoding: request.body, as: UTF8.self), requestId: request.requestId
+                method: request.method,
+                path: request.path,
+                query: request.query,
+                headers: request.headers,
+                cookies: request.cookies,
+                body: String(decoding: request.body, as: UTF8.self),
+                requestId: request.requestId
             )
         )
     }
@@ -93,8 +98,10 @@ import Testing
     /// Input not starting with `{` is described for what it is: not JSON at all, or JSON of another kind.
     @Test(arguments: [
         ("not json", "the event is not valid JSON"), ("{", "the event is not valid JSON"),
-        ("[]", "the event is a JSON array, not a JSON object"), ("\"str\"", "the event is a JSON string, not a JSON object"),
-        (" 12 ", "the event is a JSON number, not a JSON object"), ("null", "the event is JSON null, not a JSON object"),
+        ("[]", "the event is a JSON array, not a JSON object"),
+        ("\"str\"", "the event is a JSON string, not a JSON object"),
+        (" 12 ", "the event is a JSON number, not a JSON object"),
+        ("null", "the event is JSON null, not a JSON object"),
         ("true", "the event is a JSON boolean, not a JSON object"), ("[1,]", "the event is not valid JSON"),
     ])
     func describesWhatAnEventThatIsNoObjectIs(event: String, description: String) async throws {
@@ -111,7 +118,9 @@ import Testing
         var members: [String] = []
         var values: [String] = []
         for index in 0..<count {
-            let variant = String(name.enumerated().map { bit, letter in index >> bit & 1 == 1 ? Character(letter.uppercased()) : letter })
+            let variant = String(
+                name.enumerated().map { bit, letter in index >> bit & 1 == 1 ? Character(letter.uppercased()) : letter }
+            )
             members.append(#""\#(variant)":"v\#(index)""#)
             values.append("v\(index)")
         }
@@ -132,7 +141,8 @@ import Testing
     /// Found by the `cookies` fuzz target: `;` (or `&`, `=`) followed by a combining mark is one `Character`, so
     /// splitting on characters let one cookie or parameter swallow the next. Separators are split on bytes.
     @Test func aCombiningMarkAfterASeparatorDoesNotJoinTwoCookiesOrParameters() async throws {
-        let event = #"{"httpMethod":"GET","path":"/","rawQueryString":"a=1&\u0301b=2","headers":{"cookie":"a=b;\u0CF3c=d"}}"#
+        let event =
+            #"{"httpMethod":"GET","path":"/","rawQueryString":"a=1&\u0301b=2","headers":{"cookie":"a=b;\u0CF3c=d"}}"#
         let (response, seen) = try await run(event)
         #expect(response.statusCode == 200)
         #expect(seen["cookies"] as? [String: String] == ["a": "b", "\u{CF3}c": "d"])
@@ -149,7 +159,9 @@ import Testing
     }
 
     @Test func refusesDeepNesting() async throws {
-        let deep = #"{"httpMethod":"GET","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        let deep =
+            #"{"httpMethod":"GET","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+            + "}"
         let (response, _) = try await run(deep)
         #expect(response.statusCode == 400)
     }
@@ -175,12 +187,15 @@ import Testing
     @Test func fuzzedEventsAlwaysGetAResponse() async throws {
         var generator = SeededGenerator(seed: 0x5EED)
         let valid = Array(
-            #"{"version":"2.0","rawPath":"/login","headers":{"a":"b"},"requestContext":{"http":{"method":"POST"}},"body":"{}"}"#.utf8
+            #"{"version":"2.0","rawPath":"/login","headers":{"a":"b"},"requestContext":{"http":{"method":"POST"}},"body":"{}"}"#
+                .utf8
         )
         for round in 0..<400 {
             var bytes: [UInt8]
             if round % 2 == 0 {
-                bytes = (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                bytes = (0..<Int.random(in: 0...64, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
             } else {
                 bytes = valid
                 for _ in 0..<Int.random(in: 1...6, using: &generator) {

@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct EventJSONTests {
     @Test func readsValues() throws {
-        let value = try EventJSON.parse(Array(#" {"a":"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00","b":[1,-0.5e+3,true,false,null],"c":{}} "#.utf8))
+        let value = try EventJSON.parse(
+            Array(#" {"a":"x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00","b":[1,-0.5e+3,true,false,null],"c":{}} "#.utf8)
+        )
         #expect(value["a"] == .string("x\"\\/\u{08}\u{0C}\n\r\té😀"))
         #expect(value["b"] == .array([.number("1"), .number("-0.5e+3"), .bool(true), .bool(false), .null]))
         #expect(value["c"] == .object([]))
@@ -27,15 +29,21 @@ import Testing
     @Test func neverAcceptsWhatFoundationRefuses() throws {
         var generator = SeededGenerator(seed: 0xE7E7)
         let valid = Array(
-            #"{"version":"2.0","rawPath":"/a","headers":{"a":"b","c":"d\u00e9"},"cookies":["x=1"],"n":[1.5e3,-2,0],"t":true,"z":null}"#.utf8
+            #"{"version":"2.0","rawPath":"/a","headers":{"a":"b","c":"d\u00e9"},"cookies":["x=1"],"n":[1.5e3,-2,0],"t":true,"z":null}"#
+                .utf8
         )
         for _ in 0..<2000 {
             var bytes = valid
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
                 let index = Int.random(in: 0..<bytes.count, using: &generator)
-                bytes[index] = [UInt8(ascii: "\""), UInt8(ascii: ","), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["),
-                    UInt8(ascii: "]"), UInt8(ascii: ":"), UInt8(ascii: "1"), UInt8(ascii: "a"), UInt8(ascii: "\\"), 0x20, 0x0A][
-                    Int.random(in: 0..<12, using: &generator)]
+                bytes[index] =
+                    [
+                        UInt8(ascii: "\""), UInt8(ascii: ","), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["),
+                        UInt8(ascii: "]"), UInt8(ascii: ":"), UInt8(ascii: "1"), UInt8(ascii: "a"), UInt8(ascii: "\\"),
+                        0x20, 0x0A,
+                    ][
+                        Int.random(in: 0..<12, using: &generator)
+                    ]
             }
             let ours = (try? EventJSON.parse(bytes)) != nil
             let foundation = (try? JSONSerialization.jsonObject(with: Data(bytes))) != nil

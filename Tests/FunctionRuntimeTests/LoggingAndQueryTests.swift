@@ -1,6 +1,7 @@
-@testable import FunctionRuntime
 import Logging
 import Testing
+
+@testable import FunctionRuntime
 
 @Suite struct LoggingAndQueryTests {
     @Test func quotesJSONStrings() {
@@ -14,8 +15,12 @@ import Testing
     }
 
     @Test func readsBearerTokens() {
-        #expect(FunctionRequest(method: "get", path: "/", headers: ["Authorization": "Bearer abc"]).bearerToken == "abc")
-        #expect(FunctionRequest(method: "get", path: "/", headers: ["authorization": "bearer  abc "]).bearerToken == "abc")
+        #expect(
+            FunctionRequest(method: "get", path: "/", headers: ["Authorization": "Bearer abc"]).bearerToken == "abc"
+        )
+        #expect(
+            FunctionRequest(method: "get", path: "/", headers: ["authorization": "bearer  abc "]).bearerToken == "abc"
+        )
         #expect(FunctionRequest(method: "get", path: "/", headers: ["authorization": "Basic abc"]).bearerToken == nil)
         #expect(FunctionRequest(method: "get", path: "/", headers: ["authorization": "Bearer"]).bearerToken == nil)
     }
@@ -48,10 +53,14 @@ import Testing
         metrics.add("WeChatLatency", 12.3456, unit: .milliseconds)
         metrics.add("SignIns")
         let line = metrics.embeddedMetricFormat(
-            namespace: "wxauth", function: "login", requestId: "r1", timestampMilliseconds: 1_796_579_401_123
+            namespace: "wxauth",
+            function: "login",
+            requestId: "r1",
+            timestampMilliseconds: 1_796_579_401_123
         )
         #expect(
-            line == #"{"_aws":{"Timestamp":1796579401123,"CloudWatchMetrics":[{"Namespace":"wxauth","Dimensions":[["function"]],"Metrics":[{"Name":"WeChatCalls","Unit":"Count"},{"Name":"WeChatLatency","Unit":"Milliseconds"},{"Name":"SignIns","Unit":"Count"}]}]},"function":"login","requestId":"r1","WeChatCalls":2,"WeChatLatency":12.346,"SignIns":1}"#
+            line
+                == #"{"_aws":{"Timestamp":1796579401123,"CloudWatchMetrics":[{"Namespace":"wxauth","Dimensions":[["function"]],"Metrics":[{"Name":"WeChatCalls","Unit":"Count"},{"Name":"WeChatLatency","Unit":"Milliseconds"},{"Name":"SignIns","Unit":"Count"}]}]},"function":"login","requestId":"r1","WeChatCalls":2,"WeChatLatency":12.346,"SignIns":1}"#
                 + "\n"
         )
         #expect(metrics.value(of: "WeChatCalls") == 2)
@@ -69,8 +78,11 @@ import Testing
 
     @Test func theHarnessEndsEveryInvocationWithMetrics() async {
         let harness = FunctionHarness(functionName: "probe")
-        let response = await harness.response(to: Array(#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#.utf8)) {
-            _, _ in
+        let response = await harness.response(
+            to: Array(#"{"version":"2.0","rawPath":"/","requestContext":{"http":{"method":"GET"}}}"#.utf8)
+        ) {
+            _,
+            _ in
             InvocationMetrics.current?.add("SignIns")
             #expect(InvocationMetrics.current?.value(of: "SignIns") == 1)
             return FunctionResponse(statusCode: 204)

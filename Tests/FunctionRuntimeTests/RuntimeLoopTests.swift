@@ -44,8 +44,18 @@ final class FakeRuntimeAPI: RuntimeAPI {
     @Test func servesEveryInvocationWithItsDeadline() async throws {
         let soon = Int64(Date().addingTimeInterval(2).timeIntervalSince1970 * 1000)
         let api = FakeRuntimeAPI([
-            RuntimeInvocation(requestId: "a", deadlineEpochMilliseconds: soon, traceId: "Root=1", event: Array(#"{"httpMethod":"GET"}"#.utf8)),
-            RuntimeInvocation(requestId: "b", deadlineEpochMilliseconds: nil, traceId: nil, event: Array("garbage".utf8)),
+            RuntimeInvocation(
+                requestId: "a",
+                deadlineEpochMilliseconds: soon,
+                traceId: "Root=1",
+                event: Array(#"{"httpMethod":"GET"}"#.utf8)
+            ),
+            RuntimeInvocation(
+                requestId: "b",
+                deadlineEpochMilliseconds: nil,
+                traceId: nil,
+                event: Array("garbage".utf8)
+            ),
         ])
         let seen = Mutex<[Duration]>([])
         let loop = RuntimeLoop(harness: FunctionHarness(functionName: "t", timeout: .seconds(60)), api: api)
@@ -71,7 +81,12 @@ final class FakeRuntimeAPI: RuntimeAPI {
 
     @Test func startWarmsUpThenReportsReadyThenServes() async throws {
         let api = FakeRuntimeAPI([
-            RuntimeInvocation(requestId: "a", deadlineEpochMilliseconds: nil, traceId: nil, event: Array(#"{"httpMethod":"GET"}"#.utf8))
+            RuntimeInvocation(
+                requestId: "a",
+                deadlineEpochMilliseconds: nil,
+                traceId: nil,
+                event: Array(#"{"httpMethod":"GET"}"#.utf8)
+            )
         ])
         let warmed = Mutex(false)
         let function = FunctionDefinition(
@@ -87,7 +102,10 @@ final class FakeRuntimeAPI: RuntimeAPI {
     @Test func aFailedWarmUpIsReportedAndNeverReady() async throws {
         struct Broken: Error, CustomStringConvertible { var description: String { "WXAUTH_JWT_SECRET is not set" } }
         let api = FakeRuntimeAPI([])
-        let function = FunctionDefinition(handler: { _, _ in FunctionResponse(statusCode: 200) }, warmUp: { _ in throw Broken() })
+        let function = FunctionDefinition(
+            handler: { _, _ in FunctionResponse(statusCode: 200) },
+            warmUp: { _ in throw Broken() }
+        )
         await RuntimeLoop(harness: FunctionHarness(functionName: "t"), api: api).start(function)
         #expect(api.posted.withLock { $0.map(\.0) } == ["init"])
     }

@@ -8,7 +8,11 @@ import Testing
     let decoding = EventDecodingTests()
 
     func run(_ event: [UInt8], fallbackRequestId: String? = nil) async throws -> (Int, [String: Any]) {
-        let response = await decoding.harness.response(to: event, fallbackRequestId: fallbackRequestId, handler: decoding.echo)
+        let response = await decoding.harness.response(
+            to: event,
+            fallbackRequestId: fallbackRequestId,
+            handler: decoding.echo
+        )
         let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
         return (response.statusCode, body)
     }
@@ -39,7 +43,10 @@ import Testing
         let (status, seen) = try await run(Array(event.utf8), fallbackRequestId: "unused")
         #expect(status == 200)
         #expect(seen["path"] as? String == "/test/value")
-        #expect((seen["query"] as? [String: String]) == ["foo": "bar", "bob": "alice"], "the complete queryString wins")
+        #expect(
+            (seen["query"] as? [String: String]) == ["foo": "bar", "bob": "alice"],
+            "the complete queryString wins"
+        )
         #expect((seen["headers"] as? [String: String])?["accept-language"] == "en-US,en,cn")
         #expect(seen["requestId"] as? String == "c6af9ac6")
     }
@@ -58,12 +65,16 @@ import Testing
 
     @Test func anHTTPRequestBecomesThePayloadV2EventAPIGatewayWouldSend() async throws {
         let event = GatewayEvent.v2(
-            method: "POST", path: "/login", rawQueryString: "return_to=%2Fapp",
+            method: "POST",
+            path: "/login",
+            rawQueryString: "return_to=%2Fapp",
             headerFields: [
                 ("Content-Type", "application/json"), ("X-Multi", "1"), ("x-multi", "2"), ("Cookie", "a=1; b=2"),
                 ("Cookie", "c=3"),
             ],
-            body: Array(#"{"code":"x"}"#.utf8), sourceIp: "203.0.113.9", requestId: "http-1"
+            body: Array(#"{"code":"x"}"#.utf8),
+            sourceIp: "203.0.113.9",
+            requestId: "http-1"
         )
         let object = try #require(try JSONSerialization.jsonObject(with: Data(event)) as? [String: Any])
         #expect(object["version"] as? String == "2.0")
@@ -79,8 +90,13 @@ import Testing
         #expect(seen["requestId"] as? String == "http-1")
 
         let binary = GatewayEvent.v2(
-            method: "POST", path: "/x", rawQueryString: "", headerFields: [("content-type", "application/octet-stream")],
-            body: [0xFF, 0x00], sourceIp: "::1", requestId: "http-2"
+            method: "POST",
+            path: "/x",
+            rawQueryString: "",
+            headerFields: [("content-type", "application/octet-stream")],
+            body: [0xFF, 0x00],
+            sourceIp: "::1",
+            requestId: "http-2"
         )
         let binaryObject = try #require(try JSONSerialization.jsonObject(with: Data(binary)) as? [String: Any])
         #expect(binaryObject["isBase64Encoded"] as? Bool == true)

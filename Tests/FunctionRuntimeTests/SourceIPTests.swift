@@ -1,5 +1,5 @@
-import FunctionRuntime
 import Foundation
+import FunctionRuntime
 import Testing
 
 /// The client's address, which the web callback compares on repeats (CONTRACT §4), from each event shape.
@@ -17,7 +17,8 @@ import Testing
     }
 
     @Test func fromEveryEventShape() async throws {
-        let v2 = #"{"version":"2.0","rawPath":"/callback","requestContext":{"http":{"method":"GET","sourceIp":"203.0.113.7"}}}"#
+        let v2 =
+            #"{"version":"2.0","rawPath":"/callback","requestContext":{"http":{"method":"GET","sourceIp":"203.0.113.7"}}}"#
         #expect(try await sourceIP(of: v2) == "203.0.113.7")
         let v1 = #"{"httpMethod":"GET","path":"/callback","requestContext":{"identity":{"sourceIp":"198.51.100.2"}}}"#
         #expect(try await sourceIP(of: v1) == "198.51.100.2")

@@ -29,7 +29,9 @@ struct HTTPResponseParserTests {
     }
 
     @Test func contentLength() throws {
-        let response = try Self.parse("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+        let response = try Self.parse(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+        )
         #expect(response.status == 200)
         #expect(response.header("content-type") == "application/json")
         #expect(response.header("Content-Type") == "application/json")
@@ -59,7 +61,9 @@ struct HTTPResponseParserTests {
     }
 
     @Test func interimAnswersAreSkipped() throws {
-        let response = try Self.parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        let response = try Self.parse(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+        )
         #expect(response.status == 201)
         #expect(response.header("link") == nil)
     }
@@ -76,7 +80,9 @@ struct HTTPResponseParserTests {
     }
 
     @Test func chunkedWinsOverContentLength() throws {
-        let response = try Self.parse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        let response = try Self.parse(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        )
         #expect(response.body == Array("ok".utf8))
     }
 
@@ -107,7 +113,9 @@ struct HTTPResponseParserTests {
 
     @Test(arguments: refused)
     func malformedAnswersAreRefused(text: String, reason: String) {
-        let error = #expect(throws: HTTPWireError.self) { try Self.feedAll([Array(text.utf8)[...]], bodyLimit: 1000, isHEAD: false) }
+        let error = #expect(throws: HTTPWireError.self) {
+            try Self.feedAll([Array(text.utf8)[...]], bodyLimit: 1000, isHEAD: false)
+        }
         #expect(error?.description.contains(reason) == true, "\(error?.description ?? "-")")
     }
 
@@ -151,19 +159,29 @@ struct HTTPResponseParserTests {
 struct HTTPRequestEncodingTests {
     @Test func aRequestIsWrittenWithLengthAndConnection() throws {
         let request = HTTPWireRequest(
-            method: "POST", target: "/sns/x?a=1", host: "api.example.com", headers: [("Content-Type", "application/json")],
+            method: "POST",
+            target: "/sns/x?a=1",
+            host: "api.example.com",
+            headers: [("Content-Type", "application/json")],
             body: Array("{}".utf8)
         )
         #expect(
             String(decoding: try request.encoded(), as: UTF8.self)
                 == "POST /sns/x?a=1 HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
         )
-        #expect(String(decoding: try request.encoded(keepAlive: true), as: UTF8.self).contains("Connection: keep-alive\r\n\r\n"))
+        #expect(
+            String(decoding: try request.encoded(keepAlive: true), as: UTF8.self).contains(
+                "Connection: keep-alive\r\n\r\n"
+            )
+        )
     }
 
     @Test func theEncoderOwnsLengthHostAndConnection() throws {
         let request = HTTPWireRequest(
-            method: "GET", target: "/", host: "h", headers: [("Content-Length", "99"), ("Host", "evil"), ("connection", "upgrade")]
+            method: "GET",
+            target: "/",
+            host: "h",
+            headers: [("Content-Length", "99"), ("Host", "evil"), ("connection", "upgrade")]
         )
         let text = String(decoding: try request.encoded(), as: UTF8.self)
         #expect(text == "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
@@ -186,7 +204,9 @@ struct HTTPRequestEncodingTests {
     }
 
     @Test func theHostHeaderCarriesOnlyANonDefaultPort() {
-        #expect(HTTPWireClient.Origin(secure: true, host: "api.weixin.qq.com", port: 443).hostHeader == "api.weixin.qq.com")
+        #expect(
+            HTTPWireClient.Origin(secure: true, host: "api.weixin.qq.com", port: 443).hostHeader == "api.weixin.qq.com"
+        )
         #expect(HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: 8080).hostHeader == "127.0.0.1:8080")
         #expect(HTTPWireClient.Origin(secure: false, host: "::1", port: 80).hostHeader == "[::1]")
     }

@@ -2,8 +2,8 @@ import BlockingSocket
 import COpenSSL
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @testable import HTTPWire
 
@@ -20,7 +20,9 @@ struct HTTPWireClientTests {
         for _ in 0..<3 {
             let response = try await onOwnThread {
                 try client.send(
-                    HTTPWireRequest(method: "GET", target: "/x", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                    HTTPWireRequest(method: "GET", target: "/x", host: origin.hostHeader),
+                    to: origin,
+                    bodyLimit: 100,
                     deadline: .now + .seconds(10)
                 )
             }
@@ -37,7 +39,9 @@ struct HTTPWireClientTests {
         for _ in 0..<2 {
             _ = try await onOwnThread {
                 try client.send(
-                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader),
+                    to: origin,
+                    bodyLimit: 100,
                     deadline: .now + .seconds(10)
                 )
             }
@@ -52,7 +56,9 @@ struct HTTPWireClientTests {
         let error = await #expect(throws: HTTPWireError.self) {
             try await onOwnThread { () throws(HTTPWireError) in
                 try HTTPWireClient().send(
-                    HTTPWireRequest(method: "GET", target: "/", host: "h"), to: origin, bodyLimit: 100,
+                    HTTPWireRequest(method: "GET", target: "/", host: "h"),
+                    to: origin,
+                    bodyLimit: 100,
                     deadline: .now + .milliseconds(300)
                 )
             }
@@ -71,7 +77,9 @@ struct HTTPWireClientTests {
         let error = await #expect(throws: HTTPWireError.self) {
             try await onOwnThread { () throws(HTTPWireError) in
                 try HTTPWireClient().send(
-                    HTTPWireRequest(method: "GET", target: "/", host: "h"), to: origin, bodyLimit: 100,
+                    HTTPWireRequest(method: "GET", target: "/", host: "h"),
+                    to: origin,
+                    bodyLimit: 100,
                     deadline: .now + .seconds(5)
                 )
             }
@@ -86,7 +94,9 @@ struct HTTPWireClientTests {
         let trusting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.server))
         let response = try await onOwnThread { () throws(HTTPWireError) in
             try trusting.send(
-                HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader),
+                to: origin,
+                bodyLimit: 100,
                 deadline: .now + .seconds(10)
             )
         }
@@ -97,7 +107,9 @@ struct HTTPWireClientTests {
         let error = await #expect(throws: HTTPWireError.self) {
             try await onOwnThread { () throws(HTTPWireError) in
                 try doubting.send(
-                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader), to: origin, bodyLimit: 100,
+                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader),
+                    to: origin,
+                    bodyLimit: 100,
                     deadline: .now + .seconds(10)
                 )
             }
@@ -109,7 +121,10 @@ struct HTTPWireClientTests {
         await #expect(throws: HTTPWireError.self) {
             try await onOwnThread { () throws(HTTPWireError) in
                 try trusting.send(
-                    HTTPWireRequest(method: "GET", target: "/", host: "x"), to: misnamed, bodyLimit: 100, deadline: .now + .seconds(10)
+                    HTTPWireRequest(method: "GET", target: "/", host: "x"),
+                    to: misnamed,
+                    bodyLimit: 100,
+                    deadline: .now + .seconds(10)
                 )
             }
         }
@@ -149,7 +164,9 @@ final class TLSAnswerServer: Sendable {
                             guard count > 0 else { break }
                             request += buffer[..<Int(count)]
                         }
-                        let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nover tls".utf8)
+                        let answer = Array(
+                            "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nover tls".utf8
+                        )
                         _ = answer.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
                         _ = SSL_shutdown(ssl)
                     }
@@ -205,7 +222,9 @@ final class ScriptedServer: @unchecked Sendable {
                         let request = pending
                         pending = ""
                         guard let reply = answer(request) else { continue }
-                        _ = Array(reply.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                        _ = Array(reply.utf8).withUnsafeBytes {
+                            send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                        }
                         if reply.contains("Connection: close") { return }
                     }
                 }

@@ -19,9 +19,14 @@ struct ChildProcessRun {
 /// "Broken pipe" — and a large stdin cannot deadlock against an unread stdout. stdout and stderr are read
 /// at the same time, so neither can fill up and block the child. The file is removed even when this throws.
 func runChildProcess(
-    _ executable: URL, arguments: [String] = [], stdin: String = "", environment: [String: String]? = nil
+    _ executable: URL,
+    arguments: [String] = [],
+    stdin: String = "",
+    environment: [String: String]? = nil
 ) async throws -> ChildProcessRun {
-    try await onOwnThread { try runChildProcessBlocking(executable, arguments: arguments, stdin: stdin, environment: environment) }
+    try await onOwnThread {
+        try runChildProcessBlocking(executable, arguments: arguments, stdin: stdin, environment: environment)
+    }
 }
 
 /// Runs blocking work (reading a pipe, waiting for a process) on a thread of its own, holding no cooperative thread.
@@ -32,9 +37,14 @@ func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async 
 }
 
 private func runChildProcessBlocking(
-    _ executable: URL, arguments: [String], stdin: String, environment: [String: String]?
+    _ executable: URL,
+    arguments: [String],
+    stdin: String,
+    environment: [String: String]?
 ) throws -> ChildProcessRun {
-    let inputURL = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-test-stdin-\(UUID().uuidString)")
+    let inputURL = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "wxauth-test-stdin-\(UUID().uuidString)"
+    )
     try Data(stdin.utf8).write(to: inputURL)
     defer { try? FileManager.default.removeItem(at: inputURL) }
     let input = try FileHandle(forReadingFrom: inputURL)
@@ -57,7 +67,8 @@ private func runChildProcessBlocking(
     stderrRead.wait()
     process.waitUntilExit()
     return ChildProcessRun(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        status: process.terminationStatus,
+        stdout: String(decoding: stdout, as: UTF8.self),
         stderr: String(decoding: stderr, as: UTF8.self)
     )
 }
@@ -66,7 +77,8 @@ private func runChildProcessBlocking(
 @Suite struct ChildProcessTests {
     @Test func aChildThatIgnoresItsStdinIsJustAnExitStatus() async throws {
         let run = try await runChildProcess(
-            URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "echo out; echo err >&2; exit 3"],
+            URL(fileURLWithPath: "/bin/sh"),
+            arguments: ["-c", "echo out; echo err >&2; exit 3"],
             stdin: String(repeating: "x", count: 1 << 20)
         )
         #expect(run.status == 3)
@@ -75,7 +87,9 @@ private func runChildProcessBlocking(
 
     @Test func aChildThatWritesMuchToBothStreamsDoesNotBlock() async throws {
         let run = try await runChildProcess(
-            URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "head -c 300000 /dev/zero >&2; cat"], stdin: "echoed"
+            URL(fileURLWithPath: "/bin/sh"),
+            arguments: ["-c", "head -c 300000 /dev/zero >&2; cat"],
+            stdin: "echoed"
         )
         #expect(run.status == 0)
         #expect(run.stdout == "echoed" && run.stderr.utf8.count == 300_000)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import LocalRunner
 
@@ -33,7 +33,9 @@ struct CommandLineTests {
         let manifest = bin.file("functions.yaml")
         try Data(text.utf8).write(to: manifest)
         return try await runChildProcess(
-            try #require(builtLocalRunner), arguments: arguments.map { $0 == "MANIFEST" ? manifest.path : $0 }, stdin: stdin,
+            try #require(builtLocalRunner),
+            arguments: arguments.map { $0 == "MANIFEST" ? manifest.path : $0 },
+            stdin: stdin,
             environment: ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
         )
     }
@@ -49,7 +51,10 @@ struct CommandLineTests {
     }
 
     @Test func invokeReadsTheEventFromStdin() async throws {
-        let run = try await localRunner(["invoke", "echo", "--event", "-", "--manifest", "MANIFEST"], stdin: #"{"a":"b"}"#)
+        let run = try await localRunner(
+            ["invoke", "echo", "--event", "-", "--manifest", "MANIFEST"],
+            stdin: #"{"a":"b"}"#
+        )
         #expect(run.status == 0)
         #expect(run.stdout == "{\"statusCode\":200,\"body\":\"{a:b}\"}\n")
     }
@@ -76,16 +81,26 @@ struct CommandLineTests {
     }
 
     @Test func aMissingEventFileSaysWhyAndWhereSamplesAre() async throws {
-        let run = try await localRunner(["invoke", "echo", "--event", "/nonexistent/evnt.json", "--manifest", "MANIFEST"])
+        let run = try await localRunner([
+            "invoke", "echo", "--event", "/nonexistent/evnt.json", "--manifest", "MANIFEST",
+        ])
         #expect(run.status == 2)
-        #expect(run.stderr.contains("cannot read the event file /nonexistent/evnt.json: No such file or directory"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("cannot read the event file /nonexistent/evnt.json: No such file or directory"),
+            "\(run.stderr)"
+        )
         #expect(run.stderr.contains("events/"), "\(run.stderr)")
     }
 
     @Test func aMissingEnvFileSaysWhyWithoutALineZero() async throws {
-        let run = try await localRunner(["invoke", "echo", "--env-file", "/nonexistent/nope.env", "--manifest", "MANIFEST"])
+        let run = try await localRunner([
+            "invoke", "echo", "--env-file", "/nonexistent/nope.env", "--manifest", "MANIFEST",
+        ])
         #expect(run.status == 2)
-        #expect(run.stderr.contains("/nonexistent/nope.env: cannot be read: No such file or directory"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("/nonexistent/nope.env: cannot be read: No such file or directory"),
+            "\(run.stderr)"
+        )
         #expect(!run.stderr.contains(":0:"), "\(run.stderr)")
     }
 
@@ -102,7 +117,10 @@ struct CommandLineTests {
         let taken = try LoopbackListener()
         let run = try await localRunner(["serve", "--port", "\(taken.port)", "--manifest", "MANIFEST"])
         #expect(run.status == 1)
-        #expect(run.stderr.contains("cannot listen on 127.0.0.1:\(taken.port): Address already in use"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("cannot listen on 127.0.0.1:\(taken.port): Address already in use"),
+            "\(run.stderr)"
+        )
         #expect(run.stderr.contains("--port 0"), "\(run.stderr)")
         #expect(!run.stderr.contains("errno"), "\(run.stderr)")
         withExtendedLifetime(taken) {}
@@ -115,7 +133,8 @@ struct CommandLineTests {
         let manifest = bin.file("functions.yaml")
         try Data("functions:\n  echo: {handler: echo, route: /echo, method: [POST, GET]}\n".utf8).write(to: manifest)
         let runner = try await RunningRunner.start(
-            ["serve", "--port", "0", "--manifest", manifest.path], environment: ["WXAUTH_BIN_DIR": bin.url.path]
+            ["serve", "--port", "0", "--manifest", manifest.path],
+            environment: ["WXAUTH_BIN_DIR": bin.url.path]
         )
         let printed = runner.printed
         let served = /Serving 1 function on http:\/\/127\.0\.0\.1:(\d+)\n/
@@ -146,7 +165,11 @@ final class RunningRunner: @unchecked Sendable {
     let errors = Pipe()
     let printed: String
 
-    static func start(_ arguments: [String], directory: URL? = nil, environment: [String: String]) async throws
+    static func start(
+        _ arguments: [String],
+        directory: URL? = nil,
+        environment: [String: String]
+    ) async throws
         -> RunningRunner
     {
         try await onOwnThread { try RunningRunner(arguments, directory: directory, environment: environment) }

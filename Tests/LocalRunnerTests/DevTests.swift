@@ -24,7 +24,9 @@ struct DevTests {
             handler: "login",
             route: "/login",
             methods: ["POST"],
-            environment: ["WECHAT_APPID": "wxreal", "WXAUTH_DATABASE_URL": "postgres://h/db", "WXAUTH_JWT_SECRET_FILE": "/s"]
+            environment: [
+                "WECHAT_APPID": "wxreal", "WXAUTH_DATABASE_URL": "postgres://h/db", "WXAUTH_JWT_SECRET_FILE": "/s",
+            ]
         )
         let result = DevCommand.overrides(
             for: function,
@@ -90,9 +92,10 @@ struct DevTests {
         #expect(page.headers["cache-control"] == "no-store")
         #expect(page.headers["content-security-policy"]?.contains("connect-src 'self'") == true)
         #expect(page.body == DemoPage.html)
-        for id in ["signin", "signed-out", "profile", "nickname", "sub", "openid", "unionid", "picture", "refresh",
-            "refresh-count", "signout", "error"]
-        {
+        for id in [
+            "signin", "signed-out", "profile", "nickname", "sub", "openid", "unionid", "picture", "refresh",
+            "refresh-count", "signout", "error",
+        ] {
             #expect(page.body.contains("id=\"\(id)\""), "no #\(id)")
         }
         #expect(page.body.contains("href=\"/login?return_to=/\""))
@@ -140,7 +143,11 @@ struct DevTests {
         #expect(page.body.contains("Sign in with WeChat"))
         #expect(printed.contains("\(serverURL)/login -H 'content-type: application/json'"))
 
-        let minted = try await send("POST", "\(sandboxURL)/sandbox/codes", #"{"appid":"wxsandboxapp0001","user":"alice"}"#)
+        let minted = try await send(
+            "POST",
+            "\(sandboxURL)/sandbox/codes",
+            #"{"appid":"wxsandboxapp0001","user":"alice"}"#
+        )
         #expect(minted.status == 201, "\(minted.body)")
         let code = try #require(minted.json["code"] as? String)
 
@@ -162,10 +169,10 @@ struct DevTests {
         // A function that answers with the settings it was given.
         let bin = try InvocationTests.BinDirectory([
             "settings": #"""
-                cat >/dev/null
-                keys="$([ -n "$WXAUTH_SIGNING_KEYS" ] && echo SIGNING_KEYS_GIVEN=1)"
-                printf '{"statusCode":200,"body":"%s %s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | grep -v '^WXAUTH_SIGNING_KEYS=' | tr '\n' ' ')" "$keys"
-                """#
+            cat >/dev/null
+            keys="$([ -n "$WXAUTH_SIGNING_KEYS" ] && echo SIGNING_KEYS_GIVEN=1)"
+            printf '{"statusCode":200,"body":"%s %s"}' "$(env | grep -E '^(WECHAT|WXAUTH)_' | grep -v '^WXAUTH_SIGNING_KEYS=' | tr '\n' ' ')" "$keys"
+            """#
         ])
         let manifest = bin.file("functions.yaml")
         try Data(
@@ -206,7 +213,9 @@ struct DevTests {
         for (prefix, appid) in [("WECHAT_OA", "wxsandboxoa00001"), ("WECHAT_WEB", "wxsandboxweb0001")] {
             let secret = try #require(settings["\(prefix)_SECRET"])
             let minted = try await send(
-                "POST", "\(sandboxURL)/sandbox/web-codes", #"{"appid":"\#(appid)","user":"alice"}"#
+                "POST",
+                "\(sandboxURL)/sandbox/web-codes",
+                #"{"appid":"\#(appid)","user":"alice"}"#
             )
             let code = try #require(minted.json["code"] as? String, "\(minted.body)")
             let exchanged = try await send(
@@ -228,7 +237,9 @@ struct DevTests {
 
         init(arguments: [String] = [], directory: URL, environment: [String: String]) async throws {
             runner = try await RunningRunner.start(
-                ["dev", "--port", "0"] + arguments, directory: directory, environment: environment
+                ["dev", "--port", "0"] + arguments,
+                directory: directory,
+                environment: environment
             )
             let sandbox = runner.printed.firstMatch(of: /WeChat sandbox: (http:\/\/127\.0\.0\.1:\d+)\n/)
             let server = runner.printed.firstMatch(of: /Serving \d+ functions? on (http:\/\/127\.0\.0\.1:\d+)\n/)

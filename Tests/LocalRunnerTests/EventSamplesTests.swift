@@ -21,7 +21,9 @@ struct EventSamplesTests {
     ]
 
     @Test func everySampleHasAnExpectedAnswer() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.eventsDirectory.path).filter { $0.hasSuffix(".json") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.eventsDirectory.path).filter {
+            $0.hasSuffix(".json")
+        }
         #expect(Set(files) == Set(Self.expected.keys))
     }
 
@@ -29,12 +31,15 @@ struct EventSamplesTests {
     func sampleGetsTheDocumentedAnswer(file: String) async throws {
         let function = String(file.prefix { $0 != "-" && $0 != "." })
         let executable = try #require(builtLocalRunner).deletingLastPathComponent().appendingPathComponent(function)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-samples-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "wxauth-samples-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let event = try String(contentsOf: Self.eventsDirectory.appendingPathComponent(file), encoding: .utf8)
         let run = try await runChildProcess(
-            executable, stdin: event,
+            executable,
+            stdin: event,
             environment: [
                 "WXAUTH_JWT_SECRET": "sample-secret-of-at-least-32-bytes!!",
                 "WECHAT_APPID": "wxsample", "WECHAT_SECRET": "sample-secret",
@@ -46,7 +51,8 @@ struct EventSamplesTests {
         )
         #expect(run.status == 0, "\(run.stderr)")
         let response = try #require(
-            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)"
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
+            "\(run.stdout)"
         )
         let expected = try #require(Self.expected[file])
         #expect(response["statusCode"] as? Int == expected.status, "\(run.stdout)")

@@ -61,22 +61,31 @@ struct GlibcVersionTests {
             // Each zip's stripped bootstrap, and every executable as built (wxauth-http runs on SCF web functions,
             // Function Compute and containers).
             _ = try Packager(
-                manifest: manifest, functions: [], output: output, build: false, zips: true, database: .sqlite,
-                binaries: folder, progress: { _ in }
+                manifest: manifest,
+                functions: [],
+                output: output,
+                build: false,
+                zips: true,
+                database: .sqlite,
+                binaries: folder,
+                progress: { _ in }
             ).run()
             var files = (functions.map(\.handler) + ["wxauth-http"]).map { folder.appendingPathComponent($0) }
             for function in functions {
                 let unpacked = output.appendingPathComponent("unpacked-\(function.name)", isDirectory: true)
                 let unzip = Process()
                 unzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                unzip.arguments = ["unzip", "-q", output.appendingPathComponent("\(function.name).zip").path, "-d", unpacked.path]
+                unzip.arguments = [
+                    "unzip", "-q", output.appendingPathComponent("\(function.name).zip").path, "-d", unpacked.path,
+                ]
                 try unzip.run()
                 unzip.waitUntilExit()
                 files.append(unpacked.appendingPathComponent("bootstrap"))
             }
             return try files.map { file in
                 let exists = FileManager.default.fileExists(atPath: file.path)
-                let tooNew = exists
+                let tooNew =
+                    exists
                     ? try glibcVersionsNeeded(by: file)?.filter { ($0.major, $0.minor) > oldestGlibc }.map(\.name) : []
                 return Finding(path: file.path, exists: exists, tooNew: tooNew)
             }

@@ -11,7 +11,9 @@ struct KeysCommandTests {
     }
 
     func set(_ text: String) throws -> [[String: String]] {
-        try #require((try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["keys"] as? [[String: String]])
+        try #require(
+            (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["keys"] as? [[String: String]]
+        )
     }
 
     func mode(_ path: String) throws -> Int? {
@@ -24,7 +26,10 @@ struct KeysCommandTests {
         let toStdout = try await keys(["new"])
         #expect(toStdout.status == 0)
         let generated = try set(toStdout.stdout)
-        #expect(generated.count == 1 && generated[0]["alg"] == "ES256" && generated[0]["kty"] == "EC" && generated[0]["d"] != nil)
+        #expect(
+            generated.count == 1 && generated[0]["alg"] == "ES256" && generated[0]["kty"] == "EC"
+                && generated[0]["d"] != nil
+        )
         #expect(generated[0]["kid"]?.hasPrefix("es256-") == true && generated[0]["use"] == "sig")
 
         let path = directory.appendingPathComponent("signing.json").path
@@ -34,7 +39,10 @@ struct KeysCommandTests {
         #expect(rsa[0]["kid"] == "r1" && ["n", "e", "d", "p", "q", "dp", "dq", "qi"].allSatisfy { rsa[0][$0] != nil })
         let again = try await keys(["new", "--output", path])
         #expect(again.status != 0 && again.stderr.contains("keys rotate"))
-        #expect(try set(String(contentsOfFile: path, encoding: .utf8))[0]["kid"] == "r1", "the existing set is untouched")
+        #expect(
+            try set(String(contentsOfFile: path, encoding: .utf8))[0]["kid"] == "r1",
+            "the existing set is untouched"
+        )
 
         let data = try set(try await keys(["new", "--alg", "A256GCM"]).stdout)
         #expect(data[0]["kty"] == "oct" && data[0]["use"] == nil && data[0]["k"]?.count == 43)
@@ -51,7 +59,10 @@ struct KeysCommandTests {
         #expect(try await keys(["rotate", "--file", path, "--alg", "HS256", "--kid", "three"]).status == 0)
         let rotated = try set(String(contentsOfFile: path, encoding: .utf8))
         #expect(rotated.map { $0["kid"] } == ["three", "two", "one"])
-        #expect(rotated.map { $0["alg"] } == ["HS256", "EdDSA", "EdDSA"], "a rotation keeps the first key's algorithm unless told")
+        #expect(
+            rotated.map { $0["alg"] } == ["HS256", "EdDSA", "EdDSA"],
+            "a rotation keeps the first key's algorithm unless told"
+        )
         #expect(try mode(path) == 0o600)
         #expect(!FileManager.default.fileExists(atPath: path + ".new"))
 

@@ -67,7 +67,9 @@ struct ManifestTests {
     }
 
     @Test func aRouteMayBeAListOfPathsEachClaimedOnce() throws {
-        let manifest = try Manifest.parse("functions:\n  j: {handler: j, route: [/a, /b], method: GET}\n  k: {handler: k, route: /c, method: GET}\n")
+        let manifest = try Manifest.parse(
+            "functions:\n  j: {handler: j, route: [/a, /b], method: GET}\n  k: {handler: k, route: /c, method: GET}\n"
+        )
         #expect(manifest.functions[0].routes == ["/a", "/b"] && manifest.functions[0].route == "/a")
         #expect(manifest.functions[1].routes == ["/c"])
         for text in [
@@ -80,7 +82,9 @@ struct ManifestTests {
         var template = try SAMTemplate(manifestText: "functions:\n  j: {handler: j, route: [/a, /b], method: GET}\n")
         let yaml = template.render()
         #expect(yaml.contains("        Get:\n          Type: HttpApi\n          Properties:\n            Path: \"/a\""))
-        #expect(yaml.contains("        Get2:\n          Type: HttpApi\n          Properties:\n            Path: \"/b\""))
+        #expect(
+            yaml.contains("        Get2:\n          Type: HttpApi\n          Properties:\n            Path: \"/b\"")
+        )
     }
 
     @Test func repositoryManifestMatchesTheBuiltInFunctions() throws {

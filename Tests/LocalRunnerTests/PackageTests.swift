@@ -32,10 +32,19 @@ private func temporaryDirectory() throws -> URL {
 }
 
 /// Runs a command found on PATH with `stdin`; status and stdout. The command may exit without reading stdin.
-private func run(_ arguments: [String], stdin: String = "", environment: [String: String]? = nil) async throws -> (
+private func run(
+    _ arguments: [String],
+    stdin: String = "",
+    environment: [String: String]? = nil
+) async throws -> (
     status: Int32, stdout: String
 ) {
-    let run = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments, stdin: stdin, environment: environment)
+    let run = try await runChildProcess(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        arguments: arguments,
+        stdin: stdin,
+        environment: environment
+    )
     return (run.status, run.stdout)
 }
 
@@ -160,7 +169,11 @@ struct PackageTests {
         let output = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let summary = try Packager(
-            manifest: repositoryManifest, functions: ["login", "refresh"], output: output, build: false, zips: false,
+            manifest: repositoryManifest,
+            functions: ["login", "refresh"],
+            output: output,
+            build: false,
+            zips: false,
             progress: { _ in }
         ).run()
         let files = try FileManager.default.contentsOfDirectory(atPath: output.path)
@@ -176,7 +189,11 @@ struct PackageTests {
         defer { try? FileManager.default.removeItem(at: output) }
         #expect(throws: PackageError.self) {
             try Packager(
-                manifest: repositoryManifest, functions: ["nope"], output: output, build: false, zips: false,
+                manifest: repositoryManifest,
+                functions: ["nope"],
+                output: output,
+                build: false,
+                zips: false,
                 progress: { _ in }
             ).run()
         }
@@ -202,8 +219,14 @@ struct PackageTests {
         // Zipping a debug binary takes seconds of CPU: on a thread of its own, not a cooperative one.
         let summary = try await onOwnThread {
             try Packager(
-                manifest: repositoryManifest, functions: ["login"], output: output, build: false, zips: true,
-                database: .both, binaries: builtBinaries, progress: { _ in }
+                manifest: repositoryManifest,
+                functions: ["login"],
+                output: output,
+                build: false,
+                zips: true,
+                database: .both,
+                binaries: builtBinaries,
+                progress: { _ in }
             ).run()
         }
         #expect(summary.first?.contains("login.zip") == true)
@@ -232,14 +255,21 @@ struct PackageTests {
         // for that): the store connects on its first operation, never at start-up.
         var onPostgres = environment
         onPostgres["WXAUTH_DATABASE_URL"] = "postgres://wxauth:pw@127.0.0.1:9/wxauth"
-        let handedOff = try await run([bootstrap.path], stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#, environment: onPostgres)
+        let handedOff = try await run(
+            [bootstrap.path],
+            stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#,
+            environment: onPostgres
+        )
         let handedOffResponse = try JSONSerialization.jsonObject(with: Data(handedOff.stdout.utf8)) as? [String: Any]
         #expect(handedOffResponse?["statusCode"] as? Int == 400, "\(handedOff.stdout)")
 
         // As Lambda runs it: the runtime loop polls a runtime API and posts each response back.
         let spec = FunctionSpec(name: "login", handler: "bootstrap", route: "/login", methods: ["POST"], timeout: 5)
         let instance = try await WarmInstance.start(
-            function: spec, executable: bootstrap, environment: environment, stderr: { _ in }
+            function: spec,
+            executable: bootstrap,
+            environment: environment,
+            stderr: { _ in }
         )
         let event = #"{"version":"2.0","rawPath":"/login","requestContext":{"http":{"method":"POST"}},"body":"{}"}"#
         for index in 0..<2 {
@@ -257,8 +287,14 @@ struct PackageTests {
 
     @Test(arguments: Packager.Database.allCases)
     func everyDatabaseOptionZipsTheBootstrapAlone(database: Packager.Database) {
-        let packager = Packager(manifest: repositoryManifest, functions: ["login"], output: URL(fileURLWithPath: "/nonexistent"),
-            build: false, zips: true, database: database)
+        let packager = Packager(
+            manifest: repositoryManifest,
+            functions: ["login"],
+            output: URL(fileURLWithPath: "/nonexistent"),
+            build: false,
+            zips: true,
+            database: database
+        )
         #expect(packager.entries(for: "login").map(\.name) == ["bootstrap"])
         #expect(packager.entries(for: "login").map(\.executable) == ["login"])
     }

@@ -15,7 +15,12 @@ import Yams
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("scf-template-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
         _ = try Packager(
-            manifest: Self.manifestURL, functions: names, output: output, build: false, zips: false, platform: .scf,
+            manifest: Self.manifestURL,
+            functions: names,
+            output: output,
+            build: false,
+            zips: false,
+            platform: .scf,
             progress: { _ in }
         ).run()
         #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("template.yaml").path))

@@ -30,9 +30,9 @@ struct ServeTests {
     static let scripts: [String: String] = [
         "echo": echo,
         "binary": #"""
-            cat >/dev/null
-            printf '{"statusCode":200,"headers":{"content-type":"image/png"},"body":"AAEC/w==","isBase64Encoded":true}'
-            """#,
+        cat >/dev/null
+        printf '{"statusCode":200,"headers":{"content-type":"image/png"},"body":"AAEC/w==","isBase64Encoded":true}'
+        """#,
         "nostatus": #"cat >/dev/null; echo '{"hello":"world"}'"#,
         "array": #"cat >/dev/null; echo '[1,2]'"#,
         "slow": #"cat >/dev/null; echo "going to sleep" >&2; sleep 30 & wait"#,
@@ -53,7 +53,11 @@ struct ServeTests {
             FunctionSpec(name: "exit3", handler: "exit3", route: "/exit3", methods: ["GET"]),
             FunctionSpec(name: "garbage", handler: "garbage", route: "/garbage", methods: ["GET"]),
             FunctionSpec(
-                name: "gate", handler: "gate", route: "/gate", methods: ["GET"], concurrency: 1,
+                name: "gate",
+                handler: "gate",
+                route: "/gate",
+                methods: ["GET"],
+                concurrency: 1,
                 environment: ["GATE": gate]
             ),
             FunctionSpec(name: "missing", handler: "not-there", route: "/missing", methods: ["GET"]),
@@ -142,7 +146,9 @@ struct ServeTests {
     @Test func requestBecomesAV2EventAndTheResponseComesBack() async throws {
         try await withServer { server, _, log in
             let answer = try await send(
-                server, .POST, "/echo?x=1&y=a%20b",
+                server,
+                .POST,
+                "/echo?x=1&y=a%20b",
                 headers: [
                     ("Content-Type", "application/json"), ("X-Custom", "one"), ("X-Custom", "two"),
                     ("Cookie", "c1=v1; c2=v2"), ("User-Agent", "wxauth-tests"),
@@ -192,7 +198,9 @@ struct ServeTests {
     @Test func binaryBodiesAreBase64BothWays() async throws {
         try await withServer { server, _, _ in
             let answer = try await send(
-                server, .POST, "/echo",
+                server,
+                .POST,
+                "/echo",
                 headers: [("Content-Type", "application/octet-stream")],
                 body: [0x00, 0xFF, 0x01]
             )
@@ -202,7 +210,11 @@ struct ServeTests {
 
             // Text content type but not UTF-8: base64 as well.
             let notUTF8 = try await send(
-                server, .POST, "/echo", headers: [("Content-Type", "text/plain")], body: [0xC3, 0x28]
+                server,
+                .POST,
+                "/echo",
+                headers: [("Content-Type", "text/plain")],
+                body: [0xC3, 0x28]
             )
             #expect(notUTF8.json?["isBase64Encoded"] as? Bool == true)
             #expect(notUTF8.json?["body"] as? String == "wyg=")
@@ -255,7 +267,8 @@ struct ServeTests {
             #expect(
                 lines.contains {
                     $0.hasPrefix("[garbage] local-runner: invalid response") && $0.contains("not json at all")
-                })
+                }
+            )
             #expect(lines.contains { $0.hasPrefix("[missing] local-runner: cannot run") })
             #expect(lines.contains { $0.hasPrefix("GET /crash 502 ") && $0.hasSuffix("function=crash") })
         }
@@ -308,9 +321,13 @@ struct HTTPEventRequestTests {
 
     @Test func repeatedCookieHeadersJoinIntoOneList() throws {
         let event = HTTPEvent(
-            method: "GET", path: "/p", rawQueryString: "",
+            method: "GET",
+            path: "/p",
+            rawQueryString: "",
             headerFields: [(name: "Cookie", value: "a=1"), (name: "cookie", value: "b=2; c=3")],
-            body: [], sourceIP: "10.0.0.1", requestID: "r"
+            body: [],
+            sourceIP: "10.0.0.1",
+            requestID: "r"
         )
         let json = try #require(try JSONSerialization.jsonObject(with: Data(event.encoded())) as? [String: Any])
         #expect(json["cookies"] as? [String] == ["a=1", "b=2", "c=3"])

@@ -8,13 +8,22 @@ import WXAuthStore
 @Suite struct SweepTests {
     /// A SQLite database holding `count` sign-ins whose refresh tokens expired in 1970.
     static func databaseWithExpiredSignIns(_ count: Int) async throws -> (path: String, store: SQLiteStore) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-sweep-\(UUID().uuidString).sqlite").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "wxauth-sweep-\(UUID().uuidString).sqlite"
+        ).path
         let store = try SQLiteStore(path: path)
         for index in 0..<count {
             _ = try await store.signIn(
                 SignInRecord(
-                    appid: "wx", openid: "o\(index)", unionid: nil, sealedSessionKey: nil, newUserId: "u\(index)",
-                    familyId: "f\(index)", refreshTokenHash: [UInt8(index)], refreshExpiresAt: 1500, now: 1000
+                    appid: "wx",
+                    openid: "o\(index)",
+                    unionid: nil,
+                    sealedSessionKey: nil,
+                    newUserId: "u\(index)",
+                    familyId: "f\(index)",
+                    refreshTokenHash: [UInt8(index)],
+                    refreshExpiresAt: 1500,
+                    now: 1000
                 )
             )
         }
@@ -40,7 +49,8 @@ import WXAuthStore
         let (path, _) = try await Self.databaseWithExpiredSignIns(3)
         defer { Self.removeDatabase(at: path) }
         let run = try await runChildProcess(
-            try #require(builtLocalRunner), arguments: ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"],
+            try #require(builtLocalRunner),
+            arguments: ["sweep", "--database-url", "sqlite:" + path, "--batch", "2"],
             environment: ["PATH": "/usr/bin:/bin"]
         )
         #expect(run.status == 0)

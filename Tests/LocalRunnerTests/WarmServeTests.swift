@@ -56,7 +56,10 @@ struct WarmServeTests {
             FunctionSpec(name: "slow", handler: "runtime", route: "/slow", methods: ["GET"], timeout: 1),
             FunctionSpec(name: "error", handler: "runtime", route: "/error", methods: ["GET"]),
             FunctionSpec(
-                name: "initerror", handler: "runtime", route: "/initerror", methods: ["GET"],
+                name: "initerror",
+                handler: "runtime",
+                route: "/initerror",
+                methods: ["GET"],
                 environment: ["MODE": "initerror"]
             ),
         ]
@@ -77,8 +80,14 @@ struct WarmServeTests {
         await server.stop()
     }
 
-    func get(_ server: FunctionServer, _ path: String) async throws -> (status: Int, json: [String: Any], cookies: [String]) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: server.baseURL + path), timeout: .seconds(30))
+    func get(
+        _ server: FunctionServer,
+        _ path: String
+    ) async throws -> (status: Int, json: [String: Any], cookies: [String]) {
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: server.baseURL + path),
+            timeout: .seconds(30)
+        )
         let bytes = try await response.body.collect(upTo: 1 << 20)
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
         return (Int(response.status.code), json, response.headers["set-cookie"])
@@ -150,10 +159,16 @@ struct WarmServeTests {
         try await withServer { server, log in
             let failed = try await get(server, "/error")
             #expect(failed.status == 502)
-            #expect(log.all.contains { $0.contains("[error] local-runner: the function reported an error (Unhandled)") })
+            #expect(
+                log.all.contains { $0.contains("[error] local-runner: the function reported an error (Unhandled)") }
+            )
             let initFailed = try await get(server, "/initerror")
             #expect(initFailed.status == 502)
-            #expect(log.all.contains { $0.contains("[initerror] local-runner: init error: ") && $0.contains("SETTING is not set") })
+            #expect(
+                log.all.contains {
+                    $0.contains("[initerror] local-runner: init error: ") && $0.contains("SETTING is not set")
+                }
+            )
         }
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import BlockingSocket
+import Foundation
 import PostgresWire
 import WXAuthPostgres
 import WXAuthStore
@@ -17,14 +17,18 @@ public enum PostgresTestDatabase {
     /// The server's URL, or nil when the PostgreSQL tests are to be skipped.
     public static let url: String? = {
         _ = BrokenPipes.ignored
-        guard let value = ProcessInfo.processInfo.environment["WXAUTH_TEST_POSTGRES_URL"], !value.isEmpty else { return nil }
+        guard let value = ProcessInfo.processInfo.environment["WXAUTH_TEST_POSTGRES_URL"], !value.isEmpty else {
+            return nil
+        }
         return value
     }()
 
     /// The same server over verify-full TLS with a user that signs in with SCRAM-SHA-256 (`.ci/postgres-cluster
     /// tls-url`), named by `WXAUTH_TEST_POSTGRES_TLS_URL`; nil skips those tests.
     public static let tlsURL: String? = {
-        guard let value = ProcessInfo.processInfo.environment["WXAUTH_TEST_POSTGRES_TLS_URL"], !value.isEmpty else { return nil }
+        guard let value = ProcessInfo.processInfo.environment["WXAUTH_TEST_POSTGRES_TLS_URL"], !value.isEmpty else {
+            return nil
+        }
         return value
     }()
 
@@ -70,7 +74,9 @@ public final class PostgresTestConnection: Sendable {
     package init(options: PostgresConnectionOptions) async throws {
         let box = Box()
         self.box = box
-        try await worker.run { box.connection = try PostgresConnection(options, deadline: ContinuousClock.now + .seconds(10)) }
+        try await worker.run {
+            box.connection = try PostgresConnection(options, deadline: ContinuousClock.now + .seconds(10))
+        }
     }
 
     /// Runs one statement (with 30 s to answer).

@@ -1,7 +1,7 @@
 import BlockingSocket
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import PostgresWire
 
@@ -23,7 +23,12 @@ import TestSupport
         defer { worker.stop() }
         return try await worker.run { () throws -> (error: (any Error)?, closed: Bool) in
             let options = PostgresConnectionOptions(
-                host: "127.0.0.1", port: server.port, username: "wx", password: "pw", database: "db", tls: .disable
+                host: "127.0.0.1",
+                port: server.port,
+                username: "wx",
+                password: "pw",
+                database: "db",
+                tls: .disable
             )
             let connection: PostgresConnection
             do {
@@ -41,17 +46,27 @@ import TestSupport
     }
 
     /// Runs a two-statement pipeline against a server that answers it with `answer`.
-    static func pipeline(answer: [UInt8]) async throws -> (results: [PostgresResult]?, error: (any Error)?, closed: Bool) {
+    static func pipeline(
+        answer: [UInt8]
+    ) async throws -> (results: [PostgresResult]?, error: (any Error)?, closed: Bool) {
         let server = try ScriptedServer(replies: [authenticated, answer])
         let worker = WorkerThread()
         defer { worker.stop() }
         return try await worker.run { () throws -> (results: [PostgresResult]?, error: (any Error)?, closed: Bool) in
             let options = PostgresConnectionOptions(
-                host: "127.0.0.1", port: server.port, username: "wx", password: "pw", database: "db", tls: .disable
+                host: "127.0.0.1",
+                port: server.port,
+                username: "wx",
+                password: "pw",
+                database: "db",
+                tls: .disable
             )
             let connection = try PostgresConnection(options, deadline: .now + .seconds(5))
             do {
-                return (try connection.pipeline(["BEGIN", "SELECT set_config('lock_timeout', '1', true)"]), nil, connection.isClosed)
+                return (
+                    try connection.pipeline(["BEGIN", "SELECT set_config('lock_timeout', '1', true)"]), nil,
+                    connection.isClosed
+                )
             } catch {
                 return (nil, error, connection.isClosed)
             }
@@ -63,7 +78,9 @@ import TestSupport
     }
 
     @Test func aPipelineAnswersEveryStatementInOneRoundTrip() async throws {
-        let outcome = try await Self.pipeline(answer: Self.complete("BEGIN") + Self.complete("SELECT 1") + Self.message("Z", [UInt8(ascii: "T")]))
+        let outcome = try await Self.pipeline(
+            answer: Self.complete("BEGIN") + Self.complete("SELECT 1") + Self.message("Z", [UInt8(ascii: "T")])
+        )
         #expect(outcome.results?.count == 2)
         #expect(outcome.results?.last?.affectedRows == 1)
         #expect(outcome.error == nil && !outcome.closed)
@@ -71,7 +88,9 @@ import TestSupport
 
     @Test func aPipelineStopsAtTheFirstErrorAndKeepsTheConnection() async throws {
         let error = Self.message("E", Array("SERROR\u{0}C55P03\u{0}Mlock timeout\u{0}\u{0}".utf8))
-        let outcome = try await Self.pipeline(answer: Self.complete("BEGIN") + error + Self.message("Z", [UInt8(ascii: "E")]))
+        let outcome = try await Self.pipeline(
+            answer: Self.complete("BEGIN") + error + Self.message("Z", [UInt8(ascii: "E")])
+        )
         #expect((outcome.error as? PostgresServerError)?.sqlState == "55P03")
         #expect(!outcome.closed)
     }
@@ -96,7 +115,11 @@ import TestSupport
     }
 
     @Test func aRowThatDoesNotFitItsDescriptionIsRefused() async throws {
-        let description = Self.message("T", [0, 1] + Array("a".utf8) + [0] + [UInt8](repeating: 0, count: 6) + [0, 0, 0, 23] + [UInt8](repeating: 0, count: 8))
+        let description = Self.message(
+            "T",
+            [0, 1] + Array("a".utf8) + [0] + [UInt8](repeating: 0, count: 6) + [0, 0, 0, 23]
+                + [UInt8](repeating: 0, count: 8)
+        )
         let row = Self.message("D", [0, 2, 0, 0, 0, 0, 0, 0, 0, 0])
         let outcome = try await Self.run(startUp: Self.authenticated, answer: description + row + Self.ready)
         #expect(outcome.error is PostgresWireError)
@@ -121,7 +144,12 @@ import TestSupport
         defer { worker.stop() }
         let (timedOut, closed) = try await worker.run {
             let options = PostgresConnectionOptions(
-                host: "127.0.0.1", port: server.port, username: "wx", password: nil, database: nil, tls: .disable
+                host: "127.0.0.1",
+                port: server.port,
+                username: "wx",
+                password: nil,
+                database: nil,
+                tls: .disable
             )
             let connection = try PostgresConnection(options, deadline: .now + .seconds(5))
             connection.deadline = .now + .milliseconds(200)
@@ -156,7 +184,9 @@ final class ScriptedServer: Sendable {
             for reply in replies {
                 // One read takes the client's whole batch (loopback, small messages).
                 guard recv(connection, &buffer, buffer.count, 0) > 0 else { return }
-                if !reply.isEmpty { _ = reply.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+                if !reply.isEmpty {
+                    _ = reply.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
             }
             while recv(connection, &buffer, buffer.count, 0) > 0 {}
         }

@@ -11,9 +11,14 @@ import Testing
         let final = try client.clientFinalMessage(
             serverFirst: "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
         )
-        #expect(final == "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+        #expect(
+            final
+                == "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+        )
         try client.verify(serverFinal: "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
-        #expect(throws: PostgresWireError.self) { try client.verify(serverFinal: "v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=") }
+        #expect(throws: PostgresWireError.self) {
+            try client.verify(serverFinal: "v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+        }
         #expect(throws: PostgresWireError.self) { try client.verify(serverFinal: "e=invalid-proof") }
     }
 
@@ -41,11 +46,16 @@ import Testing
 @Suite struct MessageTests {
     @Test func md5PasswordMatchesPostgreSQLs() {
         // python: 'md5' + md5(md5(b'hunter2' + b'wxauth').hexdigest().encode() + bytes([1, 2, 3, 4])).hexdigest()
-        #expect(postgresMD5Password(user: "wxauth", password: "hunter2", salt: [1, 2, 3, 4]) == "md526e8d839fce1894a75280f6fd841fcbd")
+        #expect(
+            postgresMD5Password(user: "wxauth", password: "hunter2", salt: [1, 2, 3, 4])
+                == "md526e8d839fce1894a75280f6fd841fcbd"
+        )
     }
 
     @Test func cutsMessagesAcrossArbitraryChunks() throws {
-        let stream: [UInt8] = [UInt8(ascii: "Z"), 0, 0, 0, 5, UInt8(ascii: "I"), UInt8(ascii: "C"), 0, 0, 0, 11] + Array("SELECT".utf8) + [0]
+        let stream: [UInt8] =
+            [UInt8(ascii: "Z"), 0, 0, 0, 5, UInt8(ascii: "I"), UInt8(ascii: "C"), 0, 0, 0, 11] + Array("SELECT".utf8)
+            + [0]
         for split in 0...stream.count {
             var reader = BackendMessageReader()
             var messages: [BackendMessage] = []
@@ -59,7 +69,9 @@ import Testing
         }
     }
 
-    @Test(arguments: [[0x7F, 0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 3], [0x04, 0, 0, 1]] as [[UInt8]])
+    @Test(
+        arguments: [[0x7F, 0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 3], [0x04, 0, 0, 1]] as [[UInt8]]
+    )
     func refusesImpossibleLengths(length: [UInt8]) {
         var reader = BackendMessageReader()
         reader.append([UInt8(ascii: "D")] + length)
@@ -85,12 +97,19 @@ import Testing
         #expect(try Int64.decode([0, 0, 1, 0][...], type: PostgresType.int4) == 256)
         #expect(throws: PostgresDecodingError.self) { _ = try Int64.decode([0, 1][...], type: PostgresType.int4) }
         #expect(throws: PostgresDecodingError.self) { _ = try String.decode([0, 1][...], type: PostgresType.bytea) }
-        #expect(["a", "bc"].postgresBytes == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 97, 0, 0, 0, 2, 98, 99])
+        #expect(
+            ["a", "bc"].postgresBytes == [
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 97, 0, 0, 0, 2, 98, 99,
+            ]
+        )
         let query: PostgresQuery = "SELECT \(Int64(1)), \(String?.none), \(PostgresBytes([7]))"
         #expect(query.sql == "SELECT $1, $2, $3")
-        #expect(query.parameters == [
-            PostgresParameter(Int64(1)), PostgresParameter(null: PostgresType.text), PostgresParameter(PostgresBytes([7])),
-        ])
+        #expect(
+            query.parameters == [
+                PostgresParameter(Int64(1)), PostgresParameter(null: PostgresType.text),
+                PostgresParameter(PostgresBytes([7])),
+            ]
+        )
     }
 
     @Test func framesAnExtendedQuery() {

@@ -1,8 +1,8 @@
 import BlockingSocket
 import COpenSSL
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// BlockingSocket's TLS against a loopback TLS server (OpenSSL) with certificates made by the openssl CLI:
 /// each verification mode accepts what it should and refuses what it should.
@@ -28,24 +28,47 @@ import TestSupport
 
     @Test func verifyFullWithTheRightRootAndNamePasses() async throws {
         let root = Self.certificates.server
-        #expect(try await Self.echo(TLSOptions(verification: .chainAndHost, serverName: "localhost", rootCertificates: root)) == "ping")
-        #expect(try await Self.echo(TLSOptions(verification: .chainAndHost, serverName: "127.0.0.1", rootCertificates: root)) == "ping")
+        #expect(
+            try await Self.echo(
+                TLSOptions(verification: .chainAndHost, serverName: "localhost", rootCertificates: root)
+            ) == "ping"
+        )
+        #expect(
+            try await Self.echo(
+                TLSOptions(verification: .chainAndHost, serverName: "127.0.0.1", rootCertificates: root)
+            ) == "ping"
+        )
     }
 
     @Test func verifyFullRefusesAnotherHostName() async throws {
-        let options = TLSOptions(verification: .chainAndHost, serverName: "db.example.com", rootCertificates: Self.certificates.server)
+        let options = TLSOptions(
+            verification: .chainAndHost,
+            serverName: "db.example.com",
+            rootCertificates: Self.certificates.server
+        )
         await #expect(throws: SocketError.self) { _ = try await Self.echo(options) }
     }
 
     @Test func verifyCAChecksTheChainButNotTheName() async throws {
         let root = Self.certificates.server
-        #expect(try await Self.echo(TLSOptions(verification: .chain, serverName: "db.example.com", rootCertificates: root)) == "ping")
-        let stranger = TLSOptions(verification: .chain, serverName: "localhost", rootCertificates: Self.certificates.stranger)
+        #expect(
+            try await Self.echo(TLSOptions(verification: .chain, serverName: "db.example.com", rootCertificates: root))
+                == "ping"
+        )
+        let stranger = TLSOptions(
+            verification: .chain,
+            serverName: "localhost",
+            rootCertificates: Self.certificates.stranger
+        )
         await #expect(throws: SocketError.self) { _ = try await Self.echo(stranger) }
     }
 
     @Test func anUnknownRootIsRefused() async throws {
-        let options = TLSOptions(verification: .chainAndHost, serverName: "localhost", rootCertificates: Self.certificates.stranger)
+        let options = TLSOptions(
+            verification: .chainAndHost,
+            serverName: "localhost",
+            rootCertificates: Self.certificates.stranger
+        )
         let error = await #expect(throws: SocketError.self) { _ = try await Self.echo(options) }
         #expect(error?.description.contains("not trusted") == true)
     }
@@ -84,7 +107,9 @@ final class EchoServer: Sendable {
             var buffer = [UInt8](repeating: 0, count: 4)
             var received = 0
             while received < 4 {
-                let count = buffer.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress! + received, Int32(4 - received)) }
+                let count = buffer.withUnsafeMutableBytes {
+                    SSL_read(ssl, $0.baseAddress! + received, Int32(4 - received))
+                }
                 guard count > 0 else { return }
                 received += Int(count)
             }

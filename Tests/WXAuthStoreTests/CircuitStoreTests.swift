@@ -60,7 +60,9 @@ import WXAuthStore
         let counting = CircuitPolicy(threshold: 1000)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
-                group.addTask { _ = try await store.updateCircuit(name: "wechat") { counting.afterFailure($0, now: 5) } }
+                group.addTask {
+                    _ = try await store.updateCircuit(name: "wechat") { counting.afterFailure($0, now: 5) }
+                }
             }
             try await group.waitForAll()
         }

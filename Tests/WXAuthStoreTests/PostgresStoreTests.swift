@@ -1,11 +1,12 @@
 import BlockingSocket
 import Glibc
 import Logging
-import PostgresWire
 import PostgresTestSupport
+import PostgresWire
 import Testing
-@testable import WXAuthPostgres
 import WXAuthStore
+
+@testable import WXAuthPostgres
 
 /// What only PostgreSQL has: many connections (one per instance) racing on one database, migrations racing at
 /// cold start, reconnection. The shared behaviour is in ``StoreContractTests``, which runs against PostgreSQL too.
@@ -37,11 +38,17 @@ struct PostgresStoreTests {
             }
             try await group.waitForAll()
         }
-        #expect(try await PostgresTestDatabase.integer("SELECT count(*) FROM wxauth_schema_migrations", url: url) == Self.migrationCount)
+        #expect(
+            try await PostgresTestDatabase.integer("SELECT count(*) FROM wxauth_schema_migrations", url: url)
+                == Self.migrationCount
+        )
         // A later cold start finds the schema current and changes nothing.
         let later = try Self.makeStores(1, onSchemaOf: url)[0]
         #expect(try await later.sweepExpired(now: 0, limit: 10) == SweepReport())
-        #expect(try await PostgresTestDatabase.integer("SELECT count(*) FROM wxauth_schema_migrations", url: url) == Self.migrationCount)
+        #expect(
+            try await PostgresTestDatabase.integer("SELECT count(*) FROM wxauth_schema_migrations", url: url)
+                == Self.migrationCount
+        )
         await later.close()
         for store in stores { await store.close() }
     }
@@ -64,7 +71,13 @@ struct PostgresStoreTests {
                 let appid = unionid != nil && index.isMultiple(of: 2) ? "wxother" : "wxapp"
                 group.addTask {
                     try await store.signIn(
-                        StoreContractTests.signIn(appid: appid, openid: "o-\(appid)", unionid: unionid, family: "f\(index)", token: [UInt8(index)])
+                        StoreContractTests.signIn(
+                            appid: appid,
+                            openid: "o-\(appid)",
+                            unionid: unionid,
+                            family: "f\(index)",
+                            token: [UInt8(index)]
+                        )
                     )
                 }
             }
@@ -76,8 +89,14 @@ struct PostgresStoreTests {
             #expect(try await stores[0].session(familyId: "f\(index)")?.user.id == users[0].id)
         }
         #expect(try await PostgresTestDatabase.integer("SELECT count(*) FROM users", url: url) == 1)
-        #expect(try await PostgresTestDatabase.integer("SELECT count(*) FROM identities", url: url) == (unionid == nil ? 1 : 2))
-        #expect(try await stores[0].updateProfile(userId: users[0].id, profile: UserProfile(), unionid: nil, now: 2000).unionid == unionid)
+        #expect(
+            try await PostgresTestDatabase.integer("SELECT count(*) FROM identities", url: url)
+                == (unionid == nil ? 1 : 2)
+        )
+        #expect(
+            try await stores[0].updateProfile(userId: users[0].id, profile: UserProfile(), unionid: nil, now: 2000)
+                .unionid == unionid
+        )
         for store in stores { await store.close() }
     }
 
@@ -93,7 +112,11 @@ struct PostgresStoreTests {
         try await Self.signInO1(onSchemaOf: url)
         // A 6 s function gives each statement 1.5 s; the server's lock timeout answers before the client's
         // watchdog (3 s) would close the connection, unless the machine is very loaded (then the watchdog does).
-        let store = PostgresStore(settings: try PostgresSettings(url: url), functionTimeout: .seconds(6), logger: Self.logger)
+        let store = PostgresStore(
+            settings: try PostgresSettings(url: url),
+            functionTimeout: .seconds(6),
+            logger: Self.logger
+        )
         let blocker = try await Self.lockTheRefreshTokens(onSchemaOf: url)
         // 30 s only tells a hang from a slow machine.
         let outcome = await Self.outcome(within: .seconds(30), of: { try await Self.rotate(store) })
@@ -109,11 +132,16 @@ struct PostgresStoreTests {
     /// `StoreError` instead of hanging, no abandoned operation keeps the next one from its turn, and once the row
     /// is free the store works again on a new connection.
     @Test(arguments: zip([30_000, 300, 250], [300, 300, 300]))
-    func theWatchdogFiringMidTransactionNeverHangsTheCaller(lockMilliseconds: Int, watchdogMilliseconds: Int) async throws {
+    func theWatchdogFiringMidTransactionNeverHangsTheCaller(
+        lockMilliseconds: Int,
+        watchdogMilliseconds: Int
+    ) async throws {
         let url = try await PostgresTestDatabase.freshSchemaURL()
         try await Self.signInO1(onSchemaOf: url)
         let timeouts = PostgresTimeouts(
-            connect: .seconds(10), statement: .milliseconds(lockMilliseconds), watchdog: .milliseconds(watchdogMilliseconds)
+            connect: .seconds(10),
+            statement: .milliseconds(lockMilliseconds),
+            watchdog: .milliseconds(watchdogMilliseconds)
         )
         let store = PostgresStore(settings: try PostgresSettings(url: url), timeouts: timeouts, logger: Self.logger)
         let blocker = try await Self.lockTheRefreshTokens(onSchemaOf: url)
@@ -157,7 +185,8 @@ struct PostgresStoreTests {
     static func recovered(_ store: PostgresStore) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            guard let outcome = await outcome(within: .seconds(30), of: { try await store.session(familyId: "f1") }) else {
+            guard let outcome = await outcome(within: .seconds(30), of: { try await store.session(familyId: "f1") })
+            else {
                 return false
             }
             if case .success(let session) = outcome { return session?.openid == "o1" }
@@ -172,7 +201,10 @@ struct PostgresStoreTests {
         let worker = WorkerThread()
         defer { worker.stop() }
         let refused = try await worker.run {
-            let connection = try PostgresConnection(settings.connectionOptions, deadline: ContinuousClock.now + .seconds(10))
+            let connection = try PostgresConnection(
+                settings.connectionOptions,
+                deadline: ContinuousClock.now + .seconds(10)
+            )
             _ = try connection.query("SELECT 1")
             connection.close()
             return connection.isClosed && (try? connection.query("SELECT 1")) == nil
@@ -182,7 +214,8 @@ struct PostgresStoreTests {
 
     /// `body`'s outcome, or nil when it has not returned within `limit` (a hang: it is left running).
     static func outcome<T: Sendable>(
-        within limit: Duration, of body: @escaping @Sendable () async throws -> T
+        within limit: Duration,
+        of body: @escaping @Sendable () async throws -> T
     ) async -> Result<T, any Error>? {
         let (outcomes, race) = AsyncStream.makeStream(of: Result<T, any Error>?.self)
         Task {
@@ -202,13 +235,22 @@ struct PostgresStoreTests {
     }
 
     /// The store over verify-full TLS (the cluster's own root as sslrootcert), signing in with SCRAM-SHA-256.
-    @Test(.enabled(if: PostgresTestDatabase.tlsURL != nil, "WXAUTH_TEST_POSTGRES_TLS_URL is not set (.ci/postgres-cluster tls-url)"))
+    @Test(
+        .enabled(
+            if: PostgresTestDatabase.tlsURL != nil,
+            "WXAUTH_TEST_POSTGRES_TLS_URL is not set (.ci/postgres-cluster tls-url)"
+        )
+    )
     func worksOverVerifiedTLSWithSCRAM() async throws {
         let tlsURL = try #require(PostgresTestDatabase.tlsURL)
         let schemaURL = try await PostgresTestDatabase.freshSchemaURL()
         let options = try #require(schemaURL.firstRange(of: "options=")).lowerBound
         let url = tlsURL + (tlsURL.contains("?") ? "&" : "?") + schemaURL[options...]
-        let store = PostgresStore(settings: try PostgresSettings(url: url), functionTimeout: .seconds(30), logger: Self.logger)
+        let store = PostgresStore(
+            settings: try PostgresSettings(url: url),
+            functionTimeout: .seconds(30),
+            logger: Self.logger
+        )
         _ = try await store.signIn(StoreContractTests.signIn(openid: "o1", family: "f1", token: [1]))
         #expect(try await store.session(familyId: "f1")?.openid == "o1")
         await store.close()
@@ -216,7 +258,10 @@ struct PostgresStoreTests {
         // The session really is encrypted, and signed in as the SCRAM user.
         let connection = try await PostgresTestDatabase.connect(url: url)
         defer { connection.close() }
-        let row = try #require(try await connection.query("SELECT ssl, current_user::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first)
+        let row = try #require(
+            try await connection.query("SELECT ssl, current_user::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .first
+        )
         #expect(try row.decode(Bool.self, at: 0))
         #expect(try row.decode(String.self, at: 1) == "wxauth_scram")
 
@@ -249,12 +294,15 @@ struct PostgresStoreTests {
 @Suite struct PostgresSettingsTests {
     @Test func parsesTheLibpqURLForm() throws {
         let settings = try PostgresSettings(
-            url: "postgres://wx%40auth:p%3Ass%2Fw@db.example.com:6432/wx_db?sslmode=verify-full&application_name=wxauth&options=-c%20search_path%3Dauth"
+            url:
+                "postgres://wx%40auth:p%3Ass%2Fw@db.example.com:6432/wx_db?sslmode=verify-full&application_name=wxauth&options=-c%20search_path%3Dauth"
         )
         #expect(settings.username == "wx@auth" && settings.password == "p:ss/w")
         #expect(settings.host == "db.example.com" && settings.port == 6432 && settings.database == "wx_db")
         #expect(settings.sslMode == .verifyFull)
-        #expect(settings.startupParameters.map { "\($0.0)=\($0.1)" } == ["application_name=wxauth", "search_path=auth"])
+        #expect(
+            settings.startupParameters.map { "\($0.0)=\($0.1)" } == ["application_name=wxauth", "search_path=auth"]
+        )
         #expect(!settings.description.contains("p:ss/w"))
 
         #expect(settings.rootCertificates == nil)
@@ -266,7 +314,8 @@ struct PostgresStoreTests {
     }
 
     @Test(arguments: [
-        "postgres://u:hunter2@h/d?sslmode=sometimes", "postgres://u:hunter2@h:99999/d", "postgres://hunter2@h/d?frobnicate=1",
+        "postgres://u:hunter2@h/d?sslmode=sometimes", "postgres://u:hunter2@h:99999/d",
+        "postgres://hunter2@h/d?frobnicate=1",
         "postgres://h/d", "postgres://u:hunter2%zz@h/d", "postgres://u:hunter2@h/d?options=hunter2",
         "postgres://u:hunter2@h/d?sslrootcert=",
     ])

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import PostgresTestSupport
+import Testing
 import WXAuthStore
 
 /// One suite, run against every Store implementation: they must behave the same.
@@ -22,12 +22,24 @@ import WXAuthStore
     }
 
     static func signIn(
-        appid: String = "wxapp", openid: String, unionid: String? = nil, family: String, token: [UInt8],
-        expires: Int64 = 2000, now: Int64 = 1000
+        appid: String = "wxapp",
+        openid: String,
+        unionid: String? = nil,
+        family: String,
+        token: [UInt8],
+        expires: Int64 = 2000,
+        now: Int64 = 1000
     ) -> SignInRecord {
         SignInRecord(
-            appid: appid, openid: openid, unionid: unionid, sealedSessionKey: [1, 2, 3], newUserId: "u-" + family,
-            familyId: family, refreshTokenHash: token, refreshExpiresAt: expires, now: now
+            appid: appid,
+            openid: openid,
+            unionid: unionid,
+            sealedSessionKey: [1, 2, 3],
+            newUserId: "u-" + family,
+            familyId: family,
+            refreshTokenHash: token,
+            refreshExpiresAt: expires,
+            now: now
         )
     }
 
@@ -47,12 +59,18 @@ import WXAuthStore
 
     @Test(arguments: Kind.available) func unionidLinksIdentitiesAcrossApps(kind: Kind) async throws {
         let store = try await Self.makeStore(kind)
-        let mini = try await store.signIn(Self.signIn(appid: "wxmini", openid: "oA", unionid: "uX", family: "f1", token: [1]))
-        let web = try await store.signIn(Self.signIn(appid: "wxweb", openid: "oB", unionid: "uX", family: "f2", token: [2]))
+        let mini = try await store.signIn(
+            Self.signIn(appid: "wxmini", openid: "oA", unionid: "uX", family: "f1", token: [1])
+        )
+        let web = try await store.signIn(
+            Self.signIn(appid: "wxweb", openid: "oB", unionid: "uX", family: "f2", token: [2])
+        )
         #expect(web.id == mini.id)
         #expect(web.unionid == "uX")
         let later = try await store.signIn(Self.signIn(appid: "wxmini", openid: "oC", family: "f3", token: [3]))
-        let gained = try await store.signIn(Self.signIn(appid: "wxmini", openid: "oC", unionid: "uY", family: "f4", token: [4]))
+        let gained = try await store.signIn(
+            Self.signIn(appid: "wxmini", openid: "oC", unionid: "uY", family: "f4", token: [4])
+        )
         #expect(gained.id == later.id)
         #expect(gained.unionid == "uY")
     }
@@ -67,20 +85,35 @@ import WXAuthStore
         }
         #expect(session.familyId == "f1")
         #expect(try await store.familyId(forRefreshTokenHash: [2]) == "f1")
-        #expect(try await store.rotateRefreshToken(presentedHash: [1], newHash: [3], newExpiresAt: 3000, now: 1200) == .reused)
+        #expect(
+            try await store.rotateRefreshToken(presentedHash: [1], newHash: [3], newExpiresAt: 3000, now: 1200)
+                == .reused
+        )
         #expect(try await store.session(familyId: "f1")?.revoked == true)
-        #expect(try await store.rotateRefreshToken(presentedHash: [2], newHash: [4], newExpiresAt: 3000, now: 1300) == .revoked)
-        #expect(try await store.rotateRefreshToken(presentedHash: [9], newHash: [5], newExpiresAt: 3000, now: 1300) == .unknown)
+        #expect(
+            try await store.rotateRefreshToken(presentedHash: [2], newHash: [4], newExpiresAt: 3000, now: 1300)
+                == .revoked
+        )
+        #expect(
+            try await store.rotateRefreshToken(presentedHash: [9], newHash: [5], newExpiresAt: 3000, now: 1300)
+                == .unknown
+        )
     }
 
     @Test(arguments: Kind.available) func expiredAndRevokedTokensAreRefused(kind: Kind) async throws {
         let store = try await Self.makeStore(kind)
         _ = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1], expires: 1500))
-        #expect(try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1500) == .expired)
+        #expect(
+            try await store.rotateRefreshToken(presentedHash: [1], newHash: [2], newExpiresAt: 3000, now: 1500)
+                == .expired
+        )
         _ = try await store.signIn(Self.signIn(openid: "o1", family: "f2", token: [3]))
         try await store.revokeFamily(id: "f2", now: 1100)
         #expect(try await store.session(familyId: "f2")?.revoked == true)
-        #expect(try await store.rotateRefreshToken(presentedHash: [3], newHash: [4], newExpiresAt: 3000, now: 1200) == .revoked)
+        #expect(
+            try await store.rotateRefreshToken(presentedHash: [3], newHash: [4], newExpiresAt: 3000, now: 1200)
+                == .revoked
+        )
         #expect(try await store.session(familyId: "nope") == nil)
     }
 
@@ -89,7 +122,12 @@ import WXAuthStore
         try await withThrowingTaskGroup(of: RotationOutcome.self) { group in
             for (index, store) in stores.enumerated() {
                 group.addTask {
-                    try await store.rotateRefreshToken(presentedHash: [1], newHash: [UInt8(100 + index)], newExpiresAt: 3000, now: 1100)
+                    try await store.rotateRefreshToken(
+                        presentedHash: [1],
+                        newHash: [UInt8(100 + index)],
+                        newExpiresAt: 3000,
+                        now: 1100
+                    )
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -124,20 +162,30 @@ import WXAuthStore
         let store = try await Self.makeStore(kind)
         let user = try await store.signIn(Self.signIn(openid: "o1", family: "f1", token: [1]))
         let first = try await store.updateProfile(
-            userId: user.id, profile: UserProfile(nickname: "Band", gender: 1), unionid: "uZ", now: 1100
+            userId: user.id,
+            profile: UserProfile(nickname: "Band", gender: 1),
+            unionid: "uZ",
+            now: 1100
         )
         #expect(first.profile.nickname == "Band" && first.profile.gender == 1 && first.unionid == "uZ")
         let second = try await store.updateProfile(
-            userId: user.id, profile: UserProfile(phoneNumber: "13800138000", phoneCountryCode: "86"), unionid: nil, now: 1200
+            userId: user.id,
+            profile: UserProfile(phoneNumber: "13800138000", phoneCountryCode: "86"),
+            unionid: nil,
+            now: 1200
         )
-        #expect(second.profile.nickname == "Band" && second.profile.phoneNumber == "13800138000" && second.updatedAt == 1200)
+        #expect(
+            second.profile.nickname == "Band" && second.profile.phoneNumber == "13800138000" && second.updatedAt == 1200
+        )
         #expect(try await store.session(familyId: "f1")?.user.profile == second.profile)
     }
 
     @Test(arguments: Kind.available) func sweepsDeleteLongExpiredTokensAndEmptiedFamilies(kind: Kind) async throws {
         let store = try await Self.makeStore(kind)
         for index in 0..<5 {
-            _ = try await store.signIn(Self.signIn(openid: "o\(index)", family: "old\(index)", token: [UInt8(index)], expires: 1500))
+            _ = try await store.signIn(
+                Self.signIn(openid: "o\(index)", family: "old\(index)", token: [UInt8(index)], expires: 1500)
+            )
         }
         _ = try await store.signIn(Self.signIn(openid: "o1", family: "live", token: [50], expires: 900_000))
         let now: Int64 = 1500 + SweepReport.grace + 1
@@ -149,9 +197,14 @@ import WXAuthStore
         #expect(try await store.familyId(forRefreshTokenHash: [50]) == "live")
         // A sign-in sweeps as it goes: the expired token of a family signed in long ago disappears without a sweep.
         _ = try await store.signIn(Self.signIn(openid: "o9", family: "stale", token: [60], expires: 1600))
-        _ = try await store.signIn(Self.signIn(openid: "o9", family: "fresh", token: [61], expires: 900_000, now: now + 200))
+        _ = try await store.signIn(
+            Self.signIn(openid: "o9", family: "fresh", token: [61], expires: 900_000, now: now + 200)
+        )
         #expect(try await store.familyId(forRefreshTokenHash: [60]) == nil)
-        #expect(try await store.rotateRefreshToken(presentedHash: [60], newHash: [62], newExpiresAt: 3000, now: now + 300) == .unknown)
+        #expect(
+            try await store.rotateRefreshToken(presentedHash: [60], newHash: [62], newExpiresAt: 3000, now: now + 300)
+                == .unknown
+        )
     }
 
     @Test func sqliteConnectionsOnOneFileAgree() async throws {

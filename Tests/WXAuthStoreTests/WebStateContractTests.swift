@@ -13,10 +13,16 @@ import WXAuthStore
         let store = try await StoreContractTests.makeStore(kind)
         try await store.createWebState(Self.state("s1"), now: 1000)
         #expect(try await store.claimWebState(id: "s1", codeHash: [1], now: 1001) == .claimed(Self.state("s1")))
-        #expect(try await store.claimWebState(id: "s1", codeHash: [1], now: 1002) == .repeated(Self.state("s1"), sealedOutcome: nil))
+        #expect(
+            try await store.claimWebState(id: "s1", codeHash: [1], now: 1002)
+                == .repeated(Self.state("s1"), sealedOutcome: nil)
+        )
         #expect(try await store.claimWebState(id: "s1", codeHash: [2], now: 1002) == .replayed)
         try await store.completeWebState(id: "s1", sealedOutcome: [9, 9])
-        #expect(try await store.claimWebState(id: "s1", codeHash: [1], now: 1003) == .repeated(Self.state("s1"), sealedOutcome: [9, 9]))
+        #expect(
+            try await store.claimWebState(id: "s1", codeHash: [1], now: 1003)
+                == .repeated(Self.state("s1"), sealedOutcome: [9, 9])
+        )
         try await store.releaseWebState(id: "s1")
         #expect(
             try await store.claimWebState(id: "s1", codeHash: [2], now: 1004) == .replayed,

@@ -3,6 +3,7 @@ import Encodings
 import Foundation
 import Testing
 import WeChat
+
 @testable import WXAuth
 
 /// Keys and hand-made tokens for the attacks of CONTRACT §5.
@@ -24,7 +25,11 @@ enum TokenFixture {
     static func b64(_ text: String) -> String { Base64URL.encode(Array(text.utf8)) }
 
     static func claims(
-        exp: String = "1700000900", iat: String = "1700000000", extra: String = "", iss: String = "wxauth", aud: String = #""wxauth""#
+        exp: String = "1700000900",
+        iat: String = "1700000000",
+        extra: String = "",
+        iss: String = "wxauth",
+        aud: String = #""wxauth""#
     ) -> String {
         #"{"iss":"\#(iss)","aud":\#(aud),"sub":"u1","iat":\#(iat),"exp":\#(exp),"jti":"j","client_id":"wxa","sid":"s1"\#(extra)}"#
     }
@@ -49,7 +54,10 @@ enum TokenFixture {
         let claims = try JSONSerialization.jsonObject(with: parts[1]) as? [String: Any]
         #expect(claims?["exp"] as? Int == 1_700_000_900 && claims?["iat"] as? Int == 1_700_000_000)
         #expect(claims?["client_id"] as? String == "wxmini" && claims?["sid"] as? String == "s1")
-        #expect(claims?["iss"] as? String == "wxauth" && claims?["aud"] as? String == "wxauth" && claims?["jti"] as? String == "j1")
+        #expect(
+            claims?["iss"] as? String == "wxauth" && claims?["aud"] as? String == "wxauth"
+                && claims?["jti"] as? String == "j1"
+        )
         let verified = try tokens.verify(token, now: TokenFixture.now + 100)
         #expect(verified.sub == "u1" && verified.sid == "s1" && verified.jti == "j1" && verified.clientId == "wxmini")
     }
@@ -77,12 +85,18 @@ enum TokenFixture {
 
         let header = #"{"alg":"ES256","typ":"at+jwt","kid":"k"}"#
         let notYet = try TokenFixture.forged(
-            header: header, payload: TokenFixture.claims(exp: "1700009999", extra: #","nbf":1700003600"#), by: key.signer
+            header: header,
+            payload: TokenFixture.claims(exp: "1700009999", extra: #","nbf":1700003600"#),
+            by: key.signer
         )
         #expect(throws: AuthError.self) { try tokens.verify(notYet, now: TokenFixture.now) }
         #expect(throws: AuthError.self) { try tokens.verify(notYet, now: 1_700_003_569) }
         _ = try tokens.verify(notYet, now: 1_700_003_570)
-        let past = try TokenFixture.forged(header: header, payload: TokenFixture.claims(extra: #","nbf":1699999000"#), by: key.signer)
+        let past = try TokenFixture.forged(
+            header: header,
+            payload: TokenFixture.claims(extra: #","nbf":1699999000"#),
+            by: key.signer
+        )
         #expect(try tokens.verify(past, now: TokenFixture.now).nbf == 1_699_999_000)
     }
 
@@ -102,44 +116,134 @@ enum TokenFixture {
         let confusedKey = SigningKey(kid: "ec", material: .hmac(SymmetricKey(data: Array(publicJWK.utf8))))
         guard case .p256(let ecPrivate) = ecKey.material else { throw CancellationError() }
         let x963 = SigningKey(kid: "ec", material: .hmac(SymmetricKey(data: ecPrivate.publicKey.x963Representation)))
-        let input = TokenFixture.b64(#"{"alg":"none","typ":"at+jwt","kid":"ec"}"#) + "." + TokenFixture.b64(TokenFixture.claims())
+        let input =
+            TokenFixture.b64(#"{"alg":"none","typ":"at+jwt","kid":"ec"}"#) + "."
+            + TokenFixture.b64(TokenFixture.claims())
         let attacks: [(String, String)] = [
             ("alg none", input + "."),
-            ("alg switch to HS256 under an ES256 kid", try TokenFixture.forged(header: #"{"alg":"HS256","typ":"at+jwt","kid":"ec"}"#, by: hsKey)),
-            ("HS256 keyed with the public JWK", try TokenFixture.forged(header: #"{"alg":"HS256","typ":"at+jwt","kid":"ec"}"#, by: confusedKey)),
-            ("HS256 keyed with public bytes", try TokenFixture.forged(header: #"{"alg":"HS256","typ":"at+jwt","kid":"ec"}"#, by: x963)),
-            ("alg switch to ES256 under an HS256 kid", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"hs"}"#, by: ecKey)),
-            ("unknown kid", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"gone"}"#, by: ecKey)),
+            (
+                "alg switch to HS256 under an ES256 kid",
+                try TokenFixture.forged(header: #"{"alg":"HS256","typ":"at+jwt","kid":"ec"}"#, by: hsKey)
+            ),
+            (
+                "HS256 keyed with the public JWK",
+                try TokenFixture.forged(header: #"{"alg":"HS256","typ":"at+jwt","kid":"ec"}"#, by: confusedKey)
+            ),
+            (
+                "HS256 keyed with public bytes",
+                try TokenFixture.forged(header: #"{"alg":"HS256","typ":"at+jwt","kid":"ec"}"#, by: x963)
+            ),
+            (
+                "alg switch to ES256 under an HS256 kid",
+                try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"hs"}"#, by: ecKey)
+            ),
+            (
+                "unknown kid",
+                try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"gone"}"#, by: ecKey)
+            ),
             ("no kid", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt"}"#, by: ecKey)),
-            ("crit", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"ec","crit":["exp"]}"#, by: ecKey)),
-            ("empty crit", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"ec","crit":[]}"#, by: ecKey)),
+            (
+                "crit",
+                try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"ec","crit":["exp"]}"#, by: ecKey)
+            ),
+            (
+                "empty crit",
+                try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"ec","crit":[]}"#, by: ecKey)
+            ),
             ("typ JWT", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"JWT","kid":"ec"}"#, by: ecKey)),
             ("no typ", try TokenFixture.forged(header: #"{"alg":"ES256","kid":"ec"}"#, by: ecKey)),
-            ("repeated header member", try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"ec","kid":"hs"}"#, by: ecKey)),
-            ("nbf an hour ahead", try TokenFixture.forged(header: good, payload: TokenFixture.claims(extra: #","nbf":1700003600"#), by: ecKey)),
-            ("nbf as a string", try TokenFixture.forged(header: good, payload: TokenFixture.claims(extra: #","nbf":"0""#), by: ecKey)),
-            ("exp Int64.max", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: String(Int64.max)), by: ecKey)),
-            ("exp past Int64", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "99999999999999999999999"), by: ecKey)),
-            ("iat Int64.min", try TokenFixture.forged(header: good, payload: TokenFixture.claims(iat: String(Int64.min)), by: ecKey)),
+            (
+                "repeated header member",
+                try TokenFixture.forged(header: #"{"alg":"ES256","typ":"at+jwt","kid":"ec","kid":"hs"}"#, by: ecKey)
+            ),
+            (
+                "nbf an hour ahead",
+                try TokenFixture.forged(
+                    header: good,
+                    payload: TokenFixture.claims(extra: #","nbf":1700003600"#),
+                    by: ecKey
+                )
+            ),
+            (
+                "nbf as a string",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(extra: #","nbf":"0""#), by: ecKey)
+            ),
+            (
+                "exp Int64.max",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: String(Int64.max)), by: ecKey)
+            ),
+            (
+                "exp past Int64",
+                try TokenFixture.forged(
+                    header: good,
+                    payload: TokenFixture.claims(exp: "99999999999999999999999"),
+                    by: ecKey
+                )
+            ),
+            (
+                "iat Int64.min",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(iat: String(Int64.min)), by: ecKey)
+            ),
             ("iat negative", try TokenFixture.forged(header: good, payload: TokenFixture.claims(iat: "-1"), by: ecKey)),
-            ("exp as a string", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: #""1700000900""#), by: ecKey)),
-            ("exp fractional", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "1700000900.5"), by: ecKey)),
-            ("exp with exponent", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "1.7e9"), by: ecKey)),
+            (
+                "exp as a string",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: #""1700000900""#), by: ecKey)
+            ),
+            (
+                "exp fractional",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "1700000900.5"), by: ecKey)
+            ),
+            (
+                "exp with exponent",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "1.7e9"), by: ecKey)
+            ),
             ("exp 1e300", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "1e300"), by: ecKey)),
-            ("iat in the future", try TokenFixture.forged(header: good, payload: TokenFixture.claims(exp: "1700009999", iat: "1700000100"), by: ecKey)),
-            ("repeated claim", try TokenFixture.forged(header: good, payload: TokenFixture.claims(extra: #","sub":"admin""#), by: ecKey)),
-            ("other issuer", try TokenFixture.forged(header: good, payload: TokenFixture.claims(iss: "evil"), by: ecKey)),
-            ("other audience", try TokenFixture.forged(header: good, payload: TokenFixture.claims(aud: #"["other"]"#), by: ecKey)),
-            ("no client_id", try TokenFixture.forged(header: good, payload: #"{"iss":"wxauth","aud":"wxauth","sub":"u1","iat":1700000000,"exp":1700000900,"jti":"j","sid":"s1"}"#, by: ecKey)),
+            (
+                "iat in the future",
+                try TokenFixture.forged(
+                    header: good,
+                    payload: TokenFixture.claims(exp: "1700009999", iat: "1700000100"),
+                    by: ecKey
+                )
+            ),
+            (
+                "repeated claim",
+                try TokenFixture.forged(
+                    header: good,
+                    payload: TokenFixture.claims(extra: #","sub":"admin""#),
+                    by: ecKey
+                )
+            ),
+            (
+                "other issuer",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(iss: "evil"), by: ecKey)
+            ),
+            (
+                "other audience",
+                try TokenFixture.forged(header: good, payload: TokenFixture.claims(aud: #"["other"]"#), by: ecKey)
+            ),
+            (
+                "no client_id",
+                try TokenFixture.forged(
+                    header: good,
+                    payload:
+                        #"{"iss":"wxauth","aud":"wxauth","sub":"u1","iat":1700000000,"exp":1700000900,"jti":"j","sid":"s1"}"#,
+                    by: ecKey
+                )
+            ),
             ("bad signature", String(try TokenFixture.forged(header: good, by: ecKey).dropLast(4)) + "AAAA"),
-            ("not a JWT", "not.a.jwt"), ("two parts", "a.b"), ("empty", ""), ("huge", String(repeating: "x", count: 9000)),
+            ("not a JWT", "not.a.jwt"), ("two parts", "a.b"), ("empty", ""),
+            ("huge", String(repeating: "x", count: 9000)),
         ]
         for (name, token) in attacks {
             let error = #expect(throws: AuthError.self, "\(name)") { try tokens.verify(token, now: TokenFixture.now) }
             #expect(error?.code == "invalid_token" && error?.status == 401, "\(name)")
         }
         // An audience list that includes ours is fine (RFC 7519 §4.1.3).
-        _ = try tokens.verify(try TokenFixture.forged(header: good, payload: TokenFixture.claims(aud: #"["x","wxauth"]"#), by: ecKey), now: TokenFixture.now)
+        _ = try tokens.verify(
+            try TokenFixture.forged(header: good, payload: TokenFixture.claims(aud: #"["x","wxauth"]"#), by: ecKey),
+            now: TokenFixture.now
+        )
     }
 
     @Test func rotationKeepsOldTokensWhileTheirKeyIsListed() throws {
@@ -152,13 +256,17 @@ enum TokenFixture {
         #expect(try during.verify(oldToken, now: TokenFixture.now).sub == "u1")
         #expect(throws: AuthError.self) { try after.verify(oldToken, now: TokenFixture.now) }
         let newToken = try during.issue(subject: "u1", session: "s1", clientId: "wxa", jti: "j", now: TokenFixture.now)
-        let header = try JSONSerialization.jsonObject(with: Data(base64Encoded: String(newToken.prefix { $0 != "." }).padded())!) as? [String: Any]
+        let header =
+            try JSONSerialization.jsonObject(with: Data(base64Encoded: String(newToken.prefix { $0 != "." }).padded())!)
+            as? [String: Any]
         #expect(header?["kid"] as? String == "new")
         #expect(try after.verify(newToken, now: TokenFixture.now).sub == "u1")
     }
 
     @Test func theJWKSHasPublicMembersOfAsymmetricKeysOnly() throws {
-        let keys = try TokenFixture.keySet(try SigningAlgorithm.allCases.map { try TokenFixture.jwk($0, kid: $0.rawValue) })
+        let keys = try TokenFixture.keySet(
+            try SigningAlgorithm.allCases.map { try TokenFixture.jwk($0, kid: $0.rawValue) }
+        )
         let document = try JSONSerialization.jsonObject(with: Data(keys.publicJWKSet.utf8)) as? [String: Any]
         let published = try #require(document?["keys"] as? [[String: String]])
         #expect(published.map { $0["kid"] } == ["ES256", "EdDSA", "RS256"])
@@ -181,13 +289,25 @@ enum TokenFixture {
     @Test(arguments: [
         (#"not json"#, "must be a JWK Set"),
         (#"{"keys":[]}"#, "lists no key"),
-        (#"{"keys":[{"kty":"oct","kid":"a","alg":"HS512","k":"\#(String(repeating: "A", count: 43))"}]}"#, "alg that is not"),
-        (#"{"keys":[{"kty":"oct","kid":"a","alg":"none","k":"\#(String(repeating: "A", count: 43))"}]}"#, "alg that is not"),
+        (
+            #"{"keys":[{"kty":"oct","kid":"a","alg":"HS512","k":"\#(String(repeating: "A", count: 43))"}]}"#,
+            "alg that is not"
+        ),
+        (
+            #"{"keys":[{"kty":"oct","kid":"a","alg":"none","k":"\#(String(repeating: "A", count: 43))"}]}"#,
+            "alg that is not"
+        ),
         (#"{"keys":[{"kty":"oct","kid":"a","alg":"HS256","k":"c2hvcnQ"}]}"#, "too weak"),
         (#"{"keys":[\#(weakRSA)]}"#, "too weak"),
         (#"{"keys":[{"kty":"oct","alg":"HS256","k":"\#(String(repeating: "A", count: 43))"}]}"#, "needs a kid"),
-        (#"{"keys":[{"kty":"EC","kid":"a","alg":"HS256","k":"\#(String(repeating: "A", count: 43))"}]}"#, "does not go with kty"),
-        (#"{"keys":[{"kty":"EC","kid":"a","alg":"ES256","crv":"P-256","x":"AAAA","y":"AAAA","d":"c2VjcmV0LXZhbHVl"}]}"#, "not a valid P-256"),
+        (
+            #"{"keys":[{"kty":"EC","kid":"a","alg":"HS256","k":"\#(String(repeating: "A", count: 43))"}]}"#,
+            "does not go with kty"
+        ),
+        (
+            #"{"keys":[{"kty":"EC","kid":"a","alg":"ES256","crv":"P-256","x":"AAAA","y":"AAAA","d":"c2VjcmV0LXZhbHVl"}]}"#,
+            "not a valid P-256"
+        ),
     ])
     func aBadSigningKeySetIsAServerErrorNamingTheSettingButNoValue(text: String, expected: String) throws {
         let error = #expect(throws: ConfigError.self) {
@@ -203,7 +323,9 @@ enum TokenFixture {
     @Test func duplicateKidsAndMissingDataKeysAreRefused() throws {
         let jwk = try TokenFixture.jwk(.es256, kid: "same")
         let duplicate = #expect(throws: ConfigError.self) {
-            try Config(environment: ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_SIGNING_KEYS": #"{"keys":[\#(jwk),\#(jwk)]}"#])
+            try Config(environment: [
+                "WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_SIGNING_KEYS": #"{"keys":[\#(jwk),\#(jwk)]}"#,
+            ])
         }
         #expect(duplicate?.description == #"WXAUTH_SIGNING_KEYS lists the kid "same" twice"#)
         let noData = #expect(throws: ConfigError.self) {
@@ -211,14 +333,23 @@ enum TokenFixture {
         }
         #expect(noData?.description.hasPrefix("WXAUTH_DATA_KEYS is not set") == true)
         let dataKey = try KeyGeneration.newJWK(algorithm: "A256GCM", kid: "d1")
-        let config = try Config(environment: ["WXAUTH_SIGNING_KEYS": #"{"keys":[\#(jwk)]}"#, "WXAUTH_DATA_KEYS": #"{"keys":[\#(dataKey)]}"#])
-        #expect(config.jwtSecret == nil && config.signingKeys.signer.kid == "same" && config.dataKeys.entries.map(\.kid) == ["d1"])
+        let config = try Config(environment: [
+            "WXAUTH_SIGNING_KEYS": #"{"keys":[\#(jwk)]}"#, "WXAUTH_DATA_KEYS": #"{"keys":[\#(dataKey)]}"#,
+        ])
+        #expect(
+            config.jwtSecret == nil && config.signingKeys.signer.kid == "same"
+                && config.dataKeys.entries.map(\.kid) == ["d1"]
+        )
         let shortData = #expect(throws: ConfigError.self) {
             try Config(environment: [
-                "WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_DATA_KEYS": #"{"keys":[{"kty":"oct","kid":"d","k":"c2hvcnQ"}]}"#,
+                "WXAUTH_JWT_SECRET": Fixture.jwtSecret,
+                "WXAUTH_DATA_KEYS": #"{"keys":[{"kty":"oct","kid":"d","k":"c2hvcnQ"}]}"#,
             ])
         }
-        #expect(shortData?.description.contains("WXAUTH_DATA_KEYS") == true && shortData?.description.contains("c2hvcnQ") == false)
+        #expect(
+            shortData?.description.contains("WXAUTH_DATA_KEYS") == true
+                && shortData?.description.contains("c2hvcnQ") == false
+        )
     }
 }
 
@@ -259,28 +390,39 @@ enum TokenFixture {
     @Test func valuesSealedBeforeKidsStillOpenWithTheSecretAloneOrBesideAKeySet() throws {
         // Exactly what the sealing code wrote before the keyring: nonce ‖ ciphertext ‖ tag under the HKDF of the secret.
         let key = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Array(Fixture.jwtSecret.utf8)), salt: Array("wxauth".utf8),
-            info: Array("wxauth/at-rest/v1".utf8), outputByteCount: 32
+            inputKeyMaterial: SymmetricKey(data: Array(Fixture.jwtSecret.utf8)),
+            salt: Array("wxauth".utf8),
+            info: Array("wxauth/at-rest/v1".utf8),
+            outputByteCount: 32
         )
         let legacy = Array(try AES.GCM.seal(Array("old-session-key".utf8), using: key).combined!)
         let secret = Secret(Fixture.jwtSecret)
-        #expect(try DataKeyring(secret: secret).box(purpose: "wxauth/at-rest/v1").open(legacy).revealed == "old-session-key")
+        #expect(
+            try DataKeyring(secret: secret).box(purpose: "wxauth/at-rest/v1").open(legacy).revealed == "old-session-key"
+        )
         var keys: [String: String] = [:]
         let withSet = try Self.ring(["a"], keys: &keys, secret: secret)
         #expect(try withSet.box(purpose: "wxauth/at-rest/v1").open(legacy).revealed == "old-session-key")
         // Values the derived key sealed (with its kid) open too once a key set takes over sealing.
         let derivedSealed = try DataKeyring(secret: secret).box(purpose: "x").seal(Secret("v"))
         #expect(try withSet.box(purpose: "x").open(derivedSealed).revealed == "v")
-        #expect(throws: (any Error).self) { try Self.ring(["a"], keys: &keys).box(purpose: "wxauth/at-rest/v1").open(legacy) }
+        #expect(throws: (any Error).self) {
+            try Self.ring(["a"], keys: &keys).box(purpose: "wxauth/at-rest/v1").open(legacy)
+        }
         // The state MAC is unchanged for a deployment that keeps only the secret.
         let mac = HMAC<SHA256>.authenticationCode(
             for: Array("m".utf8),
             using: HKDF<SHA256>.deriveKey(
-                inputKeyMaterial: SymmetricKey(data: Array(Fixture.jwtSecret.utf8)), salt: Array("wxauth".utf8),
-                info: Array("wxauth/state/v1".utf8), outputByteCount: 32
+                inputKeyMaterial: SymmetricKey(data: Array(Fixture.jwtSecret.utf8)),
+                salt: Array("wxauth".utf8),
+                info: Array("wxauth/state/v1".utf8),
+                outputByteCount: 32
             )
         )
-        #expect(DataKeyring(secret: secret).box(purpose: "wxauth/state/v1").authenticationCode(Array("m".utf8)) == Array(mac))
+        #expect(
+            DataKeyring(secret: secret).box(purpose: "wxauth/state/v1").authenticationCode(Array("m".utf8))
+                == Array(mac)
+        )
     }
 }
 

@@ -22,7 +22,12 @@ struct AuthErrorTests {
     @Test(arguments: refusals)
     func aStoredRefusalReadsBackAsItself(refusal: AuthError) throws {
         let again = try #require(
-            AuthError(status: refusal.status, code: refusal.code, description: refusal.description, wechatErrcode: 40029)
+            AuthError(
+                status: refusal.status,
+                code: refusal.code,
+                description: refusal.description,
+                wechatErrcode: 40029
+            )
         )
         #expect(again.kind == refusal.kind)
         #expect(again.status == refusal.status && again.code == refusal.code)

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-import WeChat
 import WXAuth
 import WXAuthStore
+import WeChat
 
 @Suite struct ConfigTests {
     @Test func readsDefaultsAndValues() throws {
@@ -34,11 +34,18 @@ import WXAuthStore
     @Test(arguments: [
         ([:], "WXAUTH_JWT_SECRET is not set"),
         (["WXAUTH_JWT_SECRET": "short-secret"], "WXAUTH_JWT_SECRET must be at least 32 bytes"),
-        (["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WECHAT_APPID": "wx"], "WECHAT_APPID is set but WECHAT_SECRET is not"),
-        (["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_ACCESS_TTL": "soon"],
-         "WXAUTH_ACCESS_TTL must be a whole number of seconds from 1 to 315360000 (10 years)"),
-        (["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_DATABASE_URL": "mysql://x"],
-         "WXAUTH_DATABASE_URL must be sqlite:PATH or postgres://user:pass@host:port/db"),
+        (
+            ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WECHAT_APPID": "wx"],
+            "WECHAT_APPID is set but WECHAT_SECRET is not"
+        ),
+        (
+            ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_ACCESS_TTL": "soon"],
+            "WXAUTH_ACCESS_TTL must be a whole number of seconds from 1 to 315360000 (10 years)"
+        ),
+        (
+            ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WXAUTH_DATABASE_URL": "mysql://x"],
+            "WXAUTH_DATABASE_URL must be sqlite:PATH or postgres://user:pass@host:port/db"
+        ),
     ])
     func namesTheBadSettingButNotItsValue(environment: [String: String], message: String) {
         let error = #expect(throws: ConfigError.self) { try Config(environment: environment) }
@@ -55,9 +62,12 @@ import WXAuthStore
 
     /// Lifetimes outside 1 s … 10 years are refused by name: Int64.max once overflowed `now + ttl` and crashed
     /// the function after WeChat had consumed the code.
-    @Test(arguments: ["WXAUTH_ACCESS_TTL", "WXAUTH_REFRESH_TTL"], [
-        "9223372036854775807", "-9223372036854775808", "0", "-1", "315360001", "1e3", "99999999999999999999", " 60",
-    ])
+    @Test(
+        arguments: ["WXAUTH_ACCESS_TTL", "WXAUTH_REFRESH_TTL"],
+        [
+            "9223372036854775807", "-9223372036854775808", "0", "-1", "315360001", "1e3", "99999999999999999999", " 60",
+        ]
+    )
     func lifetimesOutOfRangeNameTheSetting(name: String, value: String) {
         let error = #expect(throws: ConfigError.self) {
             try Config(environment: ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, name: value])
@@ -97,11 +107,15 @@ import WXAuthStore
         defer { try? FileManager.default.removeItem(atPath: path) }
         try String(repeating: "s", count: 64 * 1024 + 1).write(toFile: path, atomically: true, encoding: .utf8)
         let large = #expect(throws: ConfigError.self) {
-            try Config(environment: ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WECHAT_APPID": "wx", "WECHAT_SECRET_FILE": path])
+            try Config(environment: [
+                "WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WECHAT_APPID": "wx", "WECHAT_SECRET_FILE": path,
+            ])
         }
         #expect(large?.description == "WECHAT_SECRET_FILE names a file larger than 65536 bytes")
         try String(repeating: "s", count: 64 * 1024).write(toFile: path, atomically: true, encoding: .utf8)
-        let config = try Config(environment: ["WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WECHAT_APPID": "wx", "WECHAT_SECRET_FILE": path])
+        let config = try Config(environment: [
+            "WXAUTH_JWT_SECRET": Fixture.jwtSecret, "WECHAT_APPID": "wx", "WECHAT_SECRET_FILE": path,
+        ])
         #expect(config.miniProgram?.secret.revealed.utf8.count == 64 * 1024)
     }
 }

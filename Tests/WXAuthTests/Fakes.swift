@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import Synchronization
-import WeChat
 import WXAuth
 import WXAuthStore
+import WeChat
 
 /// WeChat's jscode2session played in memory: answers in order, then repeats the last answer.
 final class FakeWeChat: WeChatTransport {
@@ -46,12 +46,23 @@ enum Fixture {
     }
 
     static func services(
-        _ wechat: FakeWeChat, clock: ManualClock = ManualClock(), store: any Store = MemoryStore(), config: Config = config()
+        _ wechat: FakeWeChat,
+        clock: ManualClock = ManualClock(),
+        store: any Store = MemoryStore(),
+        config: Config = config()
     ) async -> Services {
-        let tokens = AccessTokens(keys: config.signingKeys, issuer: config.issuer, audience: config.audience, ttl: config.accessTTL)
+        let tokens = AccessTokens(
+            keys: config.signingKeys,
+            issuer: config.issuer,
+            audience: config.audience,
+            ttl: config.accessTTL
+        )
         let client = WeChatClient(
-            apiBase: "http://wechat.test", transport: wechat, clock: InstantWeChatClock(),
-            retryPolicy: RetryPolicy(jitter: { _ in .zero }), logger: Logger(label: "test")
+            apiBase: "http://wechat.test",
+            transport: wechat,
+            clock: InstantWeChatClock(),
+            retryPolicy: RetryPolicy(jitter: { _ in .zero }),
+            logger: Logger(label: "test")
         )
         return Services(config: config, store: store, tokens: tokens, wechat: client, clock: clock)
     }

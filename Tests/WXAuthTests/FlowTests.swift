@@ -2,9 +2,9 @@ import Foundation
 import FunctionRuntime
 import Logging
 import Testing
-import WeChat
 import WXAuth
 import WXAuthStore
+import WeChat
 
 @Suite struct FlowTests {
     let logger = Logger(label: "test")
@@ -42,7 +42,8 @@ import WXAuthStore
         #expect(RefreshToken.isWellFormed(refresh))
 
         let info = try await Functions.userinfo(provider)(
-            FunctionRequest(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"]), context()
+            FunctionRequest(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"]),
+            context()
         )
         #expect(info.statusCode == 200)
         let claims = try json(info)
@@ -56,13 +57,20 @@ import WXAuthStore
         let next = try json(rotated)
         #expect(next["refresh_token"] as? String != refresh)
 
-        let replay = try await Functions.refresh(provider)(post("refresh_token=\(refresh)", contentType: "application/x-www-form-urlencoded"), context())
+        let replay = try await Functions.refresh(provider)(
+            post("refresh_token=\(refresh)", contentType: "application/x-www-form-urlencoded"),
+            context()
+        )
         #expect(replay.statusCode == 400)
         #expect(try json(replay)["error"] as? String == "invalid_grant")
-        let afterReuse = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(next["refresh_token"] as? String ?? "")"}"#), context())
+        let afterReuse = try await Functions.refresh(provider)(
+            post(#"{"refresh_token":"\#(next["refresh_token"] as? String ?? "")"}"#),
+            context()
+        )
         #expect(afterReuse.statusCode == 400)
         let revokedInfo = try await Functions.userinfo(provider)(
-            FunctionRequest(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"]), context()
+            FunctionRequest(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer \(access)"]),
+            context()
         )
         #expect(revokedInfo.statusCode == 401)
         #expect(revokedInfo.headers["www-authenticate"]?.contains(#"error="invalid_token""#) == true)
@@ -136,16 +144,29 @@ import WXAuthStore
         #expect(unknown.statusCode == 400)
         #expect(try json(unknown)["error"] as? String == "invalid_grant")
 
-        let tokens = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        let tokens = try await MiniProgramLogin.run(
+            code: "c",
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: logger
+        )
         clock.advance(604_800)
-        let expired = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(tokens.refreshToken)"}"#), context())
+        let expired = try await Functions.refresh(provider)(
+            post(#"{"refresh_token":"\#(tokens.refreshToken)"}"#),
+            context()
+        )
         #expect(expired.statusCode == 400)
         #expect(try json(expired)["error_description"] as? String == "the refresh token has expired")
     }
 
     @Test func refreshAcceptsTheCookie() async throws {
         let services = await Fixture.services(FakeWeChat(Fixture.session))
-        let tokens = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        let tokens = try await MiniProgramLogin.run(
+            code: "c",
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: logger
+        )
         var request = FunctionRequest(method: "POST", path: "/refresh")
         request.cookies = [RefreshFlow.cookieName: tokens.refreshToken]
         let response = try await Functions.refresh(ServiceProvider(services))(request, context())
@@ -157,14 +178,23 @@ import WXAuthStore
         let services = await Fixture.services(FakeWeChat(Fixture.session), clock: clock)
         let provider = ServiceProvider(services)
         for headers in [[:], ["authorization": "Basic xyz"], ["authorization": "Bearer not-a-jwt"]] {
-            let response = try await Functions.userinfo(provider)(FunctionRequest(method: "GET", path: "/", headers: headers), context())
+            let response = try await Functions.userinfo(provider)(
+                FunctionRequest(method: "GET", path: "/", headers: headers),
+                context()
+            )
             #expect(response.statusCode == 401)
             #expect(response.headers["www-authenticate"] == #"Bearer realm="wxauth", error="invalid_token""#)
         }
-        let tokens = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        let tokens = try await MiniProgramLogin.run(
+            code: "c",
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: logger
+        )
         clock.advance(900 + 30)
         let expired = try await Functions.userinfo(provider)(
-            FunctionRequest(method: "GET", path: "/", headers: ["authorization": "Bearer \(tokens.accessToken)"]), context()
+            FunctionRequest(method: "GET", path: "/", headers: ["authorization": "Bearer \(tokens.accessToken)"]),
+            context()
         )
         #expect(expired.statusCode == 401)
     }
@@ -177,8 +207,11 @@ import WXAuthStore
 
         var config = Fixture.config()
         config.miniProgram = nil
-        let noApp = try await Functions.login(ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session), config: config)))(
-            post(#"{"code":"abc"}"#), context()
+        let noApp = try await Functions.login(
+            ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session), config: config))
+        )(
+            post(#"{"code":"abc"}"#),
+            context()
         )
         #expect(noApp.statusCode == 500)
         #expect(try json(noApp)["error_description"] as? String == "WECHAT_APPID and WECHAT_SECRET must be set")

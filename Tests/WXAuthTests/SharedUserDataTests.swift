@@ -3,9 +3,9 @@ import FunctionRuntime
 import Logging
 import Synchronization
 import Testing
-import WeChat
 import WXAuth
 import WXAuthStore
+import WeChat
 
 /// WeChat played by path: each endpoint answers from its own script; calls and request bodies are recorded.
 final class RoutedWeChat: WeChatTransport {
@@ -47,15 +47,23 @@ final class RoutedWeChat: WeChatTransport {
     static let signatureSessionKey = "HyVFkGl5F5OQWJZZaNzBBg=="
     static let signature = "75e81ceda165f4ffa64f4068af58c64b8f54b88c"
 
-    func services(_ wechat: RoutedWeChat, appid: String = demoAppid, now: Int64 = demoWatermarkTime + 60, store: any Store = MemoryStore())
+    func services(
+        _ wechat: RoutedWeChat,
+        appid: String = demoAppid,
+        now: Int64 = demoWatermarkTime + 60,
+        store: any Store = MemoryStore()
+    )
         async -> Services
     {
         var config = Fixture.config()
         config.miniProgram = AppCredentials(appid: appid, secret: Secret(Fixture.appSecret))
         let tokens = AccessTokens(keys: config.signingKeys, issuer: "wxauth", audience: "wxauth", ttl: 900)
         let client = WeChatClient(
-            apiBase: "http://wechat.test", transport: wechat, clock: InstantWeChatClock(),
-            retryPolicy: RetryPolicy(jitter: { _ in .zero }), logger: logger
+            apiBase: "http://wechat.test",
+            transport: wechat,
+            clock: InstantWeChatClock(),
+            retryPolicy: RetryPolicy(jitter: { _ in .zero }),
+            logger: logger
         )
         return Services(config: config, store: store, tokens: tokens, wechat: client, clock: ManualClock(now))
     }
@@ -68,31 +76,67 @@ final class RoutedWeChat: WeChatTransport {
         let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(Self.demoSessionKey)]])
         let services = await services(wechat)
         let shared = SharedUserData(encryptedData: Self.demoEncryptedData, iv: Self.demoIV)
-        let tokens = try await MiniProgramLogin.run(code: "c", shared: shared, services: services, deadline: .now + .seconds(5), logger: logger)
+        let tokens = try await MiniProgramLogin.run(
+            code: "c",
+            shared: shared,
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: logger
+        )
         #expect(tokens.user.unionid == "ocMvos6NjeKLIBqg5Mr9QjxrP1FA")
         let info = try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger)
         #expect(info.nickname == "Band")
-        #expect(info.picture?.hasPrefix("http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ") == true)
+        #expect(
+            info.picture?.hasPrefix(
+                "http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ"
+            ) == true
+        )
         #expect(info.gender == 1 && info.locale == "zh_CN")
         #expect(info.unionid == "ocMvos6NjeKLIBqg5Mr9QjxrP1FA")
 
         // Later data is decrypted with the stored session_key.
         let plaintext = try await UserInfoFlow.decrypt(
-            bearer: tokens.accessToken, encryptedData: Self.demoEncryptedData, iv: Self.demoIV, services: services, logger: logger
+            bearer: tokens.accessToken,
+            encryptedData: Self.demoEncryptedData,
+            iv: Self.demoIV,
+            services: services,
+            logger: logger
         )
-        #expect(String(decoding: plaintext, as: UTF8.self).hasPrefix(#"{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","nickName":"Band""#))
+        #expect(
+            String(decoding: plaintext, as: UTF8.self).hasPrefix(
+                #"{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","nickName":"Band""#
+            )
+        )
     }
 
     @Test func officialRawDataSignatureIsChecked() async throws {
         let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(Self.signatureSessionKey)]])
         let services = await services(wechat)
         let good = SharedUserData(rawData: Self.signatureRawData, signature: Self.signature)
-        let tokens = try await MiniProgramLogin.run(code: "c", shared: good, services: services, deadline: .now + .seconds(5), logger: logger)
-        #expect(try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger).nickname == "Band")
+        let tokens = try await MiniProgramLogin.run(
+            code: "c",
+            shared: good,
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: logger
+        )
+        #expect(
+            try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger).nickname
+                == "Band"
+        )
 
-        let bad = SharedUserData(rawData: Self.signatureRawData.replacingOccurrences(of: "Band", with: "Evil"), signature: Self.signature)
+        let bad = SharedUserData(
+            rawData: Self.signatureRawData.replacingOccurrences(of: "Band", with: "Evil"),
+            signature: Self.signature
+        )
         let error = await #expect(throws: AuthError.self) {
-            try await MiniProgramLogin.run(code: "c", shared: bad, services: services, deadline: .now + .seconds(5), logger: logger)
+            try await MiniProgramLogin.run(
+                code: "c",
+                shared: bad,
+                services: services,
+                deadline: .now + .seconds(5),
+                logger: logger
+            )
         }
         #expect(error?.status == 400 && error?.code == "invalid_request")
     }
@@ -102,16 +146,27 @@ final class RoutedWeChat: WeChatTransport {
         (demoEncryptedData, demoIV, "wxforeignapp00000", demoWatermarkTime + 60, "watermark"),
         (demoEncryptedData, demoIV, demoAppid, demoWatermarkTime + 86_400, "watermark"),
         (demoEncryptedData.replacingOccurrences(of: "+", with: " "), demoIV, demoAppid, demoWatermarkTime + 60, "+"),
-        (demoEncryptedData.replacingOccurrences(of: "+", with: "%2B"), demoIV, demoAppid, demoWatermarkTime + 60, "URL"),
+        (
+            demoEncryptedData.replacingOccurrences(of: "+", with: "%2B"), demoIV, demoAppid, demoWatermarkTime + 60,
+            "URL"
+        ),
         (demoEncryptedData, "AAAA", demoAppid, demoWatermarkTime + 60, "iv"),
     ])
-    func badPayloadsAreClearInvalidRequests(data: String, iv: String, appid: String, now: Int64, hint: String) async throws {
+    func badPayloadsAreClearInvalidRequests(
+        data: String,
+        iv: String,
+        appid: String,
+        now: Int64,
+        hint: String
+    ) async throws {
         let key = hint == "bad padding" ? Self.signatureSessionKey : Self.demoSessionKey
         let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(key)]])
         let services = await services(wechat, appid: appid, now: now)
         let response = try await Functions.login(ServiceProvider(services))(
             FunctionRequest(
-                method: "POST", path: "/login", headers: ["content-type": "application/json"],
+                method: "POST",
+                path: "/login",
+                headers: ["content-type": "application/json"],
                 body: Array(try JSONSerialization.data(withJSONObject: ["code": "c", "encryptedData": data, "iv": iv]))
             ),
             FunctionContext(functionName: "login", logger: logger, deadline: .now + .seconds(5))
@@ -129,14 +184,21 @@ final class RoutedWeChat: WeChatTransport {
         let services = await services(wechat)
         for shared in [SharedUserData(encryptedData: "x"), SharedUserData(signature: "y")] {
             await #expect(throws: AuthError.self) {
-                try await MiniProgramLogin.run(code: "c", shared: shared, services: services, deadline: .now + .seconds(5), logger: logger)
+                try await MiniProgramLogin.run(
+                    code: "c",
+                    shared: shared,
+                    services: services,
+                    deadline: .now + .seconds(5),
+                    logger: logger
+                )
             }
         }
         #expect(wechat.calls("/sns/jscode2session").isEmpty)
     }
 
     static let stable = #"{"access_token":"APP-TOKEN-1","expires_in":7200}"#
-    static let phone = #"{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86,"watermark":{"timestamp":1477314247,"appid":"wx4f4bc4dec97d474b"}}}"#
+    static let phone =
+        #"{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86,"watermark":{"timestamp":1477314247,"appid":"wx4f4bc4dec97d474b"}}}"#
 
     @Test func phoneNumberUsesOneCachedStableToken() async throws {
         let wechat = RoutedWeChat([
@@ -146,7 +208,11 @@ final class RoutedWeChat: WeChatTransport {
         let services = await services(wechat)
         for _ in 0..<3 {
             let tokens = try await MiniProgramLogin.run(
-                code: "c", shared: SharedUserData(phoneCode: "p"), services: services, deadline: .now + .seconds(5), logger: logger
+                code: "c",
+                shared: SharedUserData(phoneCode: "p"),
+                services: services,
+                deadline: .now + .seconds(5),
+                logger: logger
             )
             let info = try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger)
             #expect(info.phoneNumber == "13800138000" && info.phoneNumberVerified == true)
@@ -164,7 +230,11 @@ final class RoutedWeChat: WeChatTransport {
         ])
         let services = await services(wechat)
         let tokens = try await MiniProgramLogin.run(
-            code: "c", shared: SharedUserData(phoneCode: "p"), services: services, deadline: .now + .seconds(5), logger: logger
+            code: "c",
+            shared: SharedUserData(phoneCode: "p"),
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: logger
         )
         #expect(tokens.user.openid == "oGZUI0egBJY1zhBYw2KhdUfwVJJE")
         let stableCalls = wechat.calls("/cgi-bin/stable_token")
@@ -180,8 +250,11 @@ final class RoutedWeChat: WeChatTransport {
         ])
         let error = await #expect(throws: AuthError.self) {
             try await MiniProgramLogin.run(
-                code: "c", shared: SharedUserData(phoneCode: "p"), services: await services(wechat),
-                deadline: .now + .seconds(5), logger: logger
+                code: "c",
+                shared: SharedUserData(phoneCode: "p"),
+                services: await services(wechat),
+                deadline: .now + .seconds(5),
+                logger: logger
             )
         }
         #expect(error?.code == "invalid_grant" && error?.wechatErrcode == 40029)

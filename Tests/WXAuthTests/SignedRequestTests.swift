@@ -1,6 +1,7 @@
 import Crypto
 import FunctionRuntime
 import Testing
+
 @testable import WXAuth
 
 /// CONTRACT §9's signature check, with the clock fixed: the window's edges exactly.
@@ -8,15 +9,25 @@ import Testing
     let key = Array(repeating: UInt8(7), count: 32)
     var keys: AdminKeys { AdminKeys(kid: "k1", key: key) }
 
-    func request(timestamp: String, nonce: String = "abcdefghijklmnop", signatureKey: [UInt8]? = nil, body: String = "{}")
+    func request(
+        timestamp: String,
+        nonce: String = "abcdefghijklmnop",
+        signatureKey: [UInt8]? = nil,
+        body: String = "{}"
+    )
         -> FunctionRequest
     {
         let signature = SignedRequest.signature(
-            key: SymmetricKey(data: signatureKey ?? key), method: "POST", path: "/admin/revoke", timestamp: timestamp,
-            nonce: nonce, body: Array(body.utf8)
+            key: SymmetricKey(data: signatureKey ?? key),
+            method: "POST",
+            path: "/admin/revoke",
+            timestamp: timestamp,
+            nonce: nonce,
+            body: Array(body.utf8)
         )
         return FunctionRequest(
-            method: "POST", path: "/admin/revoke",
+            method: "POST",
+            path: "/admin/revoke",
             headers: [
                 "x-wxauth-key-id": "k1", "x-wxauth-timestamp": timestamp, "x-wxauth-nonce": nonce,
                 "x-wxauth-signature": signature,
@@ -27,7 +38,11 @@ import Testing
 
     @Test func acceptsTimestampsWithin300SecondsAndRememberesTheNonceUntilTheyLeaveTheWindow() throws {
         for offset: Int64 in [-300, 0, 300] {
-            let verified = try SignedRequest.verify(request(timestamp: String(1_000_000 + offset)), keys: keys, now: 1_000_000).get()
+            let verified = try SignedRequest.verify(
+                request(timestamp: String(1_000_000 + offset)),
+                keys: keys,
+                now: 1_000_000
+            ).get()
             #expect(verified.keyId == "k1" && verified.nonce == "abcdefghijklmnop")
             #expect(verified.nonceExpiresAt == 1_000_000 + offset + 301)
         }
@@ -54,7 +69,9 @@ import Testing
         }
         var unknown = request(timestamp: "1000000")
         unknown.headers["x-wxauth-key-id"] = "k2"
-        #expect(throws: SignedRequest.Refusal.unknownKey) { try SignedRequest.verify(unknown, keys: keys, now: now).get() }
+        #expect(throws: SignedRequest.Refusal.unknownKey) {
+            try SignedRequest.verify(unknown, keys: keys, now: now).get()
+        }
     }
 
     @Test func adminKeySetsAreCheckedWithoutEchoingKeys() {

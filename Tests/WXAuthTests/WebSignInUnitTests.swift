@@ -50,7 +50,12 @@ import WeChat
         let verified = try SignedState.verify(state, now: 1_000_600, services: services)
         #expect(verified.id == id)
         #expect(LoginBinding.matches(binding.value, bindingHash: verified.bindingHash))
-        #expect(!LoginBinding.matches(LoginBinding.reuseOrMake(nil, random: services.random).value, bindingHash: verified.bindingHash))
+        #expect(
+            !LoginBinding.matches(
+                LoginBinding.reuseOrMake(nil, random: services.random).value,
+                bindingHash: verified.bindingHash
+            )
+        )
         #expect(throws: AuthError.self) { try SignedState.verify(state, now: 1_000_601, services: services) }
         let otherKey = await self.services(secret: String(repeating: "z", count: 40))
         #expect(throws: AuthError.self) { try SignedState.verify(state, now: 1_000_000, services: otherKey) }
@@ -58,7 +63,9 @@ import WeChat
         for position in [39, 60] {
             var bytes = Array(state)
             bytes[position] = bytes[position] == "f" ? "e" : "f"
-            #expect(throws: AuthError.self) { try SignedState.verify(String(bytes), now: 1_000_000, services: services) }
+            #expect(throws: AuthError.self) {
+                try SignedState.verify(String(bytes), now: 1_000_000, services: services)
+            }
         }
         #expect(throws: AuthError.self) { try SignedState.verify(state + "00", now: 1_000_000, services: services) }
         #expect(throws: AuthError.self) { try SignedState.verify("", now: 1_000_000, services: services) }
@@ -98,7 +105,10 @@ import WeChat
     /// `GET /login` in a browser: the state and the binding cookie's value.
     func start(_ browser: Browser) async throws -> (state: String, cookie: String) {
         let request = FunctionRequest(
-            method: "GET", path: "/login", query: ["return_to": "/"], headers: ["user-agent": browser.userAgent],
+            method: "GET",
+            path: "/login",
+            query: ["return_to": "/"],
+            headers: ["user-agent": browser.userAgent],
             cookies: browser.cookie.map { [LoginBinding.cookieName: $0] } ?? [:]
         )
         let response = try await Functions.login(provider)(request, context())
@@ -114,9 +124,12 @@ import WeChat
 
     func callback(_ browser: Browser, state: String, code: String = "web-code") async throws -> FunctionResponse {
         let request = FunctionRequest(
-            method: "GET", path: "/callback", query: ["code": code, "state": state],
+            method: "GET",
+            path: "/callback",
+            query: ["code": code, "state": state],
             headers: ["user-agent": browser.userAgent, "accept": browser.json ? "application/json" : "text/html"],
-            cookies: browser.cookie.map { [LoginBinding.cookieName: $0] } ?? [:], sourceIP: browser.sourceIP
+            cookies: browser.cookie.map { [LoginBinding.cookieName: $0] } ?? [:],
+            sourceIP: browser.sourceIP
         )
         return try await Functions.callback(provider)(request, context())
     }

@@ -18,7 +18,10 @@ struct AuthorizePageTests {
             #expect(result.status == 200)
             #expect(result.contentType == "text/html; charset=utf-8")
             let html = result.text
-            for id in ["id=\"user\"", "id=\"nickname\"", "id=\"snapshot\"", "id=\"approve\"", "id=\"refuse\"", "id=\"consent\""] {
+            for id in [
+                "id=\"user\"", "id=\"nickname\"", "id=\"snapshot\"", "id=\"approve\"", "id=\"refuse\"",
+                "id=\"consent\"",
+            ] {
                 #expect(html.contains(id))
             }
             #expect(html.contains("<option value=\"alice\" selected>alice</option>"))
@@ -33,7 +36,10 @@ struct AuthorizePageTests {
     func approve() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             _ = try await sandbox.post("/sandbox/users", json: #"{"user": "alice"}"#)
-            let fields = Sandbox.authorizeQuery(state: "abcXYZ09") + [("user", "alice"), ("nickname", ""), ("decision", "approve")]
+            let fields =
+                Sandbox.authorizeQuery(state: "abcXYZ09") + [
+                    ("user", "alice"), ("nickname", ""), ("decision", "approve"),
+                ]
             let result = try await sandbox.submit(Self.oaPath, fields)
             #expect(result.status == 302)
             let location = try #require(result.location)
@@ -50,16 +56,31 @@ struct AuthorizePageTests {
 
     @Test("the code is appended to a redirect_uri that has a query, before its fragment")
     func callbackURL() {
-        #expect(AuthorizePages.callbackURL("https://a.example/cb", code: "C", state: "S") == "https://a.example/cb?code=C&state=S")
-        #expect(AuthorizePages.callbackURL("https://a.example/cb?x=1", code: "C", state: "S") == "https://a.example/cb?x=1&code=C&state=S")
-        #expect(AuthorizePages.callbackURL("https://a.example/cb?", code: "C", state: "") == "https://a.example/cb?code=C&state=")
-        #expect(AuthorizePages.callbackURL("https://a.example/cb?x=1#f", code: nil, state: "S") == "https://a.example/cb?x=1&state=S#f")
+        #expect(
+            AuthorizePages.callbackURL("https://a.example/cb", code: "C", state: "S")
+                == "https://a.example/cb?code=C&state=S"
+        )
+        #expect(
+            AuthorizePages.callbackURL("https://a.example/cb?x=1", code: "C", state: "S")
+                == "https://a.example/cb?x=1&code=C&state=S"
+        )
+        #expect(
+            AuthorizePages.callbackURL("https://a.example/cb?", code: "C", state: "")
+                == "https://a.example/cb?code=C&state="
+        )
+        #expect(
+            AuthorizePages.callbackURL("https://a.example/cb?x=1#f", code: nil, state: "S")
+                == "https://a.example/cb?x=1&state=S#f"
+        )
     }
 
     @Test("refuse redirects with the state and no code")
     func refuse() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let fields = Sandbox.authorizeQuery(redirectURI: "https://app.example/cb?return_to=%2Fhome") + [("decision", "refuse")]
+            let fields =
+                Sandbox.authorizeQuery(redirectURI: "https://app.example/cb?return_to=%2Fhome") + [
+                    ("decision", "refuse")
+                ]
             let result = try await sandbox.submit(Self.oaPath, fields)
             #expect(result.status == 302)
             #expect(result.location == "https://app.example/cb?return_to=%2Fhome&state=St4te")
@@ -71,7 +92,9 @@ struct AuthorizePageTests {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let code = try await sandbox.authorize(user: "Zoë 微信")
             let token = try await sandbox.exchangeWebCode(code).json
-            #expect(token["openid"] as? String == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "Zoë 微信"))
+            #expect(
+                token["openid"] as? String == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "Zoë 微信")
+            )
             let users = try #require(try await sandbox.get("/sandbox/users").json["users"] as? [[String: Any]])
             #expect(users.map { $0["user"] as? String } == ["Zoë 微信"])
             #expect(try await sandbox.page(Self.oaPath, Sandbox.authorizeQuery()).text.contains(">Zoë 微信</option>"))
@@ -94,7 +117,8 @@ struct AuthorizePageTests {
     func snapshot() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let real = try await sandbox.exchangeWebCode(try await sandbox.authorize(user: "alice")).json
-            let virtual = try await sandbox.exchangeWebCode(try await sandbox.authorize(user: "alice", snapshot: true)).json
+            let virtual = try await sandbox.exchangeWebCode(try await sandbox.authorize(user: "alice", snapshot: true))
+                .json
             #expect(virtual["is_snapshotuser"] as? Int == 1)
             #expect(real["is_snapshotuser"] == nil)
             #expect(virtual["openid"] as? String != real["openid"] as? String)
@@ -111,7 +135,12 @@ struct AuthorizePageTests {
             #expect(!page.text.contains("id=\"snapshot\""))
             #expect(page.text.contains("action=\"/connect/qrconnect\""))
 
-            let code = try await sandbox.authorize(user: "alice", app: Sandbox.website, scope: "snsapi_login", snapshot: true)
+            let code = try await sandbox.authorize(
+                user: "alice",
+                app: Sandbox.website,
+                scope: "snsapi_login",
+                snapshot: true
+            )
             let token = try await sandbox.exchangeWebCode(code, app: Sandbox.website).json
             #expect(token["scope"] as? String == "snsapi_login")
             #expect(token["unionid"] as? String == TestUsers.unionid(user: "alice"))
@@ -131,19 +160,55 @@ struct AuthorizePageTests {
     static let invalid: [Invalid] = [
         .init(name: "unknown appid", path: oaPath, fields: Sandbox.authorizeQuery([("appid", "wxnope")])),
         .init(name: "missing appid", path: oaPath, fields: Sandbox.authorizeQuery().filter { $0.0 != "appid" }),
-        .init(name: "website app on authorize", path: oaPath, fields: Sandbox.authorizeQuery(app: Sandbox.website), errcode: 10016),
-        .init(name: "mini-program on authorize", path: oaPath, fields: Sandbox.authorizeQuery(app: Sandbox.appA), errcode: 10016),
-        .init(name: "official account on qrconnect", path: qrPath, fields: Sandbox.authorizeQuery(scope: "snsapi_login"), errcode: 10016),
-        .init(name: "relative redirect_uri", path: oaPath, fields: Sandbox.authorizeQuery(redirectURI: "/callback"), errcode: 10003),
-        .init(name: "ftp redirect_uri", path: oaPath, fields: Sandbox.authorizeQuery(redirectURI: "ftp://a.example/cb"), errcode: 10003),
-        .init(name: "response_type token", path: oaPath, fields: Sandbox.authorizeQuery([("response_type", "token")])),
-        .init(name: "snsapi_login on authorize", path: oaPath, fields: Sandbox.authorizeQuery(scope: "snsapi_login"), errcode: 10005),
         .init(
-            name: "snsapi_userinfo on qrconnect", path: qrPath,
-            fields: Sandbox.authorizeQuery(app: Sandbox.website, scope: "snsapi_userinfo"), errcode: 10005
+            name: "website app on authorize",
+            path: oaPath,
+            fields: Sandbox.authorizeQuery(app: Sandbox.website),
+            errcode: 10016
+        ),
+        .init(
+            name: "mini-program on authorize",
+            path: oaPath,
+            fields: Sandbox.authorizeQuery(app: Sandbox.appA),
+            errcode: 10016
+        ),
+        .init(
+            name: "official account on qrconnect",
+            path: qrPath,
+            fields: Sandbox.authorizeQuery(scope: "snsapi_login"),
+            errcode: 10016
+        ),
+        .init(
+            name: "relative redirect_uri",
+            path: oaPath,
+            fields: Sandbox.authorizeQuery(redirectURI: "/callback"),
+            errcode: 10003
+        ),
+        .init(
+            name: "ftp redirect_uri",
+            path: oaPath,
+            fields: Sandbox.authorizeQuery(redirectURI: "ftp://a.example/cb"),
+            errcode: 10003
+        ),
+        .init(name: "response_type token", path: oaPath, fields: Sandbox.authorizeQuery([("response_type", "token")])),
+        .init(
+            name: "snsapi_login on authorize",
+            path: oaPath,
+            fields: Sandbox.authorizeQuery(scope: "snsapi_login"),
+            errcode: 10005
+        ),
+        .init(
+            name: "snsapi_userinfo on qrconnect",
+            path: qrPath,
+            fields: Sandbox.authorizeQuery(app: Sandbox.website, scope: "snsapi_userinfo"),
+            errcode: 10005
         ),
         .init(name: "state with a dash", path: oaPath, fields: Sandbox.authorizeQuery(state: "a-b")),
-        .init(name: "state of 129 characters", path: oaPath, fields: Sandbox.authorizeQuery(state: String(repeating: "a", count: 129))),
+        .init(
+            name: "state of 129 characters",
+            path: oaPath,
+            fields: Sandbox.authorizeQuery(state: String(repeating: "a", count: 129))
+        ),
     ]
 
     @Test("invalid requests get an error page, on GET and on a tampered POST", arguments: invalid)
@@ -155,7 +220,10 @@ struct AuthorizePageTests {
             if let errcode = `case`.errcode {
                 #expect(page.text.contains("data-errcode=\"\(errcode)\""))
             }
-            let posted = try await sandbox.submit(`case`.path, `case`.fields + [("decision", "approve"), ("nickname", "eve")])
+            let posted = try await sandbox.submit(
+                `case`.path,
+                `case`.fields + [("decision", "approve"), ("nickname", "eve")]
+            )
             #expect(posted.status == 400)
             #expect(posted.location == nil)
         }
@@ -166,7 +234,10 @@ struct AuthorizePageTests {
         let app = SandboxApp(appid: "wxdomain", secret: "s", kind: .officialAccount, redirectDomain: "app.example")
         try await Sandbox.with(apps: [app]) { sandbox in
             #expect(try await sandbox.page(Self.oaPath, Sandbox.authorizeQuery(app: app)).status == 200)
-            let elsewhere = try await sandbox.page(Self.oaPath, Sandbox.authorizeQuery(app: app, redirectURI: "https://evil.example/cb"))
+            let elsewhere = try await sandbox.page(
+                Self.oaPath,
+                Sandbox.authorizeQuery(app: app, redirectURI: "https://evil.example/cb")
+            )
             #expect(elsewhere.status == 400)
             #expect(elsewhere.text.contains("data-errcode=\"10003\""))
         }
@@ -179,7 +250,8 @@ struct AuthorizePageTests {
             #expect(undecided.status == 400)
             let multiLine = Sandbox.authorizeQuery() + [("nickname", "a\nb"), ("decision", "approve")]
             #expect(try await sandbox.submit(Self.oaPath, multiLine).status == 400)
-            let long = Sandbox.authorizeQuery() + [("nickname", String(repeating: "x", count: 65)), ("decision", "approve")]
+            let long =
+                Sandbox.authorizeQuery() + [("nickname", String(repeating: "x", count: 65)), ("decision", "approve")]
             #expect(try await sandbox.submit(Self.oaPath, long).status == 400)
         }
     }
@@ -194,7 +266,10 @@ struct AuthorizePageTests {
             #expect(registered.status == 201)
             let app = SandboxApp(appid: "wxoalate", secret: "s", kind: .officialAccount)
             #expect(try await sandbox.page(Self.oaPath, Sandbox.authorizeQuery(app: app)).status == 200)
-            #expect(try await sandbox.post("/sandbox/apps", json: #"{"appid": "x", "secret": "s", "kind": "tv"}"#).status == 400)
+            #expect(
+                try await sandbox.post("/sandbox/apps", json: #"{"appid": "x", "secret": "s", "kind": "tv"}"#).status
+                    == 400
+            )
         }
     }
 }

@@ -31,7 +31,8 @@ extension Sandbox {
     }
 
     /// Mints a phone code through the control API.
-    func mintPhoneCode(app: SandboxApp = appA, user: String = "alice", extra: String = "") async throws -> [String: Any] {
+    func mintPhoneCode(app: SandboxApp = appA, user: String = "alice", extra: String = "") async throws -> [String: Any]
+    {
         let result = try await self.post(
             "/sandbox/phone-codes",
             json: #"{"appid":"\#(app.appid)","user":"\#(user)"\#(extra)}"#
@@ -101,7 +102,11 @@ struct StableTokenTests {
             sandbox.clock.advance(by: 1)
             let refused = try await sandbox.phoneNumber(token: old, code: "x")
             #expect(refused.errcode == 40001)
-            #expect((refused.json["errmsg"] as? String)?.hasPrefix("invalid credential, access_token is invalid or not latest") == true)
+            #expect(
+                (refused.json["errmsg"] as? String)?.hasPrefix(
+                    "invalid credential, access_token is invalid or not latest"
+                ) == true
+            )
             #expect(try await sandbox.accepts(token: new))
         }
     }
@@ -155,12 +160,14 @@ struct StableTokenTests {
         ),
         .init(
             name: "wrong secret",
-            body: #"{"grant_type":"client_credential","appid":"\#(Sandbox.appA.appid)","secret":"\#(Sandbox.appB.secret)"}"#,
+            body:
+                #"{"grant_type":"client_credential","appid":"\#(Sandbox.appA.appid)","secret":"\#(Sandbox.appB.secret)"}"#,
             errcode: 40125
         ),
         .init(
             name: "wrong grant_type",
-            body: #"{"grant_type":"authorization_code","appid":"\#(Sandbox.appA.appid)","secret":"\#(Sandbox.appA.secret)"}"#,
+            body:
+                #"{"grant_type":"authorization_code","appid":"\#(Sandbox.appA.appid)","secret":"\#(Sandbox.appA.secret)"}"#,
             errcode: 40002
         ),
         .init(
@@ -171,7 +178,8 @@ struct StableTokenTests {
         .init(name: "not JSON", body: "appid=wx&secret=s", errcode: 47001),
         .init(
             name: "force_refresh not a boolean",
-            body: #"{"grant_type":"client_credential","appid":"\#(Sandbox.appA.appid)","secret":"\#(Sandbox.appA.secret)","force_refresh":"yes"}"#,
+            body:
+                #"{"grant_type":"client_credential","appid":"\#(Sandbox.appA.appid)","secret":"\#(Sandbox.appA.secret)","force_refresh":"yes"}"#,
             errcode: 47001
         ),
     ]
@@ -275,7 +283,8 @@ struct PhoneNumberTests {
         try await Sandbox.with { sandbox in
             for body in [
                 #"{"appid":"wxunknown"}"#, #"{"appid":"\#(Sandbox.appA.appid)","phone":"12ab"}"#,
-                #"{"appid":"\#(Sandbox.appA.appid)","countryCode":"+86"}"#, #"{"appid":"\#(Sandbox.appA.appid)","user":""}"#,
+                #"{"appid":"\#(Sandbox.appA.appid)","countryCode":"+86"}"#,
+                #"{"appid":"\#(Sandbox.appA.appid)","user":""}"#,
                 #"{"user":"alice"}"#, "not json",
             ] {
                 let result = try await sandbox.post("/sandbox/phone-codes", json: body)

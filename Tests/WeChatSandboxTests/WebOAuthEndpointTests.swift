@@ -9,8 +9,14 @@ import WeChatHTTP
 @Suite("web OAuth APIs behave like WeChat")
 struct WebOAuthEndpointTests {
     /// Mints and exchanges a code for `user`, returning the token answer.
-    func signIn(_ sandbox: Sandbox, user: String = "alice", scope: String = "snsapi_userinfo") async throws -> [String: Any] {
-        let minted = try await sandbox.mintWebCode(#"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "\#(user)", "scope": "\#(scope)"}"#)
+    func signIn(
+        _ sandbox: Sandbox,
+        user: String = "alice",
+        scope: String = "snsapi_userinfo"
+    ) async throws -> [String: Any] {
+        let minted = try await sandbox.mintWebCode(
+            #"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "\#(user)", "scope": "\#(scope)"}"#
+        )
         let result = try await sandbox.exchangeWebCode(try #require(minted["code"] as? String))
         guard result.status == 200, result.errcode == nil else { throw UnexpectedAnswer(result: result) }
         return result.json
@@ -28,7 +34,9 @@ struct WebOAuthEndpointTests {
             #expect(oa["snapshot"] as? Bool == false)
             #expect((oa["code"] as? String)?.count == 32)
 
-            let base = try await sandbox.mintWebCode(#"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice", "scope": "snsapi_base"}"#)
+            let base = try await sandbox.mintWebCode(
+                #"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice", "scope": "snsapi_base"}"#
+            )
             #expect(base["unionid"] == nil)
             let web = try await sandbox.mintWebCode(#"{"appid": "\#(Sandbox.website.appid)"}"#)
             #expect(web["scope"] as? String == "snsapi_login")
@@ -41,7 +49,8 @@ struct WebOAuthEndpointTests {
         "bad web-code requests are refused with 400",
         arguments: [
             #"{"appid": "wxnope"}"#, #"{"user": "alice"}"#, #"{"appid": "wx00000000000000a1"}"#,
-            #"{"appid": "wx00000000000000c3", "scope": "snsapi_login"}"#, #"{"appid": "wx00000000000000d4", "scope": "snsapi_base"}"#,
+            #"{"appid": "wx00000000000000c3", "scope": "snsapi_login"}"#,
+            #"{"appid": "wx00000000000000d4", "scope": "snsapi_base"}"#,
             #"{"appid": "wx00000000000000c3", "user": ""}"#, #"{"appid": "wx00000000000000c3", "snapshot": "yes"}"#,
         ]
     )
@@ -56,7 +65,10 @@ struct WebOAuthEndpointTests {
     @Test("mini-program codes are minted only for mini-programs")
     func miniCodesOnlyForMiniPrograms() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let result = try await sandbox.post("/sandbox/codes", json: #"{"appid": "\#(Sandbox.officialAccount.appid)"}"#)
+            let result = try await sandbox.post(
+                "/sandbox/codes",
+                json: #"{"appid": "\#(Sandbox.officialAccount.appid)"}"#
+            )
             #expect(result.status == 400)
             #expect((result.json["error"] as? String)?.contains("web-codes") == true)
         }
@@ -67,7 +79,9 @@ struct WebOAuthEndpointTests {
     @Test("success: text/plain, WeChat's fields, 7200 s")
     func exchangeShape() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let minted = try await sandbox.mintWebCode(#"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice"}"#)
+            let minted = try await sandbox.mintWebCode(
+                #"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice"}"#
+            )
             let result = try await sandbox.exchangeWebCode(try #require(minted["code"] as? String))
             #expect(result.status == 200)
             #expect(result.contentType.hasPrefix("text/plain"))
@@ -117,7 +131,9 @@ struct WebOAuthEndpointTests {
             #expect(try await sandbox.exchangeWebCode(mini, app: Sandbox.appA).errcode == 40029)
             let web = try await sandbox.authorize(user: "alice")
             let session = try await sandbox.exchange(
-                code: web, appid: Sandbox.officialAccount.appid, secret: Sandbox.officialAccount.secret
+                code: web,
+                appid: Sandbox.officialAccount.appid,
+                secret: Sandbox.officialAccount.secret
             )
             #expect(session.errcode == 40029)
         }
@@ -130,7 +146,10 @@ struct WebOAuthEndpointTests {
             ("/sns/oauth2/access_token?secret=s&code=c&grant_type=authorization_code", 41002),
             ("/sns/oauth2/access_token?appid=wx00000000000000c3&secret=s&grant_type=authorization_code", 41008),
             ("/sns/oauth2/access_token?appid=wxnope&secret=s&code=c&grant_type=authorization_code", 40013),
-            ("/sns/oauth2/access_token?appid=wx00000000000000c3&secret=wrong&code=c&grant_type=authorization_code", 40125),
+            (
+                "/sns/oauth2/access_token?appid=wx00000000000000c3&secret=wrong&code=c&grant_type=authorization_code",
+                40125
+            ),
             (
                 "/sns/oauth2/access_token?appid=wx00000000000000c3&secret=secret-oa-0123456789abcdef0123456&code=c"
                     + "&grant_type=client_credential", 40002
@@ -237,7 +256,9 @@ struct WebOAuthEndpointTests {
             #expect(profile["headimgurl"] as? String == TestUsers.avatarURL(user: "alice"))
             #expect((profile["privilege"] as? [Any])?.isEmpty == true)
             #expect(profile["unionid"] as? String == TestUsers.unionid(user: "alice"))
-            #expect(try await sandbox.userInfo(access, openid: openid, lang: "en").json["country"] as? String == "China")
+            #expect(
+                try await sandbox.userInfo(access, openid: openid, lang: "en").json["country"] as? String == "China"
+            )
 
             let base = try await signIn(sandbox, scope: "snsapi_base")
             let baseToken = try #require(base["access_token"] as? String)
@@ -278,13 +299,18 @@ struct WebOAuthEndpointTests {
     func clientRoundTrip() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let client = WeChatClient(
-                apiBase: sandbox.server.baseURL, transport: WireTransport(), logger: Logger(label: "test")
+                apiBase: sandbox.server.baseURL,
+                transport: WireTransport(),
+                logger: Logger(label: "test")
             )
             let app = Sandbox.officialAccount
             let deadline = ContinuousClock.now + .seconds(10)
             let url = try WebAuthorizeURL.officialAccount(
-                openBase: sandbox.server.baseURL, appid: app.appid, redirectURI: "https://app.example/cb?return_to=/x",
-                scope: .userinfo, state: "abc123"
+                openBase: sandbox.server.baseURL,
+                appid: app.appid,
+                redirectURI: "https://app.example/cb?return_to=/x",
+                scope: .userinfo,
+                state: "abc123"
             )
             let path = String(try #require(url.split(separator: "#").first).dropFirst(sandbox.server.baseURL.count))
             let page = try await sandbox.get(path)
@@ -292,16 +318,32 @@ struct WebOAuthEndpointTests {
             #expect(page.text.contains("value=\"https://app.example/cb?return_to=/x\""))
 
             let code = try await sandbox.authorize(user: "alice")
-            let token = try await client.exchangeWebCode(appid: app.appid, secret: Secret(app.secret), code: code, deadline: deadline)
+            let token = try await client.exchangeWebCode(
+                appid: app.appid,
+                secret: Secret(app.secret),
+                code: code,
+                deadline: deadline
+            )
             #expect(token.allowsUserInfo)
             #expect(!token.isSnapshotUser)
-            let info = try await client.webUserInfo(accessToken: token.accessToken, openid: token.openid, deadline: deadline)
+            let info = try await client.webUserInfo(
+                accessToken: token.accessToken,
+                openid: token.openid,
+                deadline: deadline
+            )
             #expect(info.nickname == "alice")
             #expect(info.unionid == token.unionid)
-            #expect(try await client.checkWebToken(accessToken: token.accessToken, openid: token.openid, deadline: deadline))
+            #expect(
+                try await client.checkWebToken(accessToken: token.accessToken, openid: token.openid, deadline: deadline)
+            )
 
             let used = await #expect(throws: WeChatError.self) {
-                try await client.exchangeWebCode(appid: app.appid, secret: Secret(app.secret), code: code, deadline: deadline)
+                try await client.exchangeWebCode(
+                    appid: app.appid,
+                    secret: Secret(app.secret),
+                    code: code,
+                    deadline: deadline
+                )
             }
             #expect(used?.errcode == 40163)
             #expect(used?.category == .invalidCode)
@@ -311,12 +353,24 @@ struct WebOAuthEndpointTests {
                 try await client.webUserInfo(accessToken: token.accessToken, openid: token.openid, deadline: deadline)
             }
             #expect(expired?.category == .userTokenInvalid)
-            let refreshed = try await client.refreshWebToken(appid: app.appid, refreshToken: token.refreshToken, deadline: deadline)
+            let refreshed = try await client.refreshWebToken(
+                appid: app.appid,
+                refreshToken: token.refreshToken,
+                deadline: deadline
+            )
             #expect(refreshed.refreshToken == token.refreshToken)
-            #expect(try await client.webUserInfo(accessToken: refreshed.accessToken, openid: token.openid, deadline: deadline).openid == token.openid)
+            #expect(
+                try await client.webUserInfo(
+                    accessToken: refreshed.accessToken,
+                    openid: token.openid,
+                    deadline: deadline
+                ).openid == token.openid
+            )
 
             let snapshot = try await client.exchangeWebCode(
-                appid: app.appid, secret: Secret(app.secret), code: try await sandbox.authorize(user: "bob", snapshot: true),
+                appid: app.appid,
+                secret: Secret(app.secret),
+                code: try await sandbox.authorize(user: "bob", snapshot: true),
                 deadline: deadline
             )
             #expect(snapshot.isSnapshotUser)

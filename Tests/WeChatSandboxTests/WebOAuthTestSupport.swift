@@ -82,17 +82,19 @@ extension Sandbox {
     /// Calls `/sns/oauth2/access_token` as an official account's or website app's backend does.
     func exchangeWebCode(_ code: String, app: SandboxApp = officialAccount) async throws -> HTTPResult {
         try await self.get(
-            "/sns/oauth2/access_token?" + Self.formEncode([
-                ("appid", app.appid), ("secret", app.secret), ("code", code), ("grant_type", "authorization_code"),
-            ])
+            "/sns/oauth2/access_token?"
+                + Self.formEncode([
+                    ("appid", app.appid), ("secret", app.secret), ("code", code), ("grant_type", "authorization_code"),
+                ])
         )
     }
 
     func refreshWebToken(_ token: String, app: SandboxApp = officialAccount) async throws -> HTTPResult {
         try await self.get(
-            "/sns/oauth2/refresh_token?" + Self.formEncode([
-                ("appid", app.appid), ("grant_type", "refresh_token"), ("refresh_token", token),
-            ])
+            "/sns/oauth2/refresh_token?"
+                + Self.formEncode([
+                    ("appid", app.appid), ("grant_type", "refresh_token"), ("refresh_token", token),
+                ])
         )
     }
 
@@ -123,7 +125,11 @@ extension Sandbox {
         }
         let response = try await Self.browser.execute(request, timeout: .seconds(10))
         let buffer = try await response.body.collect(upTo: 1 << 20)
-        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Data(buffer.readableBytesView))
+        return HTTPResult(
+            status: Int(response.status.code),
+            headers: response.headers,
+            body: Data(buffer.readableBytesView)
+        )
     }
 }
 

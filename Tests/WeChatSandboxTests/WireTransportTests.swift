@@ -10,11 +10,17 @@ import WeChatHTTP
 struct WireTransportTests {
     @Test func codesAreExchangedAndRefusedThroughTheBlockingTransport() async throws {
         try await Sandbox.with { sandbox in
-            let client = WeChatClient(apiBase: sandbox.server.baseURL, transport: WireTransport(), logger: Logger(label: "test"))
+            let client = WeChatClient(
+                apiBase: sandbox.server.baseURL,
+                transport: WireTransport(),
+                logger: Logger(label: "test")
+            )
             for user in ["alice", "bob"] {
                 let code = try #require(try await sandbox.mintCode(user: user)["code"] as? String)
                 let session = try await client.codeToSession(
-                    appid: Sandbox.appA.appid, secret: Secret(Sandbox.appA.secret), code: code,
+                    appid: Sandbox.appA.appid,
+                    secret: Secret(Sandbox.appA.secret),
+                    code: code,
                     deadline: .now + .seconds(10)
                 )
                 #expect(!session.openid.isEmpty)
@@ -22,9 +28,19 @@ struct WireTransportTests {
             // A used code is refused with WeChat's own errcode, through the same transport.
             let code = try #require(try await sandbox.mintCode()["code"] as? String)
             let deadline = ContinuousClock.now + .seconds(10)
-            _ = try await client.codeToSession(appid: Sandbox.appA.appid, secret: Secret(Sandbox.appA.secret), code: code, deadline: deadline)
+            _ = try await client.codeToSession(
+                appid: Sandbox.appA.appid,
+                secret: Secret(Sandbox.appA.secret),
+                code: code,
+                deadline: deadline
+            )
             let error = await #expect(throws: WeChatError.self) {
-                try await client.codeToSession(appid: Sandbox.appA.appid, secret: Secret(Sandbox.appA.secret), code: code, deadline: deadline)
+                try await client.codeToSession(
+                    appid: Sandbox.appA.appid,
+                    secret: Secret(Sandbox.appA.secret),
+                    code: code,
+                    deadline: deadline
+                )
             }
             #expect(error?.errcode == 40163)
         }

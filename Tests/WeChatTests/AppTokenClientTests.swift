@@ -37,8 +37,11 @@ final class LogRecorder: Sendable {
 
     func client(_ transport: ScriptedTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
         WeChatClient(
-            apiBase: "http://wechat.test", transport: transport, clock: VirtualClock(),
-            retryPolicy: RetryPolicy(jitter: { $0 }), logger: logs.logger()
+            apiBase: "http://wechat.test",
+            transport: transport,
+            clock: VirtualClock(),
+            retryPolicy: RetryPolicy(jitter: { $0 }),
+            logger: logs.logger()
         )
     }
 
@@ -50,8 +53,14 @@ final class LogRecorder: Sendable {
     // MARK: stable_token
 
     @Test func stableTokenPostsJSONAndReadsTheToken() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7180}"#, "application/json")])
-        let token = try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
+        let transport = ScriptedTransport([
+            .answer(200, #"{"access_token":"90_tok","expires_in":7180}"#, "application/json")
+        ])
+        let token = try await client(transport).stableAccessToken(
+            appid: "wxapp",
+            secret: secret,
+            deadline: .now + .seconds(10)
+        )
         #expect(token.token.revealed == "90_tok")
         #expect(token.expiresIn == 7180)
 
@@ -70,7 +79,10 @@ final class LogRecorder: Sendable {
     @Test func forceRefreshIsSent() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil)])
         _ = try await client(transport).stableAccessToken(
-            appid: "wxapp", secret: secret, forceRefresh: true, deadline: .now + .seconds(10)
+            appid: "wxapp",
+            secret: secret,
+            forceRefresh: true,
+            deadline: .now + .seconds(10)
         )
         #expect(bodyJSON(transport.requests.first)["force_refresh"] as? Bool == true)
     }
@@ -84,7 +96,9 @@ final class LogRecorder: Sendable {
         let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"no, rid: 1"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport, logs: logs).stableAccessToken(
-                appid: "wxapp", secret: secret, deadline: .now + .seconds(10)
+                appid: "wxapp",
+                secret: secret,
+                deadline: .now + .seconds(10)
             )
         }
         #expect(error?.errcode == errcode)
@@ -101,13 +115,19 @@ final class LogRecorder: Sendable {
             .answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, nil),
             .answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil),
         ])
-        let token = try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
+        let token = try await client(transport).stableAccessToken(
+            appid: "wxapp",
+            secret: secret,
+            deadline: .now + .seconds(10)
+        )
         #expect(token.token.revealed == "90_tok")
         #expect(transport.requests.count == 3)
     }
 
-    @Test(arguments: [#"{"expires_in":7200}"#, #"{"access_token":"","expires_in":7200}"#, #"{"access_token":"t"}"#,
-        #"{"access_token":"t","expires_in":0}"#, #"{"access_token":"t","expires_in":1e300}"#])
+    @Test(arguments: [
+        #"{"expires_in":7200}"#, #"{"access_token":"","expires_in":7200}"#, #"{"access_token":"t"}"#,
+        #"{"access_token":"t","expires_in":0}"#, #"{"access_token":"t","expires_in":1e300}"#,
+    ])
     func stableTokenAnswersWithoutATokenAreUnavailable(body: String) async throws {
         let transport = ScriptedTransport([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
@@ -128,12 +148,21 @@ final class LogRecorder: Sendable {
         let logs = LogRecorder()
         let transport = ScriptedTransport([.answer(200, answer, "application/json")])
         let phone = try await client(transport, logs: logs).userPhoneNumber(
-            appAccessToken: appToken, code: "phone-code-1", openid: "o-user-1", deadline: .now + .seconds(10)
+            appAccessToken: appToken,
+            code: "phone-code-1",
+            openid: "o-user-1",
+            deadline: .now + .seconds(10)
         )
-        #expect(phone == PhoneInfo(
-            phoneNumber: "13800138000", purePhoneNumber: "13800138000", countryCode: "86",
-            watermarkAppid: "wxapp", watermarkTimestamp: 1_700_000_000
-        ))
+        #expect(
+            phone
+                == PhoneInfo(
+                    phoneNumber: "13800138000",
+                    purePhoneNumber: "13800138000",
+                    countryCode: "86",
+                    watermarkAppid: "wxapp",
+                    watermarkTimestamp: 1_700_000_000
+                )
+        )
         let request = try #require(transport.requests.first)
         #expect(request.method == "POST")
         #expect(request.url == "http://wechat.test/wxa/business/getuserphonenumber?access_token=\(appToken.revealed)")
@@ -147,11 +176,18 @@ final class LogRecorder: Sendable {
         for errcode in [40001, 40014, 42001] {
             let logs = LogRecorder()
             let transport = ScriptedTransport([
-                .answer(200, #"{"errcode":\#(errcode),"errmsg":"invalid credential, access_token is invalid or not latest"}"#, nil)
+                .answer(
+                    200,
+                    #"{"errcode":\#(errcode),"errmsg":"invalid credential, access_token is invalid or not latest"}"#,
+                    nil
+                )
             ])
             let error = await #expect(throws: WeChatError.self) {
                 try await client(transport, logs: logs).userPhoneNumber(
-                    appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10)
+                    appAccessToken: appToken,
+                    code: "c",
+                    openid: nil,
+                    deadline: .now + .seconds(10)
                 )
             }
             #expect(error?.category == .appTokenInvalid)
@@ -166,7 +202,12 @@ final class LogRecorder: Sendable {
     @Test func aUsedPhoneCodeIsAnInvalidCode() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
+            try await client(transport).userPhoneNumber(
+                appAccessToken: appToken,
+                code: "c",
+                openid: nil,
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == .invalidCode)
     }
@@ -177,24 +218,41 @@ final class LogRecorder: Sendable {
             .answer(200, Self.phoneAnswers[0], nil),
         ])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
+            try await client(transport).userPhoneNumber(
+                appAccessToken: appToken,
+                code: "c",
+                openid: nil,
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == .unavailable)
         #expect(transport.requests.count == 1)
     }
 
-    @Test(arguments: [#"{"errcode":0,"errmsg":"ok"}"#, #"{"phone_info":{"purePhoneNumber":"1"}}"#, #"{"phone_info":"13800138000"}"#])
+    @Test(arguments: [
+        #"{"errcode":0,"errmsg":"ok"}"#, #"{"phone_info":{"purePhoneNumber":"1"}}"#, #"{"phone_info":"13800138000"}"#,
+    ])
     func phoneAnswersWithoutANumberAreUnavailable(body: String) async throws {
         let transport = ScriptedTransport([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
+            try await client(transport).userPhoneNumber(
+                appAccessToken: appToken,
+                code: "c",
+                openid: nil,
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == .unavailable)
     }
 
     @Test func aPhoneAnswerWithoutExtrasFallsBack() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
-        let phone = try await client(transport).userPhoneNumber(appAccessToken: appToken, code: "c", openid: nil, deadline: .now + .seconds(10))
+        let phone = try await client(transport).userPhoneNumber(
+            appAccessToken: appToken,
+            code: "c",
+            openid: nil,
+            deadline: .now + .seconds(10)
+        )
         #expect(phone.purePhoneNumber == "+14155550100")
         #expect(phone.countryCode == nil)
         #expect(phone.watermarkAppid == nil)

@@ -40,7 +40,12 @@ enum OfficialVector {
         now: Date = OfficialVector.now
     ) throws(UserDataError) -> DecryptedUserData {
         try UserDataCrypto.decrypt(
-            encryptedData: encryptedData, iv: iv, sessionKey: key, appid: appid, now: now, window: window
+            encryptedData: encryptedData,
+            iv: iv,
+            sessionKey: key,
+            appid: appid,
+            now: now,
+            window: window
         )
     }
 
@@ -116,7 +121,9 @@ enum OfficialVector {
         #expect(error?.field == "iv")
     }
 
-    @Test(arguments: ["AAAA", "", "tiihtNczf5v6AKRyjwEUhQ", "tiihtNczf5v6AKRyjwEUhQ==AAAA", "not base64 at all", "%3D%3D"])
+    @Test(arguments: [
+        "AAAA", "", "tiihtNczf5v6AKRyjwEUhQ", "tiihtNczf5v6AKRyjwEUhQ==AAAA", "not base64 at all", "%3D%3D",
+    ])
     func aSessionKeyThatIsNot16BytesIsRefused(key: String) {
         let error = failure { () throws(UserDataError) in try openVector(key: Secret(key)) }
         #expect(error?.kind == .badKeyLength)
@@ -179,13 +186,21 @@ enum OfficialVector {
         try UserDataCrypto.encrypt(Array(plaintext.utf8), sessionKey: key, iv: iv)
     }
 
-    func openSealed(_ plaintext: String, appid: String = "wxapp", now: Int = 1_700_000_000) throws(UserDataError)
+    func openSealed(
+        _ plaintext: String,
+        appid: String = "wxapp",
+        now: Int = 1_700_000_000
+    ) throws(UserDataError)
         -> DecryptedUserData
     {
         let sealed = try seal(plaintext)
         return try UserDataCrypto.decrypt(
-            encryptedData: sealed.encryptedData, iv: sealed.iv, sessionKey: key, appid: appid,
-            now: Date(timeIntervalSince1970: TimeInterval(now)), window: window
+            encryptedData: sealed.encryptedData,
+            iv: sealed.iv,
+            sessionKey: key,
+            appid: appid,
+            now: Date(timeIntervalSince1970: TimeInterval(now)),
+            window: window
         )
     }
 
@@ -196,7 +211,8 @@ enum OfficialVector {
     }
 
     @Test func oldStylePhoneDataIsReadWithANumericCountryCode() throws {
-        let text = #"{"phoneNumber":"13580006666","purePhoneNumber":"13580006666","countryCode":86,"#
+        let text =
+            #"{"phoneNumber":"13580006666","purePhoneNumber":"13580006666","countryCode":86,"#
             + #""watermark":{"appid":"wxapp","timestamp":1700000000}}"#
         let phone = try #require(try openSealed(text).phoneInfo)
         #expect(phone.phoneNumber == "13580006666")
@@ -225,8 +241,12 @@ enum OfficialVector {
         let sealed = try UserDataCrypto.encrypt([0x7B, 0xFF, 0xFE, 0x7D], sessionKey: key, iv: iv)
         let error = failure { () throws(UserDataError) in
             try UserDataCrypto.decrypt(
-                encryptedData: sealed.encryptedData, iv: sealed.iv, sessionKey: key, appid: "wxapp",
-                now: Date(timeIntervalSince1970: 1_700_000_000), window: window
+                encryptedData: sealed.encryptedData,
+                iv: sealed.iv,
+                sessionKey: key,
+                appid: "wxapp",
+                now: Date(timeIntervalSince1970: 1_700_000_000),
+                window: window
             )
         }
         #expect(error?.kind == .notJSON)
@@ -255,8 +275,10 @@ enum OfficialVector {
                 keyText = Data(random.bytes([16, 16, 16, 8, 0, 32][random.below(6)])).base64EncodedString()
             default:
                 // Random plaintexts properly encrypted: exercises the JSON and watermark checks.
-                let fragments = [#"{"#, #"}"#, #"""#, #"watermark"#, #":"#, #","#, #"appid"#, #"wxapp"#, "[", "]",
-                    #"timestamp"#, "1700000000", "1e999", "-", "null", "\\u0000", "\u{FF}"]
+                let fragments = [
+                    #"{"#, #"}"#, #"""#, #"watermark"#, #":"#, #","#, #"appid"#, #"wxapp"#, "[", "]",
+                    #"timestamp"#, "1700000000", "1e999", "-", "null", "\\u0000", "\u{FF}",
+                ]
                 var text = ""
                 for _ in 0..<random.below(20) { text += fragments[random.below(fragments.count)] }
                 var plaintext = Array(text.utf8)
@@ -268,8 +290,12 @@ enum OfficialVector {
             }
             do {
                 let data = try UserDataCrypto.decrypt(
-                    encryptedData: encryptedData, iv: ivText, sessionKey: Secret(keyText), appid: "wxapp",
-                    now: Date(timeIntervalSince1970: 1_700_000_000), window: window
+                    encryptedData: encryptedData,
+                    iv: ivText,
+                    sessionKey: Secret(keyText),
+                    appid: "wxapp",
+                    now: Date(timeIntervalSince1970: 1_700_000_000),
+                    window: window
                 )
                 #expect(data.watermark.appid == "wxapp")
                 outcomes["ok", default: 0] += 1
@@ -305,19 +331,39 @@ enum OfficialVector {
     @Test func reproducesWeChatsOfficialSignature() {
         #expect(RawDataSignature.signature(rawData: Self.rawData, sessionKey: Self.sessionKey) == Self.signature)
         #expect(RawDataSignature.isValid(Self.signature, rawData: Self.rawData, sessionKey: Self.sessionKey))
-        #expect(RawDataSignature.isValid(Self.signature.uppercased(), rawData: Self.rawData, sessionKey: Self.sessionKey))
+        #expect(
+            RawDataSignature.isValid(Self.signature.uppercased(), rawData: Self.rawData, sessionKey: Self.sessionKey)
+        )
     }
 
     @Test func refusesAnythingElse() {
         let key = Self.sessionKey
         #expect(!RawDataSignature.isValid(Self.signature, rawData: Self.rawData + " ", sessionKey: key))
-        #expect(!RawDataSignature.isValid(Self.signature, rawData: Self.rawData, sessionKey: Secret("tiihtNczf5v6AKRyjwEUhQ==")))
+        #expect(
+            !RawDataSignature.isValid(
+                Self.signature,
+                rawData: Self.rawData,
+                sessionKey: Secret("tiihtNczf5v6AKRyjwEUhQ==")
+            )
+        )
         #expect(!RawDataSignature.isValid(String(Self.signature.dropLast()), rawData: Self.rawData, sessionKey: key))
         #expect(!RawDataSignature.isValid(Self.signature + "0", rawData: Self.rawData, sessionKey: key))
         #expect(!RawDataSignature.isValid("", rawData: Self.rawData, sessionKey: key))
-        #expect(!RawDataSignature.isValid("75e81ceda165f4ffa64f4068af58c64b8f54b88g", rawData: Self.rawData, sessionKey: key))
+        #expect(
+            !RawDataSignature.isValid(
+                "75e81ceda165f4ffa64f4068af58c64b8f54b88g",
+                rawData: Self.rawData,
+                sessionKey: key
+            )
+        )
         // A control byte 0x17 plus 32 would be '7': only A-F are folded, so it must not pass for the digit.
-        #expect(!RawDataSignature.isValid("\u{17}5e81ceda165f4ffa64f4068af58c64b8f54b88c", rawData: Self.rawData, sessionKey: key))
+        #expect(
+            !RawDataSignature.isValid(
+                "\u{17}5e81ceda165f4ffa64f4068af58c64b8f54b88c",
+                rawData: Self.rawData,
+                sessionKey: key
+            )
+        )
     }
 }
 

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 import WeChatHTTP
 
 @testable import WeChat
@@ -58,22 +58,30 @@ final class VirtualClock: WeChatClock {
 
     func client(_ transport: ScriptedTransport, clock: VirtualClock = VirtualClock()) -> WeChatClient {
         WeChatClient(
-            apiBase: "http://wechat.test/", transport: transport, clock: clock,
-            retryPolicy: RetryPolicy(jitter: { $0 }), logger: Logger(label: "test")
+            apiBase: "http://wechat.test/",
+            transport: transport,
+            clock: clock,
+            retryPolicy: RetryPolicy(jitter: { $0 }),
+            logger: Logger(label: "test")
         )
     }
 
     @Test func exchangesACodeAnsweredAsTextPlain() async throws {
         let transport = ScriptedTransport([.answer(200, success, "text/plain")])
         let session = try await client(transport).codeToSession(
-            appid: "wxapp", secret: secret, code: "code 1", deadline: .now + .seconds(10)
+            appid: "wxapp",
+            secret: secret,
+            code: "code 1",
+            deadline: .now + .seconds(10)
         )
         #expect(session.openid == "oUser1")
         #expect(session.unionid == "oUnion1")
         #expect(session.sessionKey.revealed == "HyVFkGl5F5OQWJZZaNzBBg==")
-        #expect(transport.urls == [
-            "http://wechat.test/sns/jscode2session?appid=wxapp&secret=app-secret-value&js_code=code%201&grant_type=authorization_code"
-        ])
+        #expect(
+            transport.urls == [
+                "http://wechat.test/sns/jscode2session?appid=wxapp&secret=app-secret-value&js_code=code%201&grant_type=authorization_code"
+            ]
+        )
     }
 
     @Test(arguments: [
@@ -82,9 +90,16 @@ final class VirtualClock: WeChatClock {
         (48001, .configuration), (45011, .rateLimited), (40001, .appTokenInvalid), (99999, .unknown),
     ])
     func terminalErrorsAreNotRetried(errcode: Int, category: WeChatError.Category) async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"nope"}"#, "application/json")])
+        let transport = ScriptedTransport([
+            .answer(200, #"{"errcode":\#(errcode),"errmsg":"nope"}"#, "application/json")
+        ])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).codeToSession(appid: "a", secret: secret, code: "c", deadline: .now + .seconds(10))
+            try await client(transport).codeToSession(
+                appid: "a",
+                secret: secret,
+                code: "c",
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.errcode == errcode)
         #expect(error?.category == category)
@@ -96,7 +111,10 @@ final class VirtualClock: WeChatClock {
         let transport = ScriptedTransport([busy, busy, .answer(200, success, "text/plain")])
         let clock = VirtualClock()
         let session = try await client(transport, clock: clock).codeToSession(
-            appid: "a", secret: secret, code: "c", deadline: clock.now + .seconds(10)
+            appid: "a",
+            secret: secret,
+            code: "c",
+            deadline: clock.now + .seconds(10)
         )
         #expect(session.openid == "oUser1")
         #expect(transport.calls == 3)
@@ -107,7 +125,12 @@ final class VirtualClock: WeChatClock {
         let transport = ScriptedTransport([.answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil)])
         let clock = VirtualClock()
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport, clock: clock).codeToSession(appid: "a", secret: secret, code: "c", deadline: clock.now + .seconds(10))
+            try await client(transport, clock: clock).codeToSession(
+                appid: "a",
+                secret: secret,
+                code: "c",
+                deadline: clock.now + .seconds(10)
+            )
         }
         #expect(error?.errcode == -1)
         #expect(transport.calls == 4)
@@ -116,7 +139,10 @@ final class VirtualClock: WeChatClock {
         let tightClock = VirtualClock()
         _ = await #expect(throws: WeChatError.self) {
             try await client(tight, clock: tightClock).codeToSession(
-                appid: "a", secret: secret, code: "c", deadline: tightClock.now + .milliseconds(450)
+                appid: "a",
+                secret: secret,
+                code: "c",
+                deadline: tightClock.now + .milliseconds(450)
             )
         }
         #expect(tight.calls == 2)
@@ -128,7 +154,12 @@ final class VirtualClock: WeChatClock {
             .answer(200, success, nil),
         ])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).codeToSession(appid: "a", secret: secret, code: "c", deadline: .now + .seconds(10))
+            try await client(transport).codeToSession(
+                appid: "a",
+                secret: secret,
+                code: "c",
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == .unavailable)
         #expect(error?.mayHaveReachedWeChat == true)
@@ -140,18 +171,29 @@ final class VirtualClock: WeChatClock {
             .failure(TransportFailure(reason: "could not connect", mayHaveReachedServer: false)),
             .answer(200, success, nil),
         ])
-        let session = try await client(transport).codeToSession(appid: "a", secret: secret, code: "c", deadline: .now + .seconds(10))
+        let session = try await client(transport).codeToSession(
+            appid: "a",
+            secret: secret,
+            code: "c",
+            deadline: .now + .seconds(10)
+        )
         #expect(session.openid == "oUser1")
         #expect(transport.calls == 2)
     }
 
     @Test func httpErrorsAndGarbageAreUnavailable() async throws {
-        for outcome in [ScriptedTransport.Outcome.answer(502, "bad gateway", nil), .answer(200, "<html>", "text/html"),
-            .answer(200, #"{"openid":"x"}"#, nil)]
-        {
+        for outcome in [
+            ScriptedTransport.Outcome.answer(502, "bad gateway", nil), .answer(200, "<html>", "text/html"),
+            .answer(200, #"{"openid":"x"}"#, nil),
+        ] {
             let transport = ScriptedTransport([outcome])
             let error = await #expect(throws: WeChatError.self) {
-                try await client(transport).codeToSession(appid: "a", secret: secret, code: "c", deadline: .now + .seconds(10))
+                try await client(transport).codeToSession(
+                    appid: "a",
+                    secret: secret,
+                    code: "c",
+                    deadline: .now + .seconds(10)
+                )
             }
             #expect(error?.category == .unavailable)
             #expect(transport.calls == 1)
@@ -167,7 +209,10 @@ final class VirtualClock: WeChatClock {
         for outcome in failures {
             let error = await #expect(throws: WeChatError.self) {
                 try await client(ScriptedTransport([outcome])).codeToSession(
-                    appid: "a", secret: secret, code: "c", deadline: .now + .seconds(10)
+                    appid: "a",
+                    secret: secret,
+                    code: "c",
+                    deadline: .now + .seconds(10)
                 )
             }
             let text = "\(String(describing: error)) \(String(reflecting: error))"
@@ -202,7 +247,10 @@ final class VirtualClock: WeChatClock {
         defer { port.release() }
         let transport = WireTransport()
         let error = await #expect(throws: TransportFailure.self) {
-            try await transport.send(WeChatHTTPRequest(url: "http://127.0.0.1:\(port.number)/sns/jscode2session"), timeout: .seconds(1))
+            try await transport.send(
+                WeChatHTTPRequest(url: "http://127.0.0.1:\(port.number)/sns/jscode2session"),
+                timeout: .seconds(1)
+            )
         }
         #expect(error?.mayHaveReachedServer == false)
     }

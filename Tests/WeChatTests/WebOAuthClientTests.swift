@@ -6,18 +6,28 @@ import Testing
 
 @Suite struct WebOAuthClientTests {
     let secret = Secret("web-app-secret-value")
-    let tokenBody = #"{"access_token":"ACCESS_tok_1","expires_in":7200,"refresh_token":"REFRESH_tok_1","openid":"oWeb1","scope":"snsapi_userinfo","unionid":"oUnion1"}"#
+    let tokenBody =
+        #"{"access_token":"ACCESS_tok_1","expires_in":7200,"refresh_token":"REFRESH_tok_1","openid":"oWeb1","scope":"snsapi_userinfo","unionid":"oUnion1"}"#
 
     func client(_ transport: ScriptedTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
         WeChatClient(
-            apiBase: "http://wechat.test", transport: transport, clock: VirtualClock(),
-            retryPolicy: RetryPolicy(jitter: { $0 }), logger: logs.logger()
+            apiBase: "http://wechat.test",
+            transport: transport,
+            clock: VirtualClock(),
+            retryPolicy: RetryPolicy(jitter: { $0 }),
+            logger: logs.logger()
         )
     }
 
-    func exchange(_ transport: ScriptedTransport, logs: LogRecorder = LogRecorder()) async throws(WeChatError) -> WebAccessToken {
+    func exchange(
+        _ transport: ScriptedTransport,
+        logs: LogRecorder = LogRecorder()
+    ) async throws(WeChatError) -> WebAccessToken {
         try await client(transport, logs: logs).exchangeWebCode(
-            appid: "wxoa", secret: secret, code: "code/1+x", deadline: .now + .seconds(10)
+            appid: "wxoa",
+            secret: secret,
+            code: "code/1+x",
+            deadline: .now + .seconds(10)
         )
     }
 
@@ -35,13 +45,16 @@ import Testing
         #expect(token.allowsUserInfo)
         #expect(token.unionid == "oUnion1")
         #expect(!token.isSnapshotUser)
-        #expect(transport.urls == [
-            "http://wechat.test/sns/oauth2/access_token?appid=wxoa&secret=web-app-secret-value&code=code%2F1%2Bx&grant_type=authorization_code"
-        ])
+        #expect(
+            transport.urls == [
+                "http://wechat.test/sns/oauth2/access_token?appid=wxoa&secret=web-app-secret-value&code=code%2F1%2Bx&grant_type=authorization_code"
+            ]
+        )
     }
 
     @Test func readsTheSnapshotFlagAndAMissingUnionid() async throws {
-        let body = #"{"access_token":"a","expires_in":"7200","refresh_token":"r","openid":"o","scope":"snsapi_base","is_snapshotuser":1,"unionid":""}"#
+        let body =
+            #"{"access_token":"a","expires_in":"7200","refresh_token":"r","openid":"o","scope":"snsapi_base","is_snapshotuser":1,"unionid":""}"#
         let token = try await exchange(ScriptedTransport([.answer(200, body, nil)]))
         #expect(token.isSnapshotUser)
         #expect(token.unionid == nil)
@@ -55,7 +68,9 @@ import Testing
         (40125, .configuration), (40013, .configuration), (45011, .rateLimited),
     ])
     func errcodesOnHTTP200AreClassifiedAndNotRetried(errcode: Int, category: WeChatError.Category) async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"nope, rid: 1"}"#, "application/json")])
+        let transport = ScriptedTransport([
+            .answer(200, #"{"errcode":\#(errcode),"errmsg":"nope, rid: 1"}"#, "application/json")
+        ])
         let error = await #expect(throws: WeChatError.self) { try await exchange(transport) }
         #expect(error?.errcode == errcode)
         #expect(error?.category == category)
@@ -65,7 +80,9 @@ import Testing
 
     @Test func aCodeIsNotResentAfterTheRequestMayHaveReachedWeChat() async throws {
         for failure in [
-            ScriptedTransport.Outcome.failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
+            ScriptedTransport.Outcome.failure(
+                TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)
+            ),
             .failure(TransportFailure(reason: "connection closed", mayHaveReachedServer: true)),
             .answer(502, "bad gateway", "text/html"),
         ] {
@@ -89,12 +106,16 @@ import Testing
     }
 
     @Test(arguments: [
-        #"{"expires_in":7200,"refresh_token":"r","openid":"o"}"#, #"{"access_token":"a","expires_in":7200,"openid":"o"}"#,
-        #"{"access_token":"a","expires_in":7200,"refresh_token":"r"}"#, #"{"access_token":"a","refresh_token":"r","openid":"o"}"#,
+        #"{"expires_in":7200,"refresh_token":"r","openid":"o"}"#,
+        #"{"access_token":"a","expires_in":7200,"openid":"o"}"#,
+        #"{"access_token":"a","expires_in":7200,"refresh_token":"r"}"#,
+        #"{"access_token":"a","refresh_token":"r","openid":"o"}"#,
         "[]", "<html>",
     ])
     func incompleteAnswersAreUnavailable(body: String) async throws {
-        let error = await #expect(throws: WeChatError.self) { try await exchange(ScriptedTransport([.answer(200, body, nil)])) }
+        let error = await #expect(throws: WeChatError.self) {
+            try await exchange(ScriptedTransport([.answer(200, body, nil)]))
+        }
         #expect(error?.category == .unavailable)
     }
 
@@ -104,14 +125,20 @@ import Testing
             .answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil),
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
         ]
-        let error = await #expect(throws: WeChatError.self) { try await exchange(ScriptedTransport(failures), logs: logs) }
+        let error = await #expect(throws: WeChatError.self) {
+            try await exchange(ScriptedTransport(failures), logs: logs)
+        }
         let token = try await exchange(ScriptedTransport([.answer(200, tokenBody, nil)]), logs: logs)
         let refresh = Secret("REFRESH_secret_value")
         let refreshError = await #expect(throws: WeChatError.self) {
-            try await client(ScriptedTransport([.answer(200, #"{"errcode":40030,"errmsg":"invalid refresh_token"}"#, nil)]), logs: logs)
-                .refreshWebToken(appid: "wxoa", refreshToken: refresh, deadline: .now + .seconds(10))
+            try await client(
+                ScriptedTransport([.answer(200, #"{"errcode":40030,"errmsg":"invalid refresh_token"}"#, nil)]),
+                logs: logs
+            )
+            .refreshWebToken(appid: "wxoa", refreshToken: refresh, deadline: .now + .seconds(10))
         }
-        let text = logs.all.joined(separator: "\n") + "\(String(describing: error)) \(String(reflecting: error))"
+        let text =
+            logs.all.joined(separator: "\n") + "\(String(describing: error)) \(String(reflecting: error))"
             + "\(String(describing: refreshError)) \(token) \(String(reflecting: token))"
         for forbidden in [secret.revealed, "ACCESS_tok_1", "REFRESH_tok_1", refresh.revealed, "code/1", "secret="] {
             #expect(!text.contains(forbidden))
@@ -123,23 +150,36 @@ import Testing
     @Test func refreshSendsNoSecretAndIsRetriedAfterATimeout() async throws {
         let transport = ScriptedTransport([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
-            .answer(200, #"{"access_token":"ACCESS_2","expires_in":7200,"refresh_token":"R 1","openid":"oWeb1","scope":"snsapi_base"}"#, nil),
+            .answer(
+                200,
+                #"{"access_token":"ACCESS_2","expires_in":7200,"refresh_token":"R 1","openid":"oWeb1","scope":"snsapi_base"}"#,
+                nil
+            ),
         ])
         let token = try await client(transport).refreshWebToken(
-            appid: "wxoa", refreshToken: Secret("R 1"), deadline: .now + .seconds(10)
+            appid: "wxoa",
+            refreshToken: Secret("R 1"),
+            deadline: .now + .seconds(10)
         )
         #expect(token.accessToken.revealed == "ACCESS_2")
         #expect(token.refreshToken.revealed == "R 1")
         #expect(token.unionid == nil)
         #expect(transport.calls == 2)
-        #expect(transport.urls[0] == "http://wechat.test/sns/oauth2/refresh_token?appid=wxoa&grant_type=refresh_token&refresh_token=R%201")
+        #expect(
+            transport.urls[0]
+                == "http://wechat.test/sns/oauth2/refresh_token?appid=wxoa&grant_type=refresh_token&refresh_token=R%201"
+        )
     }
 
     @Test(arguments: [40030, 42002, 42007])
     func aDeadRefreshTokenMeansReauthorise(errcode: Int) async throws {
         let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).refreshWebToken(appid: "wxoa", refreshToken: Secret("r"), deadline: .now + .seconds(10))
+            try await client(transport).refreshWebToken(
+                appid: "wxoa",
+                refreshToken: Secret("r"),
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == .refreshTokenInvalid)
         #expect(transport.calls == 1)
@@ -148,21 +188,39 @@ import Testing
     // MARK: User info
 
     @Test func readsTheProfile() async throws {
-        let body = #"{"openid":"oWeb1","nickname":"Band 🐼","sex":1,"province":"广东","city":"广州","country":"中国","headimgurl":"https://thirdwx.qlogo.cn/x/132","privilege":["chinaunicom"],"unionid":"oUnion1"}"#
+        let body =
+            #"{"openid":"oWeb1","nickname":"Band 🐼","sex":1,"province":"广东","city":"广州","country":"中国","headimgurl":"https://thirdwx.qlogo.cn/x/132","privilege":["chinaunicom"],"unionid":"oUnion1"}"#
         let transport = ScriptedTransport([.answer(200, body, "text/plain")])
         let info = try await client(transport).webUserInfo(
-            accessToken: Secret("AT"), openid: "oWeb1", deadline: .now + .seconds(10)
+            accessToken: Secret("AT"),
+            openid: "oWeb1",
+            deadline: .now + .seconds(10)
         )
-        #expect(info == WebUserInfo(
-            openid: "oWeb1", nickname: "Band 🐼", sex: 1, province: "广东", city: "广州", country: "中国",
-            headimgurl: "https://thirdwx.qlogo.cn/x/132", privilege: ["chinaunicom"], unionid: "oUnion1"
-        ))
+        #expect(
+            info
+                == WebUserInfo(
+                    openid: "oWeb1",
+                    nickname: "Band 🐼",
+                    sex: 1,
+                    province: "广东",
+                    city: "广州",
+                    country: "中国",
+                    headimgurl: "https://thirdwx.qlogo.cn/x/132",
+                    privilege: ["chinaunicom"],
+                    unionid: "oUnion1"
+                )
+        )
         #expect(transport.urls == ["http://wechat.test/sns/userinfo?access_token=AT&openid=oWeb1&lang=zh_CN"])
     }
 
     @Test func aSparseProfileFallsBackToDefaults() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"openid":"o","nickname":"微信用户","headimgurl":""}"#, nil)])
-        let info = try await client(transport).webUserInfo(accessToken: Secret("AT"), openid: "o", lang: "en", deadline: .now + .seconds(10))
+        let info = try await client(transport).webUserInfo(
+            accessToken: Secret("AT"),
+            openid: "o",
+            lang: "en",
+            deadline: .now + .seconds(10)
+        )
         #expect(info == WebUserInfo(openid: "o", nickname: "微信用户"))
         #expect(transport.urls[0].hasSuffix("&lang=en"))
     }
@@ -170,7 +228,11 @@ import Testing
     @Test func anotherUsersProfileIsRefused() async throws {
         let transport = ScriptedTransport([.answer(200, #"{"openid":"oOther","nickname":"x"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).webUserInfo(accessToken: Secret("AT"), openid: "oWeb1", deadline: .now + .seconds(10))
+            try await client(transport).webUserInfo(
+                accessToken: Secret("AT"),
+                openid: "oWeb1",
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == .unavailable)
     }
@@ -182,7 +244,11 @@ import Testing
     func userInfoRefusalsAreDistinguishable(errcode: Int, category: WeChatError.Category) async throws {
         let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).webUserInfo(accessToken: Secret("AT"), openid: "o", deadline: .now + .seconds(10))
+            try await client(transport).webUserInfo(
+                accessToken: Secret("AT"),
+                openid: "o",
+                deadline: .now + .seconds(10)
+            )
         }
         #expect(error?.category == category)
         #expect(transport.calls == 1)
@@ -199,17 +265,29 @@ import Testing
 
     @Test func checkAnswersTrueFalseOrThrows() async throws {
         let ok = ScriptedTransport([.answer(200, #"{"errcode":0,"errmsg":"ok"}"#, nil)])
-        #expect(try await client(ok).checkWebToken(accessToken: Secret("AT"), openid: "o 1", deadline: .now + .seconds(10)))
+        #expect(
+            try await client(ok).checkWebToken(accessToken: Secret("AT"), openid: "o 1", deadline: .now + .seconds(10))
+        )
         #expect(ok.urls == ["http://wechat.test/sns/auth?access_token=AT&openid=o%201"])
 
         for errcode in [40003, 42001, 40001] {
             let refused = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
-            #expect(try await !client(refused).checkWebToken(accessToken: Secret("AT"), openid: "o", deadline: .now + .seconds(10)))
+            #expect(
+                try await !client(refused).checkWebToken(
+                    accessToken: Secret("AT"),
+                    openid: "o",
+                    deadline: .now + .seconds(10)
+                )
+            )
         }
 
         let broken = ScriptedTransport([.answer(500, "", nil)])
         await #expect(throws: WeChatError.self) {
-            try await client(broken).checkWebToken(accessToken: Secret("AT"), openid: "o", deadline: .now + .seconds(10))
+            try await client(broken).checkWebToken(
+                accessToken: Secret("AT"),
+                openid: "o",
+                deadline: .now + .seconds(10)
+            )
         }
     }
 
@@ -217,21 +295,38 @@ import Testing
 
     @Test func officialAccountURLIsInWeChatsOrderAndStrictlyEncoded() throws {
         let url = try WebAuthorizeURL.officialAccount(
-            openBase: "http://127.0.0.1:8787/", appid: "wxoa",
-            redirectURI: "https://a.example/callback?return_to=/x&y=1#frag+%", scope: .base, state: "S1a2"
+            openBase: "http://127.0.0.1:8787/",
+            appid: "wxoa",
+            redirectURI: "https://a.example/callback?return_to=/x&y=1#frag+%",
+            scope: .base,
+            state: "S1a2"
         )
-        #expect(url == "http://127.0.0.1:8787/connect/oauth2/authorize?appid=wxoa"
-            + "&redirect_uri=https%3A%2F%2Fa.example%2Fcallback%3Freturn_to%3D%2Fx%26y%3D1%23frag%2B%25"
-            + "&response_type=code&scope=snsapi_base&state=S1a2#wechat_redirect")
-        let userinfo = try WebAuthorizeURL.officialAccount(appid: "wxoa", redirectURI: "https://a.example/cb", scope: .userinfo, state: "")
+        #expect(
+            url == "http://127.0.0.1:8787/connect/oauth2/authorize?appid=wxoa"
+                + "&redirect_uri=https%3A%2F%2Fa.example%2Fcallback%3Freturn_to%3D%2Fx%26y%3D1%23frag%2B%25"
+                + "&response_type=code&scope=snsapi_base&state=S1a2#wechat_redirect"
+        )
+        let userinfo = try WebAuthorizeURL.officialAccount(
+            appid: "wxoa",
+            redirectURI: "https://a.example/cb",
+            scope: .userinfo,
+            state: ""
+        )
         #expect(userinfo.hasPrefix("https://open.weixin.qq.com/connect/oauth2/authorize?appid=wxoa&redirect_uri="))
         #expect(userinfo.hasSuffix("&scope=snsapi_userinfo&state=#wechat_redirect"))
     }
 
     @Test func qrConnectURLUsesSnsapiLogin() throws {
-        let url = try WebAuthorizeURL.qrConnect(appid: "wxweb", redirectURI: "https://a.example/cb", state: "abc", lang: "en")
-        #expect(url == "https://open.weixin.qq.com/connect/qrconnect?appid=wxweb&redirect_uri=https%3A%2F%2Fa.example%2Fcb"
-            + "&response_type=code&scope=snsapi_login&state=abc&lang=en#wechat_redirect")
+        let url = try WebAuthorizeURL.qrConnect(
+            appid: "wxweb",
+            redirectURI: "https://a.example/cb",
+            state: "abc",
+            lang: "en"
+        )
+        #expect(
+            url == "https://open.weixin.qq.com/connect/qrconnect?appid=wxweb&redirect_uri=https%3A%2F%2Fa.example%2Fcb"
+                + "&response_type=code&scope=snsapi_login&state=abc&lang=en#wechat_redirect"
+        )
     }
 
     @Test(arguments: ["a-b", "a_b", "a b", "ünï", "abc=", String(repeating: "a", count: 129)])

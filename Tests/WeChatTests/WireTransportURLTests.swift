@@ -1,12 +1,15 @@
 import HTTPWire
 import Testing
-
 import WeChat
+
 @testable import WeChatHTTP
 
 struct WireTransportURLTests {
     @Test(arguments: [
-        ("https://api.weixin.qq.com/sns/jscode2session?appid=a", true, "api.weixin.qq.com", 443, "/sns/jscode2session?appid=a"),
+        (
+            "https://api.weixin.qq.com/sns/jscode2session?appid=a", true, "api.weixin.qq.com", 443,
+            "/sns/jscode2session?appid=a"
+        ),
         ("http://127.0.0.1:8080/cgi-bin/x", false, "127.0.0.1", 8080, "/cgi-bin/x"),
         ("http://[::1]:9000/a", false, "::1", 9000, "/a"),
         ("https://[2001:db8::1]/a", true, "2001:db8::1", 443, "/a"),

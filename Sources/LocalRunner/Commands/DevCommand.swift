@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import WeChatSandbox
 import WXAuth
+import WeChatSandbox
 
 /// `local-runner dev`: the WeChat sandbox and every function on loopback, with nothing to configure.
 struct DevCommand: AsyncParsableCommand {
@@ -112,20 +112,23 @@ struct DevCommand: AsyncParsableCommand {
 
         // What the sign-in functions actually get, the user's settings included.
         let shown = manifest.functions.first { $0.name == "login" } ?? manifest.functions.first
-        let effective = shown.map {
-            Invocation.environment(
-                for: $0,
-                runnerEnvironment: [:],
-                overrides: Self.overrides(for: $0, pinned: pinned, defaults: defaults(server.baseURL)),
-                envFile: variables
-            )
-        } ?? pinned
+        let effective =
+            shown.map {
+                Invocation.environment(
+                    for: $0,
+                    runnerEnvironment: [:],
+                    overrides: Self.overrides(for: $0, pinned: pinned, defaults: defaults(server.baseURL)),
+                    envFile: variables
+                )
+            } ?? pinned
         let count = manifest.functions.count
         Console.out("WeChat sandbox: \(sandbox.baseURL)")
         for app in apps {
             Console.out("  \(app.appid)  \(app.kind.title)")
         }
-        Console.out("  AppSecrets, the JWT secret and an ES256 signing key generated for this run (DEVELOPMENT ONLY, not shown)")
+        Console.out(
+            "  AppSecrets, the JWT secret and an ES256 signing key generated for this run (DEVELOPMENT ONLY, not shown)"
+        )
         // A database URL of the user's may hold a password: only the default is shown.
         let defaultDatabase = effective["WXAUTH_DATABASE_URL"] == "sqlite:.wxauth/dev.sqlite"
         Console.out("  database " + (defaultDatabase ? "sqlite:.wxauth/dev.sqlite" : "as you set it (not shown)"))

@@ -59,10 +59,15 @@ struct KeysCommand: ParsableCommand {
             let existing = try KeysCommand.read(file)
             let algorithm = alg ?? KeyGeneration.firstAlgorithm(of: existing) ?? "ES256"
             let set = try KeysCommand.attempt { () throws(KeyGeneration.Failure) in
-                try KeyGeneration.keySet(first: try KeyGeneration.newJWK(algorithm: algorithm, kid: kid), then: existing)
+                try KeyGeneration.keySet(
+                    first: try KeyGeneration.newJWK(algorithm: algorithm, kid: kid),
+                    then: existing
+                )
             }
             try KeysCommand.writePrivate(set, to: file, replacing: true)
-            Console.error("local-runner: \(file): a new \(algorithm) key is first; remove an old key once its tokens have expired")
+            Console.error(
+                "local-runner: \(file): a new \(algorithm) key is first; remove an old key once its tokens have expired"
+            )
         }
     }
 
@@ -110,7 +115,9 @@ struct KeysCommand: ParsableCommand {
         let fd = open(target, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
-            Console.error("local-runner: cannot create \(target): \(reason)\(replacing ? "" : " (use keys rotate to add a key)")")
+            Console.error(
+                "local-runner: cannot create \(target): \(reason)\(replacing ? "" : " (use keys rotate to add a key)")"
+            )
             throw ExitCode(1)
         }
         Console.write(Array(text.utf8), to: fd)

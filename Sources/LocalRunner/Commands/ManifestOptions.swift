@@ -42,7 +42,10 @@ struct EnvFileOption: ParsableArguments {
 
 /// What `serve` and `dev` share: how functions run (cold or warm), the env file and the manifest.
 struct ServingOptions: ParsableArguments {
-    @Flag(help: "Keep one warm process per function busy slot (its Lambda runtime loop) instead of one process per request.")
+    @Flag(
+        help:
+            "Keep one warm process per function busy slot (its Lambda runtime loop) instead of one process per request."
+    )
     var warm = false
 
     @OptionGroup var envFileOption: EnvFileOption

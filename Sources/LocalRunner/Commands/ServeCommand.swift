@@ -34,7 +34,10 @@ struct ServeCommand: AsyncParsableCommand {
         let binDirectory = Invocation.binDirectory(environment: environment)
         FunctionServer.warnAboutUnbuiltHandlers(manifest, environment: environment)
         if let warning = Invocation.missingKeysWarning(
-            manifest, binDirectory: binDirectory, runnerEnvironment: environment, envFile: variables
+            manifest,
+            binDirectory: binDirectory,
+            runnerEnvironment: environment,
+            envFile: variables
         ) {
             Console.error(warning)
         }

@@ -60,7 +60,12 @@ struct SignCommand: ParsableCommand {
         let timestamp = String(Int64(Date().timeIntervalSince1970))
         let nonce = Self.nonce()
         let signature = SignedRequest.signature(
-            key: signer.key, method: method.uppercased(), path: path, timestamp: timestamp, nonce: nonce, body: bodyBytes
+            key: signer.key,
+            method: method.uppercased(),
+            path: path,
+            timestamp: timestamp,
+            nonce: nonce,
+            body: bodyBytes
         )
         print("X-Wxauth-Key-Id: \(signer.kid)")
         print("X-Wxauth-Timestamp: \(timestamp)")

@@ -18,7 +18,8 @@ struct SweepCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("database-url"),
-        help: "sqlite:PATH or postgres://… (default: $WXAUTH_DATABASE_URL, else \(DatabaseURL.defaultValue)).")
+        help: "sqlite:PATH or postgres://… (default: $WXAUTH_DATABASE_URL, else \(DatabaseURL.defaultValue))."
+    )
     var databaseURL: String?
 
     @Option(help: "Rows deleted per transaction.")

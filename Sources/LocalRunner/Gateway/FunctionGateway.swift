@@ -36,7 +36,8 @@ final class FunctionGateway: Sendable {
         self.warmPool = warmPool
         functions = manifest.functions
         routes = Dictionary(
-            manifest.functions.flatMap { function in function.routes.map { ($0, [function]) } }, uniquingKeysWith: +
+            manifest.functions.flatMap { function in function.routes.map { ($0, [function]) } },
+            uniquingKeysWith: +
         )
         self.binDirectory = binDirectory
         self.runnerEnvironment = runnerEnvironment
@@ -60,7 +61,11 @@ final class FunctionGateway: Sendable {
         let method = request.method.rawValue
         let path = request.uri.path
         let (answer, function, maxResidentBytes) = await answer(
-            request, method: method, path: path, remoteAddress: remoteAddress)
+            request,
+            method: method,
+            path: path,
+            remoteAddress: remoteAddress
+        )
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let megabytes = (maxResidentBytes + 1_048_575) / 1_048_576
@@ -150,14 +155,19 @@ final class FunctionGateway: Sendable {
 
     /// Runs the invocation on a warm instance of the function, starting one when none is idle.
     private func answerWarm(
-        _ pool: WarmPool, invocation: Invocation, event: [UInt8], relay: LineRelay
+        _ pool: WarmPool,
+        invocation: Invocation,
+        event: [UInt8],
+        relay: LineRelay
     ) async -> (Response, function: String?, maxResidentBytes: Int) {
         let function = invocation.function
         let prefix = "[\(function.name)] local-runner:"
         let instance: WarmInstance
         do {
             let checkout = try await pool.checkout(
-                function, executable: invocation.executable, environment: invocation.environment
+                function,
+                executable: invocation.executable,
+                environment: invocation.environment
             ) { relay.feed($0) }
             instance = checkout.instance
             if checkout.started { log("\(prefix) started a warm instance") }

@@ -95,7 +95,9 @@ public final class FunctionServer: Sendable {
     public var routeLines: [String] {
         gateway.functions.flatMap { function in
             function.methods.flatMap { method in
-                function.routes.map { "  \(method.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0)  -> \(function.name)" }
+                function.routes.map {
+                    "  \(method.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0)  -> \(function.name)"
+                }
             }
         }
     }

@@ -1,3 +1,8 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,10 +10,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Hummingbird
-import Logging
-import NIOCore
-import ServiceLifecycle
 
 /// A Hummingbird application running in its own service group, known to be listening: the shared start
 /// and stop of `serve`'s gateway and of each warm instance's runtime API.

@@ -11,7 +11,10 @@ extension FunctionGateway {
         switch result.outcome.termination {
         case .timedOut:
             let seconds = Invocation.secondsText(result.function.timeout)
-            return (error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"), result.problem)
+            return (
+                error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"),
+                result.problem
+            )
         case .cancelled:
             return (error(.badGateway, "bad_gateway", "the invocation was interrupted"), result.problem)
         case .outOfMemory:

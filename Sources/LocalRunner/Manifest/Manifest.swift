@@ -84,8 +84,11 @@ extension Manifest {
         functions: Functions.Name.allCases.map { name in
             let routes = name.routes
             return FunctionSpec(
-                name: name.rawValue, handler: name.rawValue, route: routes[0].path,
-                additionalRoutes: routes.dropFirst().map(\.path), methods: routes[0].methods
+                name: name.rawValue,
+                handler: name.rawValue,
+                route: routes[0].path,
+                additionalRoutes: routes.dropFirst().map(\.path),
+                methods: routes[0].methods
             )
         }
     )
@@ -128,7 +131,8 @@ extension Manifest {
             throw ManifestError(file: file, issue: issue)
         } catch DecodingError.dataCorrupted(let context) where context.underlyingError is ManifestIssue {
             // Yams wraps what `init(from:)` throws.
-            var issue = context.underlyingError as? ManifestIssue ?? ManifestIssue(path: [], line: nil, message: "invalid")
+            var issue =
+                context.underlyingError as? ManifestIssue ?? ManifestIssue(path: [], line: nil, message: "invalid")
             if issue.locateKey, let document { issue.line = keyLine(issue.path, in: document) ?? issue.line }
             throw ManifestError(file: file, issue: issue)
         } catch let error as YamlError {

@@ -125,7 +125,8 @@ struct RawFunction {
             throw decoder.issue("missing 'route' (the HTTP path, e.g. /\(name))")
         }
         routes = try routeDecoder.routes()
-        for route in routes where !route.hasPrefix("/") || route.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }) {
+        for route in routes
+        where !route.hasPrefix("/") || route.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }) {
             throw routeDecoder.issue("must be a path starting with '/', without query or spaces")
         }
         if let methodDecoder = try container.value(for: "method") {
@@ -230,7 +231,8 @@ extension Decoder {
                 // The key's own line, found from the document once decoding has stopped: a decoder only knows
                 // the line of the value, which for a mapping is the line below the misspelt key.
                 throw ManifestIssue(
-                    path: codingPath + [key], line: nil,
+                    path: codingPath + [key],
+                    line: nil,
                     message: "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))",
                     locateKey: true
                 )

@@ -140,7 +140,9 @@ struct Packager {
                 }
             if build {
                 for (index, handler) in handlers.enumerated() {
-                    progress("[\(index + 1)/\(handlers.count)] building \(handler) (swift build -c release --static-swift-stdlib)…")
+                    progress(
+                        "[\(index + 1)/\(handlers.count)] building \(handler) (swift build -c release --static-swift-stdlib)…"
+                    )
                     let started = Date()
                     let result = try Self.execute(
                         ["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", handler],
@@ -167,7 +169,9 @@ struct Packager {
         }
         switch platform {
         case .lambda:
-            summary.append("\(Self.display(templateURL))  (AWS SAM; deploy: cd \(Self.display(output)) && sam deploy --guided)")
+            summary.append(
+                "\(Self.display(templateURL))  (AWS SAM; deploy: cd \(Self.display(output)) && sam deploy --guided)"
+            )
         case .scf:
             summary.append("\(Self.display(templateURL))  (Serverless Cloud Framework; see README: Tencent Cloud SCF)")
         }
@@ -182,7 +186,9 @@ struct Packager {
         try fileManager.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(at: staging) }
         progress("packaging \(spec.name): strip + zip")
-        let staged = try entries(for: spec.handler).map { try stage($0.executable, as: $0.name, from: binaries, in: staging) }
+        let staged = try entries(for: spec.handler).map {
+            try stage($0.executable, as: $0.name, from: binaries, in: staging)
+        }
         let zip = output.appendingPathComponent(spec.name + ".zip")
         try? fileManager.removeItem(at: zip)
         let zipped = try Self.execute(["zip", "-q", "-j", "-X", zip.path] + staged.map(\.path), in: staging)

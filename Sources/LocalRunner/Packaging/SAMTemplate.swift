@@ -54,7 +54,11 @@ struct SAMTemplate {
 
     /// Reads the manifest at `url` (validated as `Manifest.load` does) and describes `names`
     /// (every function when empty).
-    init(manifestAt url: URL, functions names: [String] = [], architecture: String = SAMTemplate.hostArchitecture)
+    init(
+        manifestAt url: URL,
+        functions names: [String] = [],
+        architecture: String = SAMTemplate.hostArchitecture
+    )
         throws
     {
         let manifest = try Manifest.load(from: url, environment: [:])
@@ -74,12 +78,17 @@ struct SAMTemplate {
         self.architecture = architecture
         self.functions = []
         self.parameters = []
-        let selected = names.isEmpty ? manifest.functions : try names.map { name in
-            guard let spec = manifest.function(named: name) else {
-                throw PackageError("no function '\(name)' in the manifest (known: \(manifest.functionNames.joined(separator: ", ")))")
+        let selected =
+            names.isEmpty
+            ? manifest.functions
+            : try names.map { name in
+                guard let spec = manifest.function(named: name) else {
+                    throw PackageError(
+                        "no function '\(name)' in the manifest (known: \(manifest.functionNames.joined(separator: ", ")))"
+                    )
+                }
+                return spec
             }
-            return spec
-        }
         var usedIDs: [String: String] = [:]
         for spec in selected {
             let logicalID = Self.pascalCase(spec.name) + "Function"
@@ -108,7 +117,10 @@ struct SAMTemplate {
                         }
                         parameters.append(
                             Parameter(
-                                variable: name, parameter: parameter, required: !value.contains(":-"), noEcho: secret,
+                                variable: name,
+                                parameter: parameter,
+                                required: !value.contains(":-"),
+                                noEcho: secret,
                                 defaultValue: secret ? "" : spec.environment[name] ?? ""
                             )
                         )
@@ -125,7 +137,9 @@ struct SAMTemplate {
 
     /// A timeout as whole seconds in `timeoutRange` (SCF's range too), and whether that changed it.
     static func timeoutSeconds(_ timeout: Double) -> (seconds: Int, fitted: Bool) {
-        let seconds = Int(min(max(timeout.rounded(.up), Double(timeoutRange.lowerBound)), Double(timeoutRange.upperBound)))
+        let seconds = Int(
+            min(max(timeout.rounded(.up), Double(timeoutRange.lowerBound)), Double(timeoutRange.upperBound))
+        )
         return (seconds, Double(seconds) != timeout)
     }
 
@@ -151,7 +165,8 @@ struct SAMTemplate {
     /// instances share nothing on disk, so a deployment needs a shared PostgreSQL URL there.
     static func optionalDescription(_ variable: String) -> String {
         guard variable == "WXAUTH_DATABASE_URL" else { return "\(variable) (optional; empty leaves it unset)" }
-        return "\(variable): set it on Lambda to a shared PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=require); "
+        return
+            "\(variable): set it on Lambda to a shared PostgreSQL URL (postgres://user:pass@host:5432/db?sslmode=require); "
             + "empty leaves the default SQLite path, which Lambda cannot write and no two instances would share"
     }
 
@@ -193,11 +208,15 @@ struct SAMTemplate {
             var memory = spec.memory
             if !Self.memoryRange.contains(memory) {
                 memory = min(max(memory, Self.memoryRange.lowerBound), Self.memoryRange.upperBound)
-                warnings.append("\(spec.name): memory \(spec.memory) MB is outside Lambda's 128–10240 MB; the template uses \(memory)")
+                warnings.append(
+                    "\(spec.name): memory \(spec.memory) MB is outside Lambda's 128–10240 MB; the template uses \(memory)"
+                )
             }
             let (timeout, fitted) = Self.timeoutSeconds(spec.timeout)
             if fitted {
-                warnings.append("\(spec.name): Lambda timeouts are whole seconds up to 900; the template uses \(timeout) s")
+                warnings.append(
+                    "\(spec.name): Lambda timeouts are whole seconds up to 900; the template uses \(timeout) s"
+                )
             }
             lines.append("  \(function.logicalID):")
             lines.append("    Type: AWS::Serverless::Function")
@@ -226,7 +245,8 @@ struct SAMTemplate {
             for method in spec.methods {
                 for (index, route) in spec.routes.enumerated() {
                     // Event ids are unique within a function: the second route's are `Get2`, and so on.
-                    let eventID = Self.pascalCase(method == "ANY" ? "any" : method) + (index == 0 ? "" : String(index + 1))
+                    let eventID =
+                        Self.pascalCase(method == "ANY" ? "any" : method) + (index == 0 ? "" : String(index + 1))
                     lines.append("        \(eventID):")
                     lines.append("          Type: HttpApi")
                     lines.append("          Properties:")

@@ -40,7 +40,9 @@ struct SCFTemplate {
             let spec = function.spec
             let memory = Self.memory(spec.memory)
             if memory != spec.memory {
-                warnings.append("\(spec.name): SCF memory sizes are 64 MB or multiples of 128 MB up to 3072; using \(memory)")
+                warnings.append(
+                    "\(spec.name): SCF memory sizes are 64 MB or multiples of 128 MB up to 3072; using \(memory)"
+                )
             }
             let (timeout, fitted) = SAMTemplate.timeoutSeconds(spec.timeout)
             if fitted { warnings.append("\(spec.name): SCF timeouts are whole seconds up to 900; using \(timeout) s") }

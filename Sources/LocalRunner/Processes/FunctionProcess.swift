@@ -31,7 +31,10 @@ public struct FunctionProcess: Sendable {
 
     /// Describes a run; nothing starts until `run`.
     public init(
-        executable: String, arguments: [String] = [], environment: [String: String], timeout: Duration,
+        executable: String,
+        arguments: [String] = [],
+        environment: [String: String],
+        timeout: Duration,
         memoryLimitBytes: Int? = nil
     ) {
         self.executable = executable
@@ -127,7 +130,9 @@ public struct FunctionProcess: Sendable {
             let stderrPipe = try makePipe()
             do throws(SpawnError) {
                 let pid = try spawn(
-                    stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write,
+                    stdin: stdinPipe.read,
+                    stdout: stdoutPipe.write,
+                    stderr: stderrPipe.write,
                     cgroupProcs: cgroup?.procsDescriptor ?? -1
                 )
                 // `spawn` returns once the child has exec'd: the duration is the function's own, not the

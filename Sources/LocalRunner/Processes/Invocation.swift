@@ -103,7 +103,10 @@ public struct InvocationResult: Sendable {
         case .cancelled:
             return ("Cancelled", "The invocation was interrupted")
         case .outOfMemory:
-            return ("Runtime.OutOfMemory", "Runtime exited with error: signal: killed (memory size \(function.memory) MB exceeded)")
+            return (
+                "Runtime.OutOfMemory",
+                "Runtime exited with error: signal: killed (memory size \(function.memory) MB exceeded)"
+            )
         case .signaled(let signal):
             return ("Runtime.ExitError", "Runtime exited with error: signal: \(Self.signalName(signal))")
         case .exited(let status) where status != 0:
@@ -201,12 +204,20 @@ extension Invocation {
     /// The warning `serve` prints when a function would start without any signing key: every request it
     /// answered would be a 500, and nothing at start-up would say why. Nil when every function has a key.
     static func missingKeysWarning(
-        _ manifest: Manifest, binDirectory: URL, runnerEnvironment: [String: String], envFile: EnvironmentFile?
+        _ manifest: Manifest,
+        binDirectory: URL,
+        runnerEnvironment: [String: String],
+        envFile: EnvironmentFile?
     ) -> String? {
-        let keySettings = ["WXAUTH_JWT_SECRET", "WXAUTH_JWT_SECRET_FILE", "WXAUTH_SIGNING_KEYS", "WXAUTH_SIGNING_KEYS_FILE"]
+        let keySettings = [
+            "WXAUTH_JWT_SECRET", "WXAUTH_JWT_SECRET_FILE", "WXAUTH_SIGNING_KEYS", "WXAUTH_SIGNING_KEYS_FILE",
+        ]
         let keyless = manifest.functions.filter { function in
             let environment = Invocation(
-                function: function, binDirectory: binDirectory, runnerEnvironment: runnerEnvironment, envFile: envFile
+                function: function,
+                binDirectory: binDirectory,
+                runnerEnvironment: runnerEnvironment,
+                envFile: envFile
             ).environment
             return !keySettings.contains { environment[$0]?.isEmpty == false }
         }

@@ -33,7 +33,8 @@ final class MemoryCgroup: Sendable {
     /// Which kind of enforcement this machine gives: for the start-up line of `serve` and `invoke`.
     static var enforcement: String {
         guard let probe = make(limitBytes: 1 << 30) else {
-            return "memory limits are checked against each process's peak RSS after it ends (no writable memory cgroup here)"
+            return
+                "memory limits are checked against each process's peak RSS after it ends (no writable memory cgroup here)"
         }
         probe.remove()
         return "memory limits are enforced by a cgroup (v\(probe.version)): a function above its limit is killed"
@@ -47,7 +48,8 @@ final class MemoryCgroup: Sendable {
         let limit = String(limitBytes)
         let configured: Bool
         if version == 2 {
-            configured = writeFile(limit, to: path + "/memory.max") && (writeFile("0", to: path + "/memory.swap.max") || true)
+            configured =
+                writeFile(limit, to: path + "/memory.max") && (writeFile("0", to: path + "/memory.swap.max") || true)
         } else {
             configured =
                 writeFile(limit, to: path + "/memory.limit_in_bytes")

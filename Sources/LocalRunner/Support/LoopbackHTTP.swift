@@ -20,12 +20,17 @@ enum LoopbackHTTP {
     /// `POST path` with a JSON body to `127.0.0.1:port`, waiting at most 10 s for the whole answer.
     static func postJSON(port: Int, path: String, body: String) throws(Failure) -> Response {
         let request = HTTPWireRequest(
-            method: "POST", target: path, host: "127.0.0.1:\(port)", headers: [("Content-Type", "application/json")],
+            method: "POST",
+            target: path,
+            host: "127.0.0.1:\(port)",
+            headers: [("Content-Type", "application/json")],
             body: Array(body.utf8)
         )
         do {
             let response = try client.send(
-                request, to: HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: port), bodyLimit: 16 << 20,
+                request,
+                to: HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: port),
+                bodyLimit: 16 << 20,
                 deadline: .now + .seconds(10)
             )
             return Response(status: response.status, body: response.body)

@@ -51,7 +51,8 @@ final class RuntimeAPIServer: Sendable {
             headers[Self.header("Lambda-Runtime-Aws-Request-Id")] = invocation.requestID
             headers[Self.header("Lambda-Runtime-Deadline-Ms")] = String(invocation.deadlineEpochMilliseconds)
             headers[Self.header("Lambda-Runtime-Invoked-Function-Arn")] = arn
-            headers[Self.header("Lambda-Runtime-Trace-Id")] = "Root=1-00000000-\(invocation.requestID.prefix(24));Sampled=0"
+            headers[Self.header("Lambda-Runtime-Trace-Id")] =
+                "Root=1-00000000-\(invocation.requestID.prefix(24));Sampled=0"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: invocation.event)))
         }
         router.post("\(prefix)/invocation/:id/response") { request, context -> Response in
@@ -74,7 +75,10 @@ final class RuntimeAPIServer: Sendable {
 
         var logger = Logger(label: "local-runner.runtime-api")
         logger.logLevel = .warning
-        let application = try await ListeningApplication.start(name: "the runtime API for \(functionName)", logger: logger) {
+        let application = try await ListeningApplication.start(
+            name: "the runtime API for \(functionName)",
+            logger: logger
+        ) {
             Application(
                 router: router,
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: nil),

@@ -110,7 +110,10 @@ final class WarmPool: Sendable {
     ) async throws -> (instance: WarmInstance, started: Bool) {
         if let instance = idle.withLock({ $0[function.name]?.popLast() }) { return (instance, false) }
         let instance = try await WarmInstance.start(
-            function: function, executable: executable, environment: environment(), stderr: stderr
+            function: function,
+            executable: executable,
+            environment: environment(),
+            stderr: stderr
         )
         all.withLock { $0[ObjectIdentifier(instance)] = instance }
         return (instance, true)
