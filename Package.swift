@@ -221,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FunctionRuntimeTests",
-            dependencies: ["Encodings", "FunctionRuntime"],
+            dependencies: ["Encodings", "FunctionRuntime", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import WeChat
@@ -255,7 +256,7 @@ enum OfficialVector {
     // MARK: Fuzz
 
     @Test func garbageNeverCrashes() {
-        var random = SplitMix64(seed: 0x5EED_0F_DA7A)
+        var random = SeededGenerator(seed: 0x5EED_0F_DA7A)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=% \n-_".utf8)
         var outcomes: [String: Int] = [:]
         for round in 0..<3000 {
@@ -310,7 +311,7 @@ enum OfficialVector {
     }
 
     @Test func strictBase64AgreesWithFoundationOnValidInput() {
-        var random = SplitMix64(seed: 42)
+        var random = SeededGenerator(seed: 42)
         for _ in 0..<500 {
             let bytes = random.bytes(random.below(50))
             #expect(StrictBase64.decode(Data(bytes).base64EncodedString()) == bytes)
@@ -364,28 +365,5 @@ enum OfficialVector {
                 sessionKey: key
             )
         )
-    }
-}
-
-/// A small deterministic generator, so a fuzz failure reproduces.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) } }
-
-    mutating func string(from alphabet: [UInt8], count: Int) -> String {
-        String(decoding: (0..<count).map { _ in alphabet[below(alphabet.count)] }, as: UTF8.self)
     }
 }
