@@ -213,7 +213,12 @@ let package = Package(
 
         // MARK: Tests
         // What the test targets share: loopback sockets on OS-picked ports, test certificates.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "TestSupport",
+            dependencies: ["BlockingSocket"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HTTPWireTests",
             dependencies: ["HTTPWire", "BlockingSocket", "COpenSSL", "TestSupport"],
@@ -266,7 +271,7 @@ let package = Package(
         .testTarget(
             name: "LocalRunnerTests",
             dependencies: [
-                "LocalRunner", "WXAuthStore", "TestSupport",
+                "LocalRunner", "WXAuthStore", "TestSupport", "BlockingSocket",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -276,7 +281,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "WeChatSandbox", "PostgresTestSupport", "LocalRunner",
+                "WeChatSandbox", "PostgresTestSupport", "LocalRunner", "TestSupport", "BlockingSocket",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+import BlockingSocket
 import Foundation
 import NIOCore
 import NIOHTTP1
 import PostgresTestSupport
+import TestSupport
 import Testing
 import WeChatSandbox
 
@@ -128,43 +130,20 @@ final class EndToEnd: Sendable {
         stdin: [UInt8] = [],
         extraEnvironment: [String: String] = [:]
     ) async throws -> Invocation {
-        let process = Process()
-        process.executableURL = binDirectory.appendingPathComponent(function)
-        process.arguments = arguments
-        process.environment = environment.merging(extraEnvironment) { _, new in new }
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        let started = ContinuousClock.now
-        try process.run()
-        // Pipes and waiting block a thread, so they get threads of their own: the sandbox in this process
-        // serves on Swift's small cooperative pool, which blocking reads would starve.
-        async let stdout = Self.onThread { output.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = Self.onThread { errors.fileHandleForReading.readDataToEndOfFile() }
-        _ = await Self.onThread {
-            try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
-            try? input.fileHandleForWriting.close()
-        }
-        let (out, err) = await (stdout, stderr)
-        await Self.onThread { process.waitUntilExit() }
-        if arguments.isEmpty { LogShape.expectStructured(String(decoding: err, as: UTF8.self)) }
-        return Invocation(
-            exitStatus: process.terminationStatus,
-            stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self),
-            elapsed: ContinuousClock.now - started
+        let run = try await runChildProcess(
+            binDirectory.appendingPathComponent(function),
+            arguments: arguments,
+            stdin: stdin,
+            environment: environment.merging(extraEnvironment) { _, new in new }
         )
+        if arguments.isEmpty { LogShape.expectStructured(run.stderr) }
+        return Invocation(exitStatus: run.status, stdout: run.stdout, stderr: run.stderr, elapsed: run.elapsed)
     }
 
-    /// Runs blocking work on a thread of its own and waits for it without holding a cooperative thread.
+    /// Blocking work (a pipe, a process, a file) on a thread of its own: the sandbox in this process serves on
+    /// Swift's small cooperative pool, which blocking calls would starve.
     static func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: work()) }
-            thread.start()
-        }
+        await onOwnThread(work)
     }
 
     /// Runs one function with an API Gateway v2.0 event; `path` may carry a query string.

@@ -1,3 +1,4 @@
+import BlockingSocket
 import Foundation
 import TestSupport
 import Testing
@@ -195,7 +196,7 @@ final class RunningRunner: @unchecked Sendable {
 
     /// Stops it with SIGTERM; its exit status and everything it wrote on stderr.
     func stop() async throws -> (status: Int32, stderr: String) {
-        try await onOwnThread { [self] in
+        await onOwnThread { [self] in
             guard process.isRunning else { return (process.terminationStatus, "") }
             kill(process.processIdentifier, SIGTERM)
             let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The sample events under `events/` that the README's `invoke` examples use: each one must still be a valid

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `local-runner keys new | rotate | public`, run as a user runs them.

@@ -1,4 +1,6 @@
+import BlockingSocket
 import Foundation
+import TestSupport
 import Testing
 import Yams
 
