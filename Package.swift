@@ -212,10 +212,10 @@ let package = Package(
         .executableTarget(name: "local-runner", dependencies: ["LocalRunner"], swiftSettings: swiftSettings),
 
         // MARK: Tests
-        // What the test targets share: loopback sockets on OS-picked ports, test certificates.
+        // What the test targets share: loopback sockets on OS-picked ports, test certificates, a child-process runner, a seeded generator, the WeChat fake.
         .target(
             name: "TestSupport",
-            dependencies: ["BlockingSocket"],
+            dependencies: ["BlockingSocket", "WeChat"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -255,7 +255,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WXAuthTests", dependencies: ["Encodings", "WXAuth"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WXAuthTests",
+            dependencies: ["Encodings", "WXAuth", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WeChatSandboxTests",
             dependencies: [

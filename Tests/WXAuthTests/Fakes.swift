@@ -1,25 +1,10 @@
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import WXAuth
 import WXAuthStore
 import WeChat
-
-/// WeChat's jscode2session played in memory: answers in order, then repeats the last answer.
-final class FakeWeChat: WeChatTransport {
-    private let answers: Mutex<[String]>
-    private let sent = Mutex<[String]>([])
-
-    init(_ answers: String...) { self.answers = Mutex(answers) }
-
-    var calls: Int { sent.withLock { $0.count } }
-
-    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
-        sent.withLock { $0.append(request.url) }
-        let body = answers.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] }
-        return WeChatHTTPResponse(status: 200, contentType: "text/plain", body: Array(body.utf8))
-    }
-}
 
 /// A clock the test moves by hand.
 final class ManualClock: AuthClock {
@@ -46,7 +31,7 @@ enum Fixture {
     }
 
     static func services(
-        _ wechat: FakeWeChat,
+        _ wechat: ScriptedWeChat,
         clock: ManualClock = ManualClock(),
         store: any Store = MemoryStore(),
         config: Config = config()

@@ -1,6 +1,7 @@
 import Foundation
 import FunctionRuntime
 import Logging
+import TestSupport
 import Testing
 import WXAuth
 import WXAuthStore
@@ -22,7 +23,7 @@ import WeChat
     }
 
     @Test func signInRefreshAndUserinfo() async throws {
-        let wechat = FakeWeChat(Fixture.session)
+        let wechat = ScriptedWeChat(answering: Fixture.session)
         let clock = ManualClock()
         let services = await Fixture.services(wechat, clock: clock)
         let provider = ServiceProvider(services)
@@ -78,7 +79,7 @@ import WeChat
 
     @Test func sessionKeyIsStoredEncrypted() async throws {
         let store = MemoryStore()
-        let services = await Fixture.services(FakeWeChat(Fixture.session), store: store)
+        let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session), store: store)
         _ = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
         let sealed = try #require(try await store.sealedSessionKey(appid: "wxmini", openid: "oAlice"))
         #expect(!String(decoding: sealed, as: UTF8.self).contains("tiihtNczf5v6AKRyjwEUhQ"))
@@ -94,7 +95,7 @@ import WeChat
         (#"{"errcode":45011,"errmsg":"freq limit"}"#, 503, "temporarily_unavailable", 45011),
     ])
     func weChatRefusalsMapToContractErrors(answer: String, status: Int, code: String, errcode: Int) async throws {
-        let services = await Fixture.services(FakeWeChat(answer))
+        let services = await Fixture.services(ScriptedWeChat(answering: answer))
         let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == status)
         let body = try json(response)
@@ -111,7 +112,7 @@ import WeChat
         (#"{"code":"a b"}"#, "code must be the printable code from wx.login"),
     ])
     func badLoginBodiesAreInvalidRequests(body: String, message: String) async throws {
-        let services = await Fixture.services(FakeWeChat(Fixture.session))
+        let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session))
         let response = try await Functions.login(ServiceProvider(services))(post(body), context())
         #expect(response.statusCode == 400)
         let json = try json(response)
@@ -120,7 +121,7 @@ import WeChat
     }
 
     @Test func wrongMethodsGet405WithAllow() async throws {
-        let provider = ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session)))
+        let provider = ServiceProvider(await Fixture.services(ScriptedWeChat(answering: Fixture.session)))
         let cases: [(FunctionHandler, String, String)] = [
             (Functions.login(provider), "DELETE", "GET, POST"), (Functions.refresh(provider), "GET", "POST"),
             (Functions.userinfo(provider), "PUT", "GET, POST"), (Functions.callback(provider), "POST", "GET"),
@@ -135,7 +136,7 @@ import WeChat
 
     @Test func refreshErrors() async throws {
         let clock = ManualClock()
-        let services = await Fixture.services(FakeWeChat(Fixture.session), clock: clock)
+        let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session), clock: clock)
         let provider = ServiceProvider(services)
         let missing = try await Functions.refresh(provider)(post("{}"), context())
         #expect(missing.statusCode == 400)
@@ -160,7 +161,7 @@ import WeChat
     }
 
     @Test func refreshAcceptsTheCookie() async throws {
-        let services = await Fixture.services(FakeWeChat(Fixture.session))
+        let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session))
         let tokens = try await MiniProgramLogin.run(
             code: "c",
             services: services,
@@ -175,7 +176,7 @@ import WeChat
 
     @Test func userinfoRefusesMissingAndMalformedBearers() async throws {
         let clock = ManualClock()
-        let services = await Fixture.services(FakeWeChat(Fixture.session), clock: clock)
+        let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session), clock: clock)
         let provider = ServiceProvider(services)
         for headers in [[:], ["authorization": "Basic xyz"], ["authorization": "Bearer not-a-jwt"]] {
             let response = try await Functions.userinfo(provider)(
@@ -200,7 +201,9 @@ import WeChat
     }
 
     @Test func missingConfigurationNamesTheSetting() async throws {
-        let handler = Functions.login(ServiceProvider(environment: [:], weChatTransport: FakeWeChat(Fixture.session)))
+        let handler = Functions.login(
+            ServiceProvider(environment: [:], weChatTransport: ScriptedWeChat(answering: Fixture.session))
+        )
         let response = try await handler(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)
         #expect((try json(response)["error_description"] as? String)?.hasPrefix("WXAUTH_JWT_SECRET is not set") == true)
@@ -208,7 +211,7 @@ import WeChat
         var config = Fixture.config()
         config.miniProgram = nil
         let noApp = try await Functions.login(
-            ServiceProvider(await Fixture.services(FakeWeChat(Fixture.session), config: config))
+            ServiceProvider(await Fixture.services(ScriptedWeChat(answering: Fixture.session), config: config))
         )(
             post(#"{"code":"abc"}"#),
             context()
@@ -220,7 +223,7 @@ import WeChat
     /// Services without a WeChat client (an executable that passed no transport, which `Functions.definition`'s
     /// overloads rule out for login and callback): a sign-in is a 500 naming the cause, not a crash.
     @Test func aSignInWithoutAWeChatTransportIsAConfigurationErrorNamingIt() async throws {
-        var services = await Fixture.services(FakeWeChat(Fixture.session))
+        var services = await Fixture.services(ScriptedWeChat(answering: Fixture.session))
         services.wechat = nil
         let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)

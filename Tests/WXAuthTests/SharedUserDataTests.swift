@@ -2,32 +2,11 @@ import Foundation
 import FunctionRuntime
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 import WXAuth
 import WXAuthStore
 import WeChat
-
-/// WeChat played by path: each endpoint answers from its own script; calls and request bodies are recorded.
-final class RoutedWeChat: WeChatTransport {
-    private let scripts: Mutex<[String: [String]]>
-    private let log = Mutex<[(path: String, body: String)]>([])
-
-    init(_ scripts: [String: [String]]) { self.scripts = Mutex(scripts) }
-
-    func calls(_ path: String) -> [String] { log.withLock { $0.filter { $0.path == path }.map(\.body) } }
-
-    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
-        let path = String(request.url.dropFirst("http://wechat.test".count).prefix { $0 != "?" })
-        log.withLock { $0.append((path, String(decoding: request.body ?? [], as: UTF8.self))) }
-        let answer = scripts.withLock { scripts -> String in
-            guard var list = scripts[path], !list.isEmpty else { return #"{"errcode":40066,"errmsg":"invalid url"}"# }
-            let next = list.count > 1 ? list.removeFirst() : list[0]
-            scripts[path] = list
-            return next
-        }
-        return WeChatHTTPResponse(status: 200, contentType: "application/json", body: Array(answer.utf8))
-    }
-}
 
 @Suite struct SharedUserDataTests {
     let logger = Logger(label: "test")
@@ -48,7 +27,7 @@ final class RoutedWeChat: WeChatTransport {
     static let signature = "75e81ceda165f4ffa64f4068af58c64b8f54b88c"
 
     func services(
-        _ wechat: RoutedWeChat,
+        _ wechat: ScriptedWeChat,
         appid: String = demoAppid,
         now: Int64 = demoWatermarkTime + 60,
         store: any Store = MemoryStore()
@@ -73,7 +52,7 @@ final class RoutedWeChat: WeChatTransport {
     }
 
     @Test func officialEncryptedProfileIsStoredAndShownByUserinfo() async throws {
-        let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(Self.demoSessionKey)]])
+        let wechat = ScriptedWeChat(routes: ["/sns/jscode2session": [Self.session(Self.demoSessionKey)]])
         let services = await services(wechat)
         let shared = SharedUserData(encryptedData: Self.demoEncryptedData, iv: Self.demoIV)
         let tokens = try await MiniProgramLogin.run(
@@ -110,7 +89,7 @@ final class RoutedWeChat: WeChatTransport {
     }
 
     @Test func officialRawDataSignatureIsChecked() async throws {
-        let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(Self.signatureSessionKey)]])
+        let wechat = ScriptedWeChat(routes: ["/sns/jscode2session": [Self.session(Self.signatureSessionKey)]])
         let services = await services(wechat)
         let good = SharedUserData(rawData: Self.signatureRawData, signature: Self.signature)
         let tokens = try await MiniProgramLogin.run(
@@ -160,7 +139,7 @@ final class RoutedWeChat: WeChatTransport {
         hint: String
     ) async throws {
         let key = hint == "bad padding" ? Self.signatureSessionKey : Self.demoSessionKey
-        let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(key)]])
+        let wechat = ScriptedWeChat(routes: ["/sns/jscode2session": [Self.session(key)]])
         let services = await services(wechat, appid: appid, now: now)
         let response = try await Functions.login(ServiceProvider(services))(
             FunctionRequest(
@@ -180,7 +159,7 @@ final class RoutedWeChat: WeChatTransport {
     }
 
     @Test func halfPairsAreRefusedBeforeWeChatIsCalled() async throws {
-        let wechat = RoutedWeChat(["/sns/jscode2session": [Self.session(Self.demoSessionKey)]])
+        let wechat = ScriptedWeChat(routes: ["/sns/jscode2session": [Self.session(Self.demoSessionKey)]])
         let services = await services(wechat)
         for shared in [SharedUserData(encryptedData: "x"), SharedUserData(signature: "y")] {
             await #expect(throws: AuthError.self) {
@@ -201,7 +180,7 @@ final class RoutedWeChat: WeChatTransport {
         #"{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":86,"watermark":{"timestamp":1477314247,"appid":"wx4f4bc4dec97d474b"}}}"#
 
     @Test func phoneNumberUsesOneCachedStableToken() async throws {
-        let wechat = RoutedWeChat([
+        let wechat = ScriptedWeChat(routes: [
             "/sns/jscode2session": [Self.session(Self.demoSessionKey)], "/cgi-bin/stable_token": [Self.stable],
             "/wxa/business/getuserphonenumber": [Self.phone],
         ])
@@ -223,7 +202,7 @@ final class RoutedWeChat: WeChatTransport {
     }
 
     @Test func aRefusedAppTokenIsForceRefreshedOnceAndTheCallRetried() async throws {
-        let wechat = RoutedWeChat([
+        let wechat = ScriptedWeChat(routes: [
             "/sns/jscode2session": [Self.session(Self.demoSessionKey)],
             "/cgi-bin/stable_token": [Self.stable, #"{"access_token":"APP-TOKEN-2","expires_in":7200}"#],
             "/wxa/business/getuserphonenumber": [#"{"errcode":40001,"errmsg":"invalid credential"}"#, Self.phone],
@@ -244,7 +223,7 @@ final class RoutedWeChat: WeChatTransport {
     }
 
     @Test func anUsedPhoneCodeIsAnInvalidGrant() async throws {
-        let wechat = RoutedWeChat([
+        let wechat = ScriptedWeChat(routes: [
             "/sns/jscode2session": [Self.session(Self.demoSessionKey)], "/cgi-bin/stable_token": [Self.stable],
             "/wxa/business/getuserphonenumber": [#"{"errcode":40029,"errmsg":"invalid code"}"#],
         ])

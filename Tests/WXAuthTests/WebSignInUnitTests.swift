@@ -1,6 +1,7 @@
 import Foundation
 import FunctionRuntime
 import Logging
+import TestSupport
 import Testing
 import WeChat
 
@@ -39,7 +40,7 @@ import WeChat
     func services(secret: String = Fixture.jwtSecret) async -> Services {
         var config = Fixture.config()
         config.dataKeys = DataKeyring(secret: Secret(secret))
-        return await Fixture.services(FakeWeChat(), config: config)
+        return await Fixture.services(ScriptedWeChat(routes: [:]), config: config)
     }
 
     @Test func aStateVerifiesUntilItExpiresAndOnlyWithTheSameKey() async throws {
@@ -86,7 +87,7 @@ import WeChat
         var json = true
     }
 
-    let wechat = FakeWeChat(BrowserBindingTests.grant)
+    let wechat = ScriptedWeChat(answering: BrowserBindingTests.grant)
     let clock = ManualClock()
     let provider: ServiceProvider
 

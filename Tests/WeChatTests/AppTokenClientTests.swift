@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import WeChat
@@ -35,7 +36,7 @@ final class LogRecorder: Sendable {
     let secret = Secret("app-secret-\"quoted\"\\")
     let appToken = Secret("90_APPTOKENvalueTHATmustNEVERbeLOGGED")
 
-    func client(_ transport: ScriptedTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
+    func client(_ transport: ScriptedWeChat, logs: LogRecorder = LogRecorder()) -> WeChatClient {
         WeChatClient(
             apiBase: "http://wechat.test",
             transport: transport,
@@ -53,7 +54,7 @@ final class LogRecorder: Sendable {
     // MARK: stable_token
 
     @Test func stableTokenPostsJSONAndReadsTheToken() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .answer(200, #"{"access_token":"90_tok","expires_in":7180}"#, "application/json")
         ])
         let token = try await client(transport).stableAccessToken(
@@ -77,7 +78,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func forceRefreshIsSent() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil)])
         _ = try await client(transport).stableAccessToken(
             appid: "wxapp",
             secret: secret,
@@ -93,7 +94,7 @@ final class LogRecorder: Sendable {
     ])
     func stableTokenRefusalsAreClassifiedAndNotRetried(errcode: Int, category: WeChatError.Category) async throws {
         let logs = LogRecorder()
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"no, rid: 1"}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"errcode":\#(errcode),"errmsg":"no, rid: 1"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport, logs: logs).stableAccessToken(
                 appid: "wxapp",
@@ -110,7 +111,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func stableTokenIsRetriedEvenAfterItMayHaveReachedWeChat() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, nil),
             .answer(200, #"{"access_token":"90_tok","expires_in":7200}"#, nil),
@@ -129,7 +130,7 @@ final class LogRecorder: Sendable {
         #"{"access_token":"t","expires_in":0}"#, #"{"access_token":"t","expires_in":1e300}"#,
     ])
     func stableTokenAnswersWithoutATokenAreUnavailable(body: String) async throws {
-        let transport = ScriptedTransport([.answer(200, body, nil)])
+        let transport = ScriptedWeChat([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).stableAccessToken(appid: "wxapp", secret: secret, deadline: .now + .seconds(10))
         }
@@ -146,7 +147,7 @@ final class LogRecorder: Sendable {
     @Test(arguments: phoneAnswers)
     func phoneNumberReadsCountryCodeAsNumberOrString(answer: String) async throws {
         let logs = LogRecorder()
-        let transport = ScriptedTransport([.answer(200, answer, "application/json")])
+        let transport = ScriptedWeChat([.answer(200, answer, "application/json")])
         let phone = try await client(transport, logs: logs).userPhoneNumber(
             appAccessToken: appToken,
             code: "phone-code-1",
@@ -175,7 +176,7 @@ final class LogRecorder: Sendable {
     @Test func anInvalidAppTokenIsClassifiedAndNeverShown() async throws {
         for errcode in [40001, 40014, 42001] {
             let logs = LogRecorder()
-            let transport = ScriptedTransport([
+            let transport = ScriptedWeChat([
                 .answer(
                     200,
                     #"{"errcode":\#(errcode),"errmsg":"invalid credential, access_token is invalid or not latest"}"#,
@@ -200,7 +201,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func aUsedPhoneCodeIsAnInvalidCode() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"errcode":40029,"errmsg":"invalid code"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).userPhoneNumber(
                 appAccessToken: appToken,
@@ -213,7 +214,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func aPhoneCallThatMayHaveReachedWeChatIsNotResent() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(200, Self.phoneAnswers[0], nil),
         ])
@@ -233,7 +234,7 @@ final class LogRecorder: Sendable {
         #"{"errcode":0,"errmsg":"ok"}"#, #"{"phone_info":{"purePhoneNumber":"1"}}"#, #"{"phone_info":"13800138000"}"#,
     ])
     func phoneAnswersWithoutANumberAreUnavailable(body: String) async throws {
-        let transport = ScriptedTransport([.answer(200, body, nil)])
+        let transport = ScriptedWeChat([.answer(200, body, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).userPhoneNumber(
                 appAccessToken: appToken,
@@ -246,7 +247,7 @@ final class LogRecorder: Sendable {
     }
 
     @Test func aPhoneAnswerWithoutExtrasFallsBack() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"phone_info":{"phoneNumber":"+14155550100"}}"#, nil)])
         let phone = try await client(transport).userPhoneNumber(
             appAccessToken: appToken,
             code: "c",

@@ -7,38 +7,6 @@ import WeChatHTTP
 
 @testable import WeChat
 
-/// A scripted transport: answers each call with the next scripted outcome (the last one repeats) and
-/// keeps every request whole (method, URL, headers, body).
-final class ScriptedTransport: WeChatTransport {
-    enum Outcome {
-        case answer(Int, String, String?)
-        case failure(TransportFailure)
-    }
-
-    private let state: Mutex<(outcomes: [Outcome], requests: [WeChatHTTPRequest])>
-
-    init(_ outcomes: [Outcome]) {
-        state = Mutex((outcomes, []))
-    }
-
-    var requests: [WeChatHTTPRequest] { state.withLock { $0.requests } }
-    var calls: Int { requests.count }
-    var urls: [String] { requests.map(\.url) }
-
-    func send(_ request: WeChatHTTPRequest, timeout: Duration) async throws -> WeChatHTTPResponse {
-        let outcome: Outcome = state.withLock { state in
-            state.requests.append(request)
-            return state.outcomes.count > 1 ? state.outcomes.removeFirst() : state.outcomes[0]
-        }
-        switch outcome {
-        case .answer(let status, let body, let contentType):
-            return WeChatHTTPResponse(status: status, contentType: contentType, body: Array(body.utf8))
-        case .failure(let failure):
-            throw failure
-        }
-    }
-}
-
 /// A virtual clock: sleeping advances it instantly, and sleeps are recorded.
 final class VirtualClock: WeChatClock {
     private let state = Mutex<(now: ContinuousClock.Instant, sleeps: [Duration])>((.now, []))
@@ -56,7 +24,7 @@ final class VirtualClock: WeChatClock {
     let success = #"{"session_key":"HyVFkGl5F5OQWJZZaNzBBg==","openid":"oUser1","unionid":"oUnion1"}"#
     let secret = Secret("app-secret-value")
 
-    func client(_ transport: ScriptedTransport, clock: VirtualClock = VirtualClock()) -> WeChatClient {
+    func client(_ transport: ScriptedWeChat, clock: VirtualClock = VirtualClock()) -> WeChatClient {
         WeChatClient(
             apiBase: "http://wechat.test/",
             transport: transport,
@@ -67,7 +35,7 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func exchangesACodeAnsweredAsTextPlain() async throws {
-        let transport = ScriptedTransport([.answer(200, success, "text/plain")])
+        let transport = ScriptedWeChat([.answer(200, success, "text/plain")])
         let session = try await client(transport).codeToSession(
             appid: "wxapp",
             secret: secret,
@@ -90,7 +58,7 @@ final class VirtualClock: WeChatClock {
         (48001, .configuration), (45011, .rateLimited), (40001, .appTokenInvalid), (99999, .unknown),
     ])
     func terminalErrorsAreNotRetried(errcode: Int, category: WeChatError.Category) async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .answer(200, #"{"errcode":\#(errcode),"errmsg":"nope"}"#, "application/json")
         ])
         let error = await #expect(throws: WeChatError.self) {
@@ -107,8 +75,8 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func busyIsRetriedWithBackoff() async throws {
-        let busy = ScriptedTransport.Outcome.answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, "application/json")
-        let transport = ScriptedTransport([busy, busy, .answer(200, success, "text/plain")])
+        let busy = ScriptedWeChat.Outcome.answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, "application/json")
+        let transport = ScriptedWeChat([busy, busy, .answer(200, success, "text/plain")])
         let clock = VirtualClock()
         let session = try await client(transport, clock: clock).codeToSession(
             appid: "a",
@@ -122,7 +90,7 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func busyForeverStopsAtTheAttemptLimitOrDeadline() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil)])
         let clock = VirtualClock()
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport, clock: clock).codeToSession(
@@ -135,7 +103,7 @@ final class VirtualClock: WeChatClock {
         #expect(error?.errcode == -1)
         #expect(transport.calls == 4)
 
-        let tight = ScriptedTransport([.answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil)])
+        let tight = ScriptedWeChat([.answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil)])
         let tightClock = VirtualClock()
         _ = await #expect(throws: WeChatError.self) {
             try await client(tight, clock: tightClock).codeToSession(
@@ -149,7 +117,7 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func aTimeoutThatMayHaveReachedWeChatIsNotResentWithTheSameCode() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(200, success, nil),
         ])
@@ -167,7 +135,7 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func aRequestThatNeverLeftIsRetried() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .failure(TransportFailure(reason: "could not connect", mayHaveReachedServer: false)),
             .answer(200, success, nil),
         ])
@@ -183,10 +151,10 @@ final class VirtualClock: WeChatClock {
 
     @Test func httpErrorsAndGarbageAreUnavailable() async throws {
         for outcome in [
-            ScriptedTransport.Outcome.answer(502, "bad gateway", nil), .answer(200, "<html>", "text/html"),
+            ScriptedWeChat.Outcome.answer(502, "bad gateway", nil), .answer(200, "<html>", "text/html"),
             .answer(200, #"{"openid":"x"}"#, nil),
         ] {
-            let transport = ScriptedTransport([outcome])
+            let transport = ScriptedWeChat([outcome])
             let error = await #expect(throws: WeChatError.self) {
                 try await client(transport).codeToSession(
                     appid: "a",
@@ -201,14 +169,14 @@ final class VirtualClock: WeChatClock {
     }
 
     @Test func errorTextsNeverCarryTheURLOrSecret() async throws {
-        let failures: [ScriptedTransport.Outcome] = [
+        let failures: [ScriptedWeChat.Outcome] = [
             .answer(200, #"{"errcode":40125,"errmsg":"invalid appsecret"}"#, nil),
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(500, "", nil),
         ]
         for outcome in failures {
             let error = await #expect(throws: WeChatError.self) {
-                try await client(ScriptedTransport([outcome])).codeToSession(
+                try await client(ScriptedWeChat([outcome])).codeToSession(
                     appid: "a",
                     secret: secret,
                     code: "c",

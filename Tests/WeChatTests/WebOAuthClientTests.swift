@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 @testable import WeChat
@@ -9,7 +10,7 @@ import Testing
     let tokenBody =
         #"{"access_token":"ACCESS_tok_1","expires_in":7200,"refresh_token":"REFRESH_tok_1","openid":"oWeb1","scope":"snsapi_userinfo","unionid":"oUnion1"}"#
 
-    func client(_ transport: ScriptedTransport, logs: LogRecorder = LogRecorder()) -> WeChatClient {
+    func client(_ transport: ScriptedWeChat, logs: LogRecorder = LogRecorder()) -> WeChatClient {
         WeChatClient(
             apiBase: "http://wechat.test",
             transport: transport,
@@ -20,7 +21,7 @@ import Testing
     }
 
     func exchange(
-        _ transport: ScriptedTransport,
+        _ transport: ScriptedWeChat,
         logs: LogRecorder = LogRecorder()
     ) async throws(WeChatError) -> WebAccessToken {
         try await client(transport, logs: logs).exchangeWebCode(
@@ -34,7 +35,7 @@ import Testing
     // MARK: Code exchange
 
     @Test func exchangesAWebCodeAnsweredAsTextPlain() async throws {
-        let transport = ScriptedTransport([.answer(200, tokenBody, "text/plain")])
+        let transport = ScriptedWeChat([.answer(200, tokenBody, "text/plain")])
         let token = try await exchange(transport)
         #expect(token.accessToken.revealed == "ACCESS_tok_1")
         #expect(token.refreshToken.revealed == "REFRESH_tok_1")
@@ -55,7 +56,7 @@ import Testing
     @Test func readsTheSnapshotFlagAndAMissingUnionid() async throws {
         let body =
             #"{"access_token":"a","expires_in":"7200","refresh_token":"r","openid":"o","scope":"snsapi_base","is_snapshotuser":1,"unionid":""}"#
-        let token = try await exchange(ScriptedTransport([.answer(200, body, nil)]))
+        let token = try await exchange(ScriptedWeChat([.answer(200, body, nil)]))
         #expect(token.isSnapshotUser)
         #expect(token.unionid == nil)
         #expect(token.scopes == [.base])
@@ -68,7 +69,7 @@ import Testing
         (40125, .configuration), (40013, .configuration), (45011, .rateLimited),
     ])
     func errcodesOnHTTP200AreClassifiedAndNotRetried(errcode: Int, category: WeChatError.Category) async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .answer(200, #"{"errcode":\#(errcode),"errmsg":"nope, rid: 1"}"#, "application/json")
         ])
         let error = await #expect(throws: WeChatError.self) { try await exchange(transport) }
@@ -80,13 +81,13 @@ import Testing
 
     @Test func aCodeIsNotResentAfterTheRequestMayHaveReachedWeChat() async throws {
         for failure in [
-            ScriptedTransport.Outcome.failure(
+            ScriptedWeChat.Outcome.failure(
                 TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)
             ),
             .failure(TransportFailure(reason: "connection closed", mayHaveReachedServer: true)),
             .answer(502, "bad gateway", "text/html"),
         ] {
-            let transport = ScriptedTransport([failure, .answer(200, tokenBody, nil)])
+            let transport = ScriptedWeChat([failure, .answer(200, tokenBody, nil)])
             let error = await #expect(throws: WeChatError.self) { try await exchange(transport) }
             #expect(error?.category == .unavailable)
             #expect(transport.calls == 1)
@@ -94,7 +95,7 @@ import Testing
     }
 
     @Test func busyAndNeverSentAreRetried() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .answer(200, #"{"errcode":-1,"errmsg":"system error"}"#, nil),
             .failure(TransportFailure(reason: "could not connect", mayHaveReachedServer: false)),
             .answer(200, tokenBody, nil),
@@ -114,25 +115,25 @@ import Testing
     ])
     func incompleteAnswersAreUnavailable(body: String) async throws {
         let error = await #expect(throws: WeChatError.self) {
-            try await exchange(ScriptedTransport([.answer(200, body, nil)]))
+            try await exchange(ScriptedWeChat([.answer(200, body, nil)]))
         }
         #expect(error?.category == .unavailable)
     }
 
     @Test func tokensAndSecretsNeverReachLogsOrErrors() async throws {
         let logs = LogRecorder()
-        let failures: [ScriptedTransport.Outcome] = [
+        let failures: [ScriptedWeChat.Outcome] = [
             .answer(200, #"{"errcode":-1,"errmsg":"busy"}"#, nil),
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
         ]
         let error = await #expect(throws: WeChatError.self) {
-            try await exchange(ScriptedTransport(failures), logs: logs)
+            try await exchange(ScriptedWeChat(failures), logs: logs)
         }
-        let token = try await exchange(ScriptedTransport([.answer(200, tokenBody, nil)]), logs: logs)
+        let token = try await exchange(ScriptedWeChat([.answer(200, tokenBody, nil)]), logs: logs)
         let refresh = Secret("REFRESH_secret_value")
         let refreshError = await #expect(throws: WeChatError.self) {
             try await client(
-                ScriptedTransport([.answer(200, #"{"errcode":40030,"errmsg":"invalid refresh_token"}"#, nil)]),
+                ScriptedWeChat([.answer(200, #"{"errcode":40030,"errmsg":"invalid refresh_token"}"#, nil)]),
                 logs: logs
             )
             .refreshWebToken(appid: "wxoa", refreshToken: refresh, deadline: .now + .seconds(10))
@@ -148,7 +149,7 @@ import Testing
     // MARK: Refresh
 
     @Test func refreshSendsNoSecretAndIsRetriedAfterATimeout() async throws {
-        let transport = ScriptedTransport([
+        let transport = ScriptedWeChat([
             .failure(TransportFailure(reason: "timed out", mayHaveReachedServer: true, isTimeout: true)),
             .answer(
                 200,
@@ -173,7 +174,7 @@ import Testing
 
     @Test(arguments: [40030, 42002, 42007])
     func aDeadRefreshTokenMeansReauthorise(errcode: Int) async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).refreshWebToken(
                 appid: "wxoa",
@@ -190,7 +191,7 @@ import Testing
     @Test func readsTheProfile() async throws {
         let body =
             #"{"openid":"oWeb1","nickname":"Band 🐼","sex":1,"province":"广东","city":"广州","country":"中国","headimgurl":"https://thirdwx.qlogo.cn/x/132","privilege":["chinaunicom"],"unionid":"oUnion1"}"#
-        let transport = ScriptedTransport([.answer(200, body, "text/plain")])
+        let transport = ScriptedWeChat([.answer(200, body, "text/plain")])
         let info = try await client(transport).webUserInfo(
             accessToken: Secret("AT"),
             openid: "oWeb1",
@@ -214,7 +215,7 @@ import Testing
     }
 
     @Test func aSparseProfileFallsBackToDefaults() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"openid":"o","nickname":"微信用户","headimgurl":""}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"openid":"o","nickname":"微信用户","headimgurl":""}"#, nil)])
         let info = try await client(transport).webUserInfo(
             accessToken: Secret("AT"),
             openid: "o",
@@ -226,7 +227,7 @@ import Testing
     }
 
     @Test func anotherUsersProfileIsRefused() async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"openid":"oOther","nickname":"x"}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"openid":"oOther","nickname":"x"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).webUserInfo(
                 accessToken: Secret("AT"),
@@ -242,7 +243,7 @@ import Testing
         (40014, .userTokenInvalid), (40003, .invalidParameter),
     ])
     func userInfoRefusalsAreDistinguishable(errcode: Int, category: WeChatError.Category) async throws {
-        let transport = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
+        let transport = ScriptedWeChat([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
         let error = await #expect(throws: WeChatError.self) {
             try await client(transport).webUserInfo(
                 accessToken: Secret("AT"),
@@ -264,14 +265,14 @@ import Testing
     // MARK: Token check
 
     @Test func checkAnswersTrueFalseOrThrows() async throws {
-        let ok = ScriptedTransport([.answer(200, #"{"errcode":0,"errmsg":"ok"}"#, nil)])
+        let ok = ScriptedWeChat([.answer(200, #"{"errcode":0,"errmsg":"ok"}"#, nil)])
         #expect(
             try await client(ok).checkWebToken(accessToken: Secret("AT"), openid: "o 1", deadline: .now + .seconds(10))
         )
         #expect(ok.urls == ["http://wechat.test/sns/auth?access_token=AT&openid=o%201"])
 
         for errcode in [40003, 42001, 40001] {
-            let refused = ScriptedTransport([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
+            let refused = ScriptedWeChat([.answer(200, #"{"errcode":\#(errcode),"errmsg":"x"}"#, nil)])
             #expect(
                 try await !client(refused).checkWebToken(
                     accessToken: Secret("AT"),
@@ -281,7 +282,7 @@ import Testing
             )
         }
 
-        let broken = ScriptedTransport([.answer(500, "", nil)])
+        let broken = ScriptedWeChat([.answer(500, "", nil)])
         await #expect(throws: WeChatError.self) {
             try await client(broken).checkWebToken(
                 accessToken: Secret("AT"),
