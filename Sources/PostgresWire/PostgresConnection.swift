@@ -281,7 +281,6 @@ package final class PostgresConnection {
         var results: [PostgresResult] = []
         var types: [UInt32] = []
         var rows: [PostgresRow] = []
-        var affected = 0
         var failure: PostgresServerError?
         // The results are held whole: their rows together are capped like one message.
         var received = 0
@@ -308,9 +307,9 @@ package final class PostgresConnection {
             case UInt8(ascii: "C"):
                 var fields = MessageFields(message.body)
                 let tag = try fields.cString()
-                affected = tag.split(separator: " ").last.flatMap { Int($0) } ?? 0
+                let affected = tag.split(separator: " ").last.flatMap { Int($0) } ?? 0
                 results.append(PostgresResult(rows: rows, affectedRows: affected))
-                (types, rows, affected) = ([], [], 0)
+                (types, rows) = ([], [])
             case UInt8(ascii: "S"):
                 try noteParameter(message.body)
             case UInt8(ascii: "E"):

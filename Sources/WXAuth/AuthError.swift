@@ -11,6 +11,33 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
     enum Kind: Sendable, Equatable, CaseIterable {
         case invalidRequest, notFound, invalidGrant, invalidState, invalidToken, invalidClient, accessDenied
         case methodNotAllowed, unavailable, serverError, notImplemented
+
+        var status: Int {
+            switch self {
+            case .invalidRequest, .invalidGrant, .invalidState: 400
+            case .invalidToken, .invalidClient: 401
+            case .accessDenied: 403
+            case .notFound: 404
+            case .methodNotAllowed: 405
+            case .serverError: 500
+            case .notImplemented: 501
+            case .unavailable: 503
+            }
+        }
+
+        var code: String {
+            switch self {
+            case .invalidRequest, .notFound: "invalid_request"
+            case .invalidGrant: "invalid_grant"
+            case .invalidState: "invalid_state"
+            case .invalidToken: "invalid_token"
+            case .invalidClient: "invalid_client"
+            case .accessDenied: "access_denied"
+            case .methodNotAllowed: "method_not_allowed"
+            case .unavailable: "temporarily_unavailable"
+            case .serverError, .notImplemented: "server_error"
+            }
+        }
     }
 
     let kind: Kind
@@ -28,42 +55,15 @@ public struct AuthError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The HTTP status.
-    public var status: Int {
-        switch kind {
-        case .invalidRequest, .invalidGrant, .invalidState: 400
-        case .invalidToken, .invalidClient: 401
-        case .accessDenied: 403
-        case .notFound: 404
-        case .methodNotAllowed: 405
-        case .serverError: 500
-        case .notImplemented: 501
-        case .unavailable: 503
-        }
-    }
+    public var status: Int { kind.status }
 
     /// The `error` code of the JSON body.
-    public var code: String {
-        switch kind {
-        case .invalidRequest, .notFound: "invalid_request"
-        case .invalidGrant: "invalid_grant"
-        case .invalidState: "invalid_state"
-        case .invalidToken: "invalid_token"
-        case .invalidClient: "invalid_client"
-        case .accessDenied: "access_denied"
-        case .methodNotAllowed: "method_not_allowed"
-        case .unavailable: "temporarily_unavailable"
-        case .serverError, .notImplemented: "server_error"
-        }
-    }
+    public var code: String { kind.code }
 
     /// The same refusal again, from its status and code as a sealed callback outcome keeps them; nil for a pair
     /// no refusal has.
     init?(status: Int, code: String, description: String, wechatErrcode: Int?, headers: [String: String] = [:]) {
-        guard
-            let kind = Kind.allCases.first(where: {
-                AuthError($0, "").status == status && AuthError($0, "").code == code
-            })
-        else { return nil }
+        guard let kind = Kind.allCases.first(where: { $0.status == status && $0.code == code }) else { return nil }
         self.init(kind, description, wechatErrcode: wechatErrcode, headers: headers)
     }
 

@@ -13,19 +13,36 @@ import Glibc
 
 /// The client over real loopback sockets, against a scripted server on a port the OS picks.
 struct HTTPWireClientTests {
+    /// `GET target` through `client`, on a thread of its own (the client blocks).
+    static func get(
+        _ client: HTTPWireClient,
+        _ origin: HTTPWireClient.Origin,
+        target: String = "/",
+        host: String = "h",
+        deadline: ContinuousClock.Instant
+    ) async throws(HTTPWireError) -> HTTPWireResponse {
+        try await onOwnThread { () throws(HTTPWireError) in
+            try client.send(
+                HTTPWireRequest(method: "GET", target: target, host: host),
+                to: origin,
+                bodyLimit: 100,
+                deadline: deadline
+            )
+        }
+    }
+
     @Test func anExchangeKeepsItsConnectionForTheNextRequest() async throws {
         let server = try ScriptedServer { _ in "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" }
         let client = HTTPWireClient()
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
         for _ in 0..<3 {
-            let response = try await onOwnThread {
-                try client.send(
-                    HTTPWireRequest(method: "GET", target: "/x", host: origin.hostHeader),
-                    to: origin,
-                    bodyLimit: 100,
-                    deadline: .now + .seconds(10)
-                )
-            }
+            let response = try await Self.get(
+                client,
+                origin,
+                target: "/x",
+                host: origin.hostHeader,
+                deadline: .now + .seconds(10)
+            )
             #expect(response.status == 200 && response.body == Array("ok".utf8))
         }
         #expect(server.connections == 1, "three requests, one connection")
@@ -37,14 +54,7 @@ struct HTTPWireClientTests {
         let client = HTTPWireClient()
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
         for _ in 0..<2 {
-            _ = try await onOwnThread {
-                try client.send(
-                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader),
-                    to: origin,
-                    bodyLimit: 100,
-                    deadline: .now + .seconds(10)
-                )
-            }
+            _ = try await Self.get(client, origin, target: "/", host: origin.hostHeader, deadline: .now + .seconds(10))
         }
         #expect(server.connections == 2)
     }
@@ -54,14 +64,7 @@ struct HTTPWireClientTests {
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
         let started = ContinuousClock.now
         let error = await #expect(throws: HTTPWireError.self) {
-            try await onOwnThread { () throws(HTTPWireError) in
-                try HTTPWireClient().send(
-                    HTTPWireRequest(method: "GET", target: "/", host: "h"),
-                    to: origin,
-                    bodyLimit: 100,
-                    deadline: .now + .milliseconds(300)
-                )
-            }
+            try await Self.get(HTTPWireClient(), origin, deadline: .now + .milliseconds(300))
         }
         #expect(error?.isTimeout == true)
         #expect(error?.mayHaveReachedServer == true)
@@ -75,14 +78,7 @@ struct HTTPWireClientTests {
         defer { close(holder) }
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: port)
         let error = await #expect(throws: HTTPWireError.self) {
-            try await onOwnThread { () throws(HTTPWireError) in
-                try HTTPWireClient().send(
-                    HTTPWireRequest(method: "GET", target: "/", host: "h"),
-                    to: origin,
-                    bodyLimit: 100,
-                    deadline: .now + .seconds(5)
-                )
-            }
+            try await Self.get(HTTPWireClient(), origin, deadline: .now + .seconds(5))
         }
         #expect(error?.mayHaveReachedServer == false)
     }
@@ -92,41 +88,26 @@ struct HTTPWireClientTests {
         let server = try TLSAnswerServer(certificate: certificates.server, key: certificates.key)
         let origin = HTTPWireClient.Origin(secure: true, host: "localhost", port: server.port)
         let trusting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.server))
-        let response = try await onOwnThread { () throws(HTTPWireError) in
-            try trusting.send(
-                HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader),
-                to: origin,
-                bodyLimit: 100,
-                deadline: .now + .seconds(10)
-            )
-        }
+        let response = try await Self.get(
+            trusting,
+            origin,
+            target: "/",
+            host: origin.hostHeader,
+            deadline: .now + .seconds(10)
+        )
         #expect(response.status == 200 && response.body == Array("over tls".utf8))
 
         // The same server under a root that did not sign it: refused in the handshake, before any request byte.
         let doubting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.stranger))
         let error = await #expect(throws: HTTPWireError.self) {
-            try await onOwnThread { () throws(HTTPWireError) in
-                try doubting.send(
-                    HTTPWireRequest(method: "GET", target: "/", host: origin.hostHeader),
-                    to: origin,
-                    bodyLimit: 100,
-                    deadline: .now + .seconds(10)
-                )
-            }
+            try await Self.get(doubting, origin, target: "/", host: origin.hostHeader, deadline: .now + .seconds(10))
         }
         #expect(error?.mayHaveReachedServer == false)
         #expect(error?.description.contains("not trusted") == true, "\(error?.description ?? "-")")
         // And under the right root but another name.
         let misnamed = HTTPWireClient.Origin(secure: true, host: "127.0.0.2", port: server.port)
         await #expect(throws: HTTPWireError.self) {
-            try await onOwnThread { () throws(HTTPWireError) in
-                try trusting.send(
-                    HTTPWireRequest(method: "GET", target: "/", host: "x"),
-                    to: misnamed,
-                    bodyLimit: 100,
-                    deadline: .now + .seconds(10)
-                )
-            }
+            try await Self.get(trusting, misnamed, target: "/", host: "x", deadline: .now + .seconds(10))
         }
     }
 }
