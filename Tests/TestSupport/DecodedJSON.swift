@@ -1,0 +1,23 @@
+import Foundation
+
+/// Why a JSON text did not decode into the type a test expected.
+package struct UndecodableJSON: Error, CustomStringConvertible {
+    package var description: String
+}
+
+/// Decodes `text` into a typed value: how the tests read responses and documents, instead of casting
+/// `[String: Any]`. A mismatch throws with the decoder's reason and the start of the text, so a failing test shows
+/// what it got.
+package func decodeJSON<Value: Decodable>(_ type: Value.Type = Value.self, from text: String) throws -> Value {
+    try decodeJSON(type, from: Array(text.utf8))
+}
+
+/// ``decodeJSON(_:from:)-(_,String)`` for bytes.
+package func decodeJSON<Value: Decodable>(_ type: Value.Type = Value.self, from bytes: [UInt8]) throws -> Value {
+    do {
+        return try JSONDecoder().decode(type, from: Data(bytes))
+    } catch {
+        let start = String(decoding: bytes.prefix(300), as: UTF8.self)
+        throw UndecodableJSON(description: "not a \(Value.self): \(error) in \(start)")
+    }
+}
