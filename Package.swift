@@ -133,10 +133,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What `local-runner serve` and `wxauth-http` share in front of the functions: the client's address, the
+        // request limit, the proxy-response mapping, the answers for unrouted paths.
+        .target(
+            name: "GatewayHTTP",
+            dependencies: [
+                "FunctionRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "LocalRunner",
             dependencies: [
-                "Encodings", "FunctionRuntime", "HTTPWire", "WeChatSandbox", "WXAuthStore", "WXAuthPostgres", "WXAuth",
+                "Encodings", "FunctionRuntime", "GatewayHTTP", "HTTPWire", "WeChatSandbox", "WXAuthStore",
+                "WXAuthPostgres",
+                "WXAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -197,7 +211,7 @@ let package = Package(
         .executableTarget(
             name: "wxauth-http",
             dependencies: [
-                "FunctionRuntime", "WXAuth", "WXAuthPostgres", "WeChatHTTP",
+                "FunctionRuntime", "GatewayHTTP", "WXAuth", "WXAuthPostgres", "WeChatHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -19,40 +19,56 @@ public enum GatewayEvent {
         sourceIp: String,
         requestId: String
     ) -> [UInt8] {
-        var headers: [(String, String)] = []
-        var cookies: [String] = []
-        for (name, value) in headerFields {
-            let key = name.lowercased()
-            if key == "cookie" {
-                cookies += value.split(separator: ";").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
-            } else if let index = headers.firstIndex(where: { $0.0 == key }) {
-                headers[index].1 += "," + value
-            } else {
-                headers.append((key, value))
-            }
-        }
+        let (headers, cookies) = mergedHeaders(headerFields)
         var json = "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":" + JSONText.quote(path)
         json += ",\"rawQueryString\":" + JSONText.quote(rawQueryString)
         if !cookies.isEmpty { json += ",\"cookies\":[" + cookies.map(JSONText.quote).joined(separator: ",") + "]" }
         json +=
-            ",\"headers\":{" + headers.map { JSONText.quote($0.0) + ":" + JSONText.quote($0.1) }.joined(separator: ",")
+            ",\"headers\":{"
+            + headers.map { JSONText.quote($0.name) + ":" + JSONText.quote($0.value) }.joined(separator: ",")
             + "}"
         json +=
             ",\"requestContext\":{\"http\":{\"method\":" + JSONText.quote(method) + ",\"path\":" + JSONText.quote(path)
         json += ",\"protocol\":\"HTTP/1.1\",\"sourceIp\":" + JSONText.quote(sourceIp)
-        json += ",\"userAgent\":" + JSONText.quote(headers.first { $0.0 == "user-agent" }?.1 ?? "") + "}"
+        json += ",\"userAgent\":" + JSONText.quote(headers.first { $0.name == "user-agent" }?.value ?? "") + "}"
         json += ",\"requestId\":" + JSONText.quote(requestId) + ",\"routeKey\":\"$default\",\"stage\":\"$default\""
         json += ",\"timeEpoch\":" + String(WallClock.nowMilliseconds()) + "}"
-        if body.isEmpty {
-            json += ",\"isBase64Encoded\":false}"
-        } else if isTextual(contentType: headers.first { $0.0 == "content-type" }?.1),
-            let text = String(validating: body, as: UTF8.self)
-        {
-            json += ",\"body\":" + JSONText.quote(text) + ",\"isBase64Encoded\":false}"
+        if let body = bodyField(body, contentType: headers.first { $0.name == "content-type" }?.value) {
+            json += ",\"body\":" + JSONText.quote(body.text) + ",\"isBase64Encoded\":\(body.isBase64Encoded)}"
         } else {
-            json += ",\"body\":\"" + Data(body).base64EncodedString() + "\",\"isBase64Encoded\":true}"
+            json += ",\"isBase64Encoded\":false}"
         }
         return Array(json.utf8)
+    }
+
+    /// Header fields as API Gateway passes them: names lower-cased, repeated headers comma-joined in the order
+    /// they came, and the `Cookie` headers split into their cookies (empty pieces dropped).
+    package static func mergedHeaders(
+        _ fields: [(name: String, value: String)]
+    ) -> (headers: [(name: String, value: String)], cookies: [String]) {
+        var headers: [(name: String, value: String)] = []
+        var cookies: [String] = []
+        for (name, value) in fields {
+            let key = name.lowercased()
+            if key == "cookie" {
+                cookies += value.split(separator: ";").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+            } else if let index = headers.firstIndex(where: { $0.name == key }) {
+                headers[index].value += "," + value
+            } else {
+                headers.append((key, value))
+            }
+        }
+        return (headers, cookies)
+    }
+
+    /// A request body as API Gateway passes it: text when its media type is textual and it is UTF-8, else base64
+    /// with `isBase64Encoded`; nil when there is none.
+    package static func bodyField(_ bytes: [UInt8], contentType: String?) -> (text: String, isBase64Encoded: Bool)? {
+        guard !bytes.isEmpty else { return nil }
+        if isTextual(contentType: contentType), let text = String(validating: bytes, as: UTF8.self) {
+            return (text, false)
+        }
+        return (Data(bytes).base64EncodedString(), true)
     }
 
     /// Whether a body of this media type is passed as text: JSON, XML, form data, `text/*`, JavaScript,

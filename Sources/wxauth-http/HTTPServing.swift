@@ -1,4 +1,5 @@
 import FunctionRuntime
+import GatewayHTTP
 import Hummingbird
 import Logging
 import NIOCore
@@ -7,17 +8,6 @@ import UnixSignals
 import WXAuth
 import WXAuthPostgres
 import WeChatHTTP
-
-/// The request context: Hummingbird's core plus the client's address, for `requestContext.http.sourceIp`.
-struct SourceRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let remoteAddress: SocketAddress?
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
-}
 
 /// Linked with the PostgreSQL store itself, so there is no hand-off: one process, one set of warm services per
 /// function, many requests at once.
@@ -28,8 +18,8 @@ enum HTTPServing {
         let logger = Logger(label: "wxauth-http")
         let router = await router(for: names, environment: environment, logger: logger)
         let application = Application(
-            responder: CallbackResponder<SourceRequestContext> { request, context in
-                await router.respond(to: request, sourceIp: context.remoteAddress?.ipAddress ?? "127.0.0.1")
+            responder: CallbackResponder<ClientAddressContext> { request, context in
+                await router.respond(to: request, sourceIp: context.sourceIp)
             },
             configuration: ApplicationConfiguration(address: .hostname("0.0.0.0", port: port), serverName: nil),
             onServerRunning: { channel in

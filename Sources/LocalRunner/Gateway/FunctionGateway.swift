@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -6,9 +7,6 @@ import Synchronization
 
 /// Routing, concurrency limits, the event, the invocation and the response mapping.
 final class FunctionGateway: Sendable {
-    /// Lambda's limit on an invocation payload; a bigger request body is answered 413.
-    static let maxBodyBytes = 6 * 1024 * 1024
-
     let functions: [FunctionSpec]
     private let routes: [String: [FunctionSpec]]
     private let binDirectory: URL
@@ -56,7 +54,7 @@ final class FunctionGateway: Sendable {
         inFlight.withLock { $0[function] ?? 0 }
     }
 
-    func respond(to request: Request, remoteAddress: SocketAddress?) async -> Response {
+    func respond(to request: Request, sourceIp: String) async -> Response {
         let start = ContinuousClock.now
         let method = request.method.rawValue
         let path = request.uri.path
@@ -64,7 +62,7 @@ final class FunctionGateway: Sendable {
             request,
             method: method,
             path: path,
-            remoteAddress: remoteAddress
+            sourceIp: sourceIp
         )
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
@@ -80,23 +78,18 @@ final class FunctionGateway: Sendable {
         _ request: Request,
         method: String,
         path: String,
-        remoteAddress: SocketAddress?
+        sourceIp: String
     ) async -> (Response, function: String?, maxResidentBytes: Int) {
         if let page = staticPages[path] {
             return (Self.response(for: page, method: method), nil, 0)
         }
-        guard let candidates = routes[path] else {
-            return (Self.error(.notFound, "not_found", "no function is routed at \(path)"), nil, 0)
-        }
+        guard let candidates = routes[path] else { return (GatewayHTTP.notRouted(path), nil, 0) }
         guard let function = candidates.first(where: { $0.methods.contains(method) || $0.methods.contains("ANY") })
         else {
-            let allowed = Array(Set(candidates.flatMap(\.methods))).sorted().joined(separator: ", ")
-            var response = Self.error(.methodNotAllowed, "method_not_allowed", "\(path) accepts \(allowed)")
-            response.headers[.allow] = allowed
-            return (response, nil, 0)
+            return (GatewayHTTP.methodNotAllowed(path, allowed: candidates.flatMap(\.methods)), nil, 0)
         }
         guard acquire(function) else {
-            var response = Self.error(
+            var response = GatewayHTTP.error(
                 .tooManyRequests,
                 "too_many_requests",
                 "\(function.name) is already running \(function.concurrency) requests, its concurrency limit"
@@ -108,10 +101,10 @@ final class FunctionGateway: Sendable {
 
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            body = try await request.body.collect(upTo: GatewayHTTP.maxBodyBytes)
         } catch {
             return (
-                Self.error(.contentTooLarge, "payload_too_large", "the request body exceeds 6 MB"),
+                GatewayHTTP.error(.contentTooLarge, "payload_too_large", "the request body exceeds 6 MB"),
                 function.name, 0
             )
         }
@@ -122,7 +115,7 @@ final class FunctionGateway: Sendable {
             rawQueryString: request.uri.query ?? "",
             headerFields: request.headers.map { (name: $0.name.canonicalName, value: $0.value) },
             body: Array(buffer: body),
-            sourceIP: remoteAddress?.ipAddress ?? "127.0.0.1",
+            sourceIP: sourceIp,
             requestID: requestID
         )
         let invocation = Invocation(
@@ -143,7 +136,9 @@ final class FunctionGateway: Sendable {
         } catch {
             relay.finish()
             log("[\(function.name)] local-runner: \(error)")
-            return (Self.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0)
+            return (
+                GatewayHTTP.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0
+            )
         }
         relay.finish()
         let mapped = Self.response(for: result)
@@ -173,7 +168,9 @@ final class FunctionGateway: Sendable {
             if checkout.started { log("\(prefix) started a warm instance") }
         } catch {
             log("\(prefix) cannot start a runtime API: \(error)")
-            return (Self.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0)
+            return (
+                GatewayHTTP.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0
+            )
         }
         let answer = await instance.invoke(requestID: invocation.requestID, event: event)
         let peak = instance.peakResidentBytes
@@ -189,17 +186,23 @@ final class FunctionGateway: Sendable {
             pool.checkin(instance)
             let text = String(decoding: body.prefix(300), as: UTF8.self)
             log("\(prefix) the function reported an error (\(type ?? "no type")): \(text) \(request)")
-            return (Self.error(.badGateway, "bad_gateway", "the function failed"), function.name, peak)
+            return (GatewayHTTP.error(.badGateway, "bad_gateway", "the function failed"), function.name, peak)
         case .initError(let body):
             await pool.discard(instance)
             log("\(prefix) init error: \(String(decoding: body.prefix(300), as: UTF8.self)) \(request)")
-            return (Self.error(.badGateway, "bad_gateway", "the function could not initialise"), function.name, peak)
+            return (
+                GatewayHTTP.error(.badGateway, "bad_gateway", "the function could not initialise"), function.name, peak
+            )
         case .timedOut:
             await pool.discard(instance)
             let seconds = Invocation.secondsText(function.timeout)
             log("\(prefix) timed out after \(seconds) s; its warm instance was stopped \(request)")
             return (
-                Self.error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"),
+                GatewayHTTP.error(
+                    .gatewayTimeout,
+                    "gateway_timeout",
+                    "the function did not answer within \(seconds) s"
+                ),
                 function.name, peak
             )
         case .exited:
@@ -208,12 +211,17 @@ final class FunctionGateway: Sendable {
             switch outcome {
             case .failure(let error):
                 log("\(prefix) \(error) \(request)")
-                return (Self.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0)
+                return (
+                    GatewayHTTP.error(.badGateway, "bad_gateway", "the function could not be started"), function.name, 0
+                )
             case .success(let ended):
                 let result = InvocationResult(function: function, requestID: invocation.requestID, outcome: ended)
                 let mapped =
                     ended.termination == .exited(0)
-                    ? (Self.error(.badGateway, "bad_gateway", "the function crashed"), "exited without answering")
+                    ? (
+                        GatewayHTTP.error(.badGateway, "bad_gateway", "the function crashed"),
+                        "exited without answering"
+                    )
                     : Self.response(for: result)
                 log("\(prefix) warm instance \(mapped.problem ?? "ended") \(request)")
                 return (mapped.response, function.name, max(peak, ended.maxResidentBytes))

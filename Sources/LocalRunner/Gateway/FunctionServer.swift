@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -72,8 +73,8 @@ public final class FunctionServer: Sendable {
         let application = try await ListeningApplication.start(name: "the server on \(host):\(port)", logger: logger) {
             onServerRunning in
             Application(
-                responder: CallbackResponder<ServeRequestContext> { request, context in
-                    await gateway.respond(to: request, remoteAddress: context.remoteAddress)
+                responder: CallbackResponder<ClientAddressContext> { request, context in
+                    await gateway.respond(to: request, sourceIp: context.sourceIp)
                 },
                 configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
                 onServerRunning: { channel in
@@ -140,17 +141,6 @@ public struct StaticPage: Sendable {
 /// Why the server could not start.
 public struct FunctionServerError: Error, CustomStringConvertible {
     public var description: String
-}
-
-/// The request context: Hummingbird's core plus the client's address, for `sourceIp`.
-struct ServeRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let remoteAddress: SocketAddress?
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
 }
 
 extension FunctionServer {

@@ -49,33 +49,20 @@ public struct HTTPEvent: Sendable, Equatable {
         sourceIP: String,
         requestID: String = UUID().uuidString.lowercased()
     ) {
-        var headers: [String: String] = [:]
-        for (name, value) in headerFields {
-            let key = name.lowercased()
-            let separator = key == "cookie" ? "; " : ","
-            headers[key] = headers[key].map { "\($0)\(separator)\(value)" } ?? value
-        }
-        var body: String?
-        var isBase64Encoded = false
-        if !bytes.isEmpty {
-            if Self.isTextual(contentType: headers["content-type"]),
-                let text = String(validating: bytes, as: UTF8.self)
-            {
-                body = text
-            } else {
-                body = Data(bytes).base64EncodedString()
-                isBase64Encoded = true
-            }
-        }
+        let merged = GatewayEvent.mergedHeaders(headerFields)
+        var headers = Dictionary(merged.headers.map { ($0.name, $0.value) }) { first, _ in first }
+        // Kept as one `Cookie` header until encoded, where v2.0 moves it into `cookies`.
+        if !merged.cookies.isEmpty { headers["cookie"] = merged.cookies.joined(separator: "; ") }
+        let body = GatewayEvent.bodyField(bytes, contentType: headers["content-type"])
         self.init(
             method: method,
             path: path,
             rawQueryString: rawQueryString,
             headers: headers,
-            body: body,
+            body: body?.text,
             requestID: requestID
         )
-        self.isBase64Encoded = isBase64Encoded
+        self.isBase64Encoded = body?.isBase64Encoded ?? false
         self.sourceIP = sourceIP
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -12,15 +13,21 @@ extension FunctionGateway {
         case .timedOut:
             let seconds = Invocation.secondsText(result.function.timeout)
             return (
-                error(.gatewayTimeout, "gateway_timeout", "the function did not answer within \(seconds) s"),
+                GatewayHTTP.error(
+                    .gatewayTimeout,
+                    "gateway_timeout",
+                    "the function did not answer within \(seconds) s"
+                ),
                 result.problem
             )
         case .cancelled:
-            return (error(.badGateway, "bad_gateway", "the invocation was interrupted"), result.problem)
+            return (GatewayHTTP.error(.badGateway, "bad_gateway", "the invocation was interrupted"), result.problem)
         case .outOfMemory:
-            return (error(.badGateway, "bad_gateway", "the function exceeded its memory size"), result.problem)
+            return (
+                GatewayHTTP.error(.badGateway, "bad_gateway", "the function exceeded its memory size"), result.problem
+            )
         case .signaled, .exited(1...), .exited(...(-1)):
-            return (error(.badGateway, "bad_gateway", "the function crashed"), result.problem)
+            return (GatewayHTTP.error(.badGateway, "bad_gateway", "the function crashed"), result.problem)
         case .exited:
             return response(forPayload: result.outcome.stdout)
         }
@@ -32,7 +39,7 @@ extension FunctionGateway {
         let invalid = { (why: String) -> (Response, String?) in
             let preview = String(decoding: stdout.prefix(200), as: UTF8.self)
             return (
-                error(.badGateway, "bad_gateway", "the function returned an invalid response"),
+                GatewayHTTP.error(.badGateway, "bad_gateway", "the function returned an invalid response"),
                 "invalid response: \(why)" + (preview.isEmpty ? " (stdout was empty)" : ": \(preview)")
             )
         }
@@ -52,24 +59,22 @@ extension FunctionGateway {
         else {
             return invalid("statusCode is not an HTTP status")
         }
-        var headers = HTTPFields()
+        var headers: [(name: String, value: String)] = []
         if let rawHeaders = object["headers"] {
             guard let map = rawHeaders as? [String: Any] else { return invalid("headers is not an object") }
-            for (name, rawValue) in map.sorted(by: { $0.key < $1.key }) {
-                guard let fieldName = HTTPField.Name(name) else { return invalid("'\(name)' is not a header name") }
-                if [.contentLength, .transferEncoding, .connection].contains(fieldName) { continue }
-                let text: String
+            for (name, rawValue) in map {
+                guard HTTPField.Name(name) != nil else { return invalid("'\(name)' is not a header name") }
                 switch rawValue {
-                case let string as String: text = string
-                case let number as NSNumber: text = number.stringValue
+                case let string as String: headers.append((name, string))
+                case let number as NSNumber: headers.append((name, number.stringValue))
                 default: return invalid("header '\(name)' is not a string")
                 }
-                headers.append(HTTPField(name: fieldName, value: text))
             }
         }
+        var cookies: [String] = []
         if let rawCookies = object["cookies"] {
-            guard let cookies = rawCookies as? [String] else { return invalid("cookies is not a list of strings") }
-            for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
+            guard let list = rawCookies as? [String] else { return invalid("cookies is not a list of strings") }
+            cookies = list
         }
         var body: [UInt8] = []
         if let rawBody = object["body"], !(rawBody is NSNull) {
@@ -83,16 +88,16 @@ extension FunctionGateway {
                 body = Array(text.utf8)
             }
         }
-        let status = HTTPResponse.Status(code: number.intValue)
-        return (Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body))), nil)
+        return (
+            GatewayHTTP.response(status: number.intValue, headers: headers, cookies: cookies, body: body),
+            nil
+        )
     }
 
     /// A static page's answer: the page to `GET`, its headers to `HEAD`, 405 to any other method.
     static func response(for page: StaticPage, method: String) -> Response {
         guard method == "GET" || method == "HEAD" else {
-            var response = error(.methodNotAllowed, "method_not_allowed", "this page accepts GET, HEAD")
-            response.headers[.allow] = "GET, HEAD"
-            return response
+            return GatewayHTTP.methodNotAllowed("this page", allowed: ["GET", "HEAD"])
         }
         var headers = HTTPFields()
         headers[.contentType] = page.contentType
@@ -103,16 +108,5 @@ extension FunctionGateway {
         }
         let body = ByteBuffer(string: method == "HEAD" ? "" : page.body)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
-    }
-
-    /// A platform error: `{"error", "error_description"}` as JSON.
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ description: String) -> Response {
-        let object = ["error": code, "error_description": description]
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

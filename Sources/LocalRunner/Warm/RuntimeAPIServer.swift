@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHTTP
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -56,7 +57,7 @@ final class RuntimeAPIServer: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: invocation.event)))
         }
         router.post("\(prefix)/invocation/:id/response") { request, context -> Response in
-            let body = try await request.body.collect(upTo: FunctionGateway.maxBodyBytes)
+            let body = try await request.body.collect(upTo: GatewayHTTP.maxBodyBytes)
             let id = context.parameters.get("id") ?? ""
             return await mailbox.answer(id: id, with: .response(Array(buffer: body))) ? Self.accepted : Self.unknownID
         }
