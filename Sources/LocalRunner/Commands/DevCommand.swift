@@ -91,23 +91,22 @@ struct DevCommand: AsyncParsableCommand {
         }
         let server: FunctionServer
         do {
-            server = try await FunctionServer.start(
+            server = try await serving.startServer(
+                command: "local-runner dev",
                 manifest: manifest,
                 binDirectory: binDirectory,
-                runnerEnvironment: environment,
+                environment: environment,
                 envFile: variables,
+                host: "127.0.0.1",
+                port: port,
                 overrides: { function, baseURL in
                     Self.overrides(for: function, pinned: pinned, defaults: defaults(baseURL))
                 },
-                host: "127.0.0.1",
-                port: port,
-                warm: serving.warm,
                 staticPages: ["/": DemoPage.page]
             )
         } catch {
-            Console.error(cannotListenMessage(command: "local-runner dev", host: "127.0.0.1", port: port, error: error))
             await sandbox.stop()
-            throw ExitCode(1)
+            throw error
         }
 
         // What the sign-in functions actually get, the user's settings included.
@@ -121,7 +120,6 @@ struct DevCommand: AsyncParsableCommand {
                     envFile: variables
                 )
             } ?? pinned
-        let count = manifest.functions.count
         Console.out("WeChat sandbox: \(sandbox.baseURL)")
         for app in apps {
             Console.out("  \(app.appid)  \(app.kind.title)")
@@ -136,18 +134,13 @@ struct DevCommand: AsyncParsableCommand {
         Console.out("Every function gets (secrets not shown):")
         for line in Self.settingLines(effective) { Console.out("  \(line)") }
         Console.out("")
-        Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
-        for line in server.routeLines { Console.out(line) }
-        for line in server.modeLines { Console.out(line) }
+        for line in server.summaryLines { Console.out(line) }
         Console.out("")
         Console.out("Web sign-in demo: open \(server.baseURL)/ in a browser")
         Console.out("")
         for line in Self.instructions(sandboxURL: sandbox.baseURL, serverURL: server.baseURL) { Console.out(line) }
         Console.out("")
-        Console.out("Stop with Ctrl-C.")
-        _ = await Signals.waitForTermination()
-        Console.error("local-runner: stopping; letting requests in flight finish")
-        await server.stop()
+        await server.serveUntilTerminated()
         await sandbox.stop()
     }
 

@@ -56,4 +56,35 @@ struct ServingOptions: ParsableArguments {
     static func validate(port: Int) throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
     }
+
+    /// Starts the server of `serve` and `dev` with these options, or says on stderr why it cannot listen (and what
+    /// to do) and exits with status 1.
+    func startServer(
+        command: String,
+        manifest: Manifest,
+        binDirectory: URL,
+        environment: [String: String],
+        envFile: EnvironmentFile?,
+        host: String,
+        port: Int,
+        overrides: (@Sendable (_ function: FunctionSpec, _ baseURL: String) -> [String: String])? = nil,
+        staticPages: [String: StaticPage] = [:]
+    ) async throws -> FunctionServer {
+        do {
+            return try await FunctionServer.start(
+                manifest: manifest,
+                binDirectory: binDirectory,
+                runnerEnvironment: environment,
+                envFile: envFile,
+                overrides: overrides,
+                host: host,
+                port: port,
+                warm: warm,
+                staticPages: staticPages
+            )
+        } catch {
+            Console.error(cannotListenMessage(command: command, host: host, port: port, error: error))
+            throw ExitCode(1)
+        }
+    }
 }

@@ -41,28 +41,16 @@ struct ServeCommand: AsyncParsableCommand {
         ) {
             Console.error(warning)
         }
-        let server: FunctionServer
-        do {
-            server = try await FunctionServer.start(
-                manifest: manifest,
-                binDirectory: binDirectory,
-                runnerEnvironment: environment,
-                envFile: variables,
-                host: host,
-                port: port,
-                warm: serving.warm
-            )
-        } catch {
-            Console.error(cannotListenMessage(command: "local-runner", host: host, port: port, error: error))
-            throw ExitCode(1)
-        }
-        let count = manifest.functions.count
-        Console.out("Serving \(count) function\(count == 1 ? "" : "s") on \(server.baseURL)")
-        for line in server.routeLines { Console.out(line) }
-        for line in server.modeLines { Console.out(line) }
-        Console.out("Stop with Ctrl-C.")
-        _ = await Signals.waitForTermination()
-        Console.error("local-runner: stopping; letting requests in flight finish")
-        await server.stop()
+        let server = try await serving.startServer(
+            command: "local-runner",
+            manifest: manifest,
+            binDirectory: binDirectory,
+            environment: environment,
+            envFile: variables,
+            host: host,
+            port: port
+        )
+        for line in server.summaryLines { Console.out(line) }
+        await server.serveUntilTerminated()
     }
 }

@@ -92,25 +92,32 @@ public final class FunctionServer: Sendable {
         )
     }
 
-    /// The routes served, one `METHOD PATH -> FUNCTION` per method, in manifest order.
-    public var routeLines: [String] {
-        gateway.functions.flatMap { function in
+    /// What `serve` and `dev` print about the server: how many functions it serves where, one
+    /// `METHOD PATH -> FUNCTION` line per route and method in manifest order, and how functions run (the process
+    /// mode and how their memory limit is enforced).
+    public var summaryLines: [String] {
+        let count = gateway.functions.count
+        let routes = gateway.functions.flatMap { function in
             function.methods.flatMap { method in
                 function.routes.map {
                     "  \(method.padding(toLength: 7, withPad: " ", startingAt: 0)) \($0)  -> \(function.name)"
                 }
             }
         }
-    }
-
-    /// How functions run: the process mode and how their memory limit is enforced.
-    public var modeLines: [String] {
-        [
+        return ["Serving \(count) function\(count == 1 ? "" : "s") on \(baseURL)"] + routes + [
             gateway.warmPool != nil
                 ? "Mode: warm (a process per function stays up between requests, fed by its runtime API)"
                 : "Mode: one process per request",
             "Memory: \(MemoryCgroup.enforcement)",
         ]
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops as ``stop()`` does, saying so on stderr.
+    public func serveUntilTerminated() async {
+        Console.out("Stop with Ctrl-C.")
+        _ = await Signals.waitForTermination()
+        Console.error("local-runner: stopping; letting requests in flight finish")
+        await stop()
     }
 
     /// Stops accepting connections, lets requests in flight finish, and returns once stopped.
