@@ -119,6 +119,8 @@ package enum WallClock {
 
 /// Minimal JSON string quoting, so logging needs no encoder.
 public enum JSONText {
+    /// `text` as a JSON string. Control characters and DEL are `\u` escapes, so the result is also a valid YAML
+    /// double-quoted scalar (YAML does not allow DEL unescaped): the runner's templates quote with it too.
     public static func quote(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -128,7 +130,7 @@ public enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -1,4 +1,5 @@
 import Foundation
+import FunctionRuntime
 import Yams
 
 #if canImport(Glibc)
@@ -188,10 +189,10 @@ struct SAMTemplate {
                 if parameter.required {
                     let minimum = parameter.variable == "WXAUTH_JWT_SECRET" ? 32 : 1
                     lines.append("    MinLength: \(minimum)")
-                    lines.append("    Description: \(Self.quoted("\(parameter.variable) (required)"))")
+                    lines.append("    Description: \(JSONText.quote("\(parameter.variable) (required)"))")
                 } else {
-                    lines.append("    Default: \(Self.quoted(parameter.defaultValue))")
-                    lines.append("    Description: \(Self.quoted(Self.optionalDescription(parameter.variable)))")
+                    lines.append("    Default: \(JSONText.quote(parameter.defaultValue))")
+                    lines.append("    Description: \(JSONText.quote(Self.optionalDescription(parameter.variable)))")
                 }
             }
             let optional = parameters.filter { !$0.required }
@@ -223,13 +224,13 @@ struct SAMTemplate {
             lines.append("    Properties:")
             lines.append("      Runtime: provided.al2023")
             lines.append("      Architectures: [\(architecture)]")
-            lines.append("      Handler: \(Self.quoted(spec.handler))")
-            lines.append("      CodeUri: \(Self.quoted(spec.name + ".zip"))")
+            lines.append("      Handler: \(JSONText.quote(spec.handler))")
+            lines.append("      CodeUri: \(JSONText.quote(spec.name + ".zip"))")
             lines.append("      MemorySize: \(memory)")
             lines.append("      Timeout: \(timeout)")
             lines.append("      Environment:")
             lines.append("        Variables:")
-            var entries: [(String, String)] = function.literals.map { ($0.key, Self.quoted($0.value)) }
+            var entries: [(String, String)] = function.literals.map { ($0.key, JSONText.quote($0.value)) }
             for name in function.parameterNames {
                 guard let parameter = parameters.first(where: { $0.variable == name }) else { continue }
                 let value =
@@ -250,7 +251,7 @@ struct SAMTemplate {
                     lines.append("        \(eventID):")
                     lines.append("          Type: HttpApi")
                     lines.append("          Properties:")
-                    lines.append("            Path: \(Self.quoted(route))")
+                    lines.append("            Path: \(JSONText.quote(route))")
                     lines.append("            Method: \(method.lowercased())")
                 }
             }
@@ -260,27 +261,6 @@ struct SAMTemplate {
         lines.append("    Description: \"The HTTP API's base URL; each function answers at its route below it.\"")
         lines.append("    Value: !Sub \"https://${ServerlessHttpApi}.execute-api.${AWS::Region}.amazonaws.com\"")
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    /// A YAML double-quoted scalar (JSON string escaping is valid YAML).
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\t": result += "\\t"
-            case "\r": result += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    result += String(format: "\\x%02X", scalar.value)
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
     }
 }
 

@@ -1,3 +1,5 @@
+import FunctionRuntime
+
 /// The Serverless Cloud Framework configuration `local-runner package --platform scf` writes next to the zips:
 /// `serverless.yml`, one `component: scf` instance per function (a YAML document each, `---` between them),
 /// with a Function URL (`http` event) in front.
@@ -49,20 +51,20 @@ struct SCFTemplate {
             lines.append("---")
             lines.append("app: wxauth")
             lines.append("component: scf")
-            lines.append("name: \(SAMTemplate.quoted(spec.name))")
+            lines.append("name: \(JSONText.quote(spec.name))")
             lines.append("inputs:")
-            lines.append("  name: \(SAMTemplate.quoted("wxauth-" + spec.name))")
+            lines.append("  name: \(JSONText.quote("wxauth-" + spec.name))")
             lines.append("  type: event")
             let routes = spec.methods.joined(separator: ", ") + " " + spec.routes.joined(separator: " ")
-            lines.append("  description: \(SAMTemplate.quoted("wxauth \(spec.name): \(routes)"))")
-            lines.append("  src: \(SAMTemplate.quoted("./" + spec.name + ".zip"))")
-            lines.append("  handler: \(SAMTemplate.quoted(spec.handler))")
+            lines.append("  description: \(JSONText.quote("wxauth \(spec.name): \(routes)"))")
+            lines.append("  src: \(JSONText.quote("./" + spec.name + ".zip"))")
+            lines.append("  handler: \(JSONText.quote(spec.handler))")
             lines.append("  runtime: CustomRuntime")
             lines.append("  memorySize: \(memory)")
             lines.append("  timeout: \(timeout)")
             lines.append("  environment:")
             lines.append("    variables:")
-            var entries = function.literals.map { ($0.key, SAMTemplate.quoted($0.value)) }
+            var entries = function.literals.map { ($0.key, JSONText.quote($0.value)) }
             entries += function.parameterNames.map { ($0, "${env:\($0)}") }
             for (name, value) in entries.sorted(by: { $0.0 < $1.0 }) {
                 lines.append("      \(name): \(value)")
