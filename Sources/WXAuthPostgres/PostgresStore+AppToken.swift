@@ -26,7 +26,7 @@ extension PostgresStore {
                 WHERE id = \(userId)
                 """
             )
-            try self.touch(db, userId: userId, gaining: unionid, now: now)
+            try Self.rows(db, Self.touchQuery(userId: userId, gaining: unionid, now: now))
             guard let updated = try Self.loadUser(db, id: userId) else { throw StoreError("no such user") }
             return updated
         }

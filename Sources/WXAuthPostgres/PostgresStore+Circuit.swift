@@ -6,7 +6,7 @@ extension PostgresStore {
     // MARK: - Circuit breaker
 
     public func circuit(name: String) async throws -> CircuitState? {
-        try await statement { db in try Self.loadCircuit(db, name: name, locking: false) }
+        try Self.circuit(from: try await read(Self.circuitQuery(name: name, locking: false)))
     }
 
     public func updateCircuit(
@@ -38,11 +38,17 @@ extension PostgresStore {
         name: String,
         locking: Bool
     ) throws -> CircuitState? {
-        let query: PostgresQuery =
-            locking
+        try circuit(from: try db.query(circuitQuery(name: name, locking: locking)))
+    }
+
+    private static func circuitQuery(name: String, locking: Bool) -> PostgresQuery {
+        locking
             ? "SELECT failures, window_start, open_until, probe_until FROM circuits WHERE name = \(name) FOR UPDATE"
             : "SELECT failures, window_start, open_until, probe_until FROM circuits WHERE name = \(name)"
-        guard let row = try rows(db, query).first else { return nil }
+    }
+
+    private static func circuit(from result: PostgresResult) throws -> CircuitState? {
+        guard let row = result.first else { return nil }
         let (failures, windowStart, openUntil, probeUntil) = (
             try row.decode(Int.self, at: 0), try row.decode(Int64.self, at: 1), try row.decode(Int64.self, at: 2),
             try row.decode(Int64.self, at: 3)

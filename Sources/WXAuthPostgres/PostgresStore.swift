@@ -40,10 +40,16 @@ public final class PostgresStore: Store {
     /// timeouts: transactions about one person then queue up instead of deadlocking on each other's rows.
     /// Advisory locks are database-wide; the namespace is qualified with the schema, so deployments (or tests)
     /// in separate schemas of one database never queue on each other's.
+    ///
+    /// `first` are the transaction's first statements: they travel in that same round trip, and `body` gets their
+    /// results. `body` may end the transaction itself with its last statements (``commit(_:_:)``, one round trip
+    /// for them and `COMMIT`); otherwise `COMMIT` follows it. Every round trip saved is paid by every cold
+    /// function: a sign-in is two waits for the server instead of nine.
     @discardableResult
     func transaction<T: Sendable>(
         locks: [(String, String)] = [],
-        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+        first: [PostgresQuery],
+        _ body: @escaping @Sendable (PostgresConnection, [PostgresResult]) throws -> T
     ) async throws -> T {
         var parameters = [PostgresParameter(String(timeouts.statementMilliseconds))]
         var sql = "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)"
@@ -56,11 +62,12 @@ public final class PostgresStore: Store {
         }
         let prologue = PostgresQuery(unsafeSQL: sql, parameters: parameters)
         return try await retryingLostRaces {
-            // BEGIN and the timeouts (and locks) in one round trip, with the schema check on a cold start.
-            try await self.onConnection(opening: ["BEGIN", prologue]) { connection in
+            // BEGIN, the timeouts (and locks) and the first statements in one round trip, with the schema check on
+            // a cold start.
+            try await self.onConnection(opening: ["BEGIN", prologue] + first) { connection, opened in
                 do {
-                    let result = try body(connection)
-                    try connection.query("COMMIT")
+                    let result = try body(connection, Array(opened.dropFirst(2)))
+                    if connection.transactionStatus != UInt8(ascii: "I") { try connection.query("COMMIT") }
                     return result
                 } catch {
                     // A failed connection has ended the transaction with itself.
@@ -71,11 +78,33 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// ``transaction(locks:first:_:)`` whose statements all run in `body`.
+    @discardableResult
+    func transaction<T: Sendable>(
+        locks: [(String, String)] = [],
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await transaction(locks: locks, first: []) { connection, _ in try body(connection) }
+    }
+
+    /// Runs a transaction's last statements and `COMMIT` in one round trip, ending it; their results.
+    @discardableResult
+    static func commit(_ connection: PostgresConnection, _ queries: [PostgresQuery]) throws -> [PostgresResult] {
+        Array(try connection.pipeline(queries + ["COMMIT"]).dropLast())
+    }
+
     /// Runs one statement on its own (its own implicit transaction): a round trip cheaper than ``transaction(_:)``.
     /// The client-side watchdog bounds it; a single indexed statement has nothing long to wait for.
     @discardableResult
     func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await retryingLostRaces { try await self.onConnection(body) }
+        try await retryingLostRaces { try await self.onConnection { connection, _ in try body(connection) } }
+    }
+
+    /// Runs one read on its own. On the process's first operation it shares the schema check's round trip: the
+    /// check and the read are one implicit transaction, and a read changes nothing should the schema turn out to
+    /// need migrating (then it runs again after the migration).
+    func read(_ query: PostgresQuery) async throws -> PostgresResult {
+        try await retryingLostRaces { try await self.onConnection(opening: [query]) { _, results in results[0] } }
     }
 
     private func retryingLostRaces<T: Sendable>(_ body: () async throws -> T) async throws -> T {
@@ -97,12 +126,13 @@ public final class PostgresStore: Store {
     /// connection ends at its deadline, and a connection that timed out is closed and dropped, so the next turn
     /// reconnects.
     ///
-    /// `opening` (a transaction's `BEGIN` and prologue) runs before `body`; on the process's first operation it
-    /// shares one round trip with the schema version check, so a cold start waits for the server once for both.
-    /// A failed opening is rolled back here.
+    /// `opening` (a transaction's `BEGIN`, prologue and first statements, or a read) runs in one round trip before
+    /// `body`, which gets their results; on the process's first operation it shares that round trip with the
+    /// schema version check, so a cold start waits for the server once for both. A failed opening is rolled back
+    /// here.
     private func onConnection<T: Sendable>(
         opening: [PostgresQuery] = [],
-        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+        _ body: @escaping @Sendable (PostgresConnection, [PostgresResult]) throws -> T
     ) async throws -> T {
         let logger = self.logger
         return try await link.withTurn { session in
@@ -110,14 +140,14 @@ public final class PostgresStore: Store {
             defer { session.finish(connection) }
             do {
                 connection.deadline = ContinuousClock.now + session.timeouts.watchdog
-                var opened = opening.isEmpty
+                var opened: [PostgresResult]? = opening.isEmpty ? [] : nil
                 if !session.migrated {
                     // Current already (the common case): done, the opening with it. Otherwise, or when any of it
                     // failed, undo what ran and migrate (which checks again under its lock), then open as usual.
                     if let results = try? connection.pipeline([PostgresSchema.versionQuery] + opening),
                         PostgresSchema.isCurrent(results[0])
                     {
-                        opened = true
+                        opened = Array(results.dropFirst())
                     } else {
                         if !connection.isClosed, connection.transactionStatus != UInt8(ascii: "I") {
                             _ = try? connection.query("ROLLBACK")
@@ -127,16 +157,18 @@ public final class PostgresStore: Store {
                     session.migrated = true
                     connection.deadline = ContinuousClock.now + session.timeouts.watchdog
                 }
-                if !opened {
+                if opened == nil {
                     do {
-                        try connection.pipeline(opening)
+                        opened = try connection.pipeline(opening)
                     } catch {
                         // A failed connection has ended the transaction with itself.
-                        if !connection.isClosed { _ = try? connection.query("ROLLBACK") }
+                        if !connection.isClosed, connection.transactionStatus != UInt8(ascii: "I") {
+                            _ = try? connection.query("ROLLBACK")
+                        }
                         throw error
                     }
                 }
-                return try body(connection)
+                return try body(connection, opened ?? [])
             } catch {
                 if !(error is StoreError) && !Self.isLostRace(error) {
                     logger.error(
@@ -165,48 +197,64 @@ public final class PostgresStore: Store {
         // Sign-ins of one identity, and of one unionid, queue on advisory locks: always identity first, then unionid.
         var locks = [("wxauth.identity", record.appid + "/" + record.openid)]
         if let unionid = record.unionid { locks.append(("wxauth.unionid", unionid)) }
-        return try await transaction(locks: locks) { db in
-            let userId = try self.upsertIdentity(db, record)
-            try Self.rows(
-                db,
+        let sessionKey = record.sealedSessionKey.map { PostgresBytes($0) }
+        let identity: PostgresQuery =
+            "SELECT user_id FROM identities WHERE appid = \(record.appid) AND openid = \(record.openid)"
+        let signedIn = try await transaction(locks: locks, first: [identity]) { db, opened in
+            // A returning identity (the common case) knows its user now: the rest is one round trip with COMMIT.
+            var statements: [PostgresQuery] = []
+            let userId: String
+            if let existing = try opened[0].first?.decode(String.self, at: 0) {
+                userId = existing
+                statements = [
+                    """
+                    UPDATE identities SET session_key = \(sessionKey), updated_at = \(record.now)
+                    WHERE appid = \(record.appid) AND openid = \(record.openid)
+                    """,
+                    Self.touchQuery(userId: existing, gaining: record.unionid, now: record.now),
+                ]
+            } else {
+                userId = try self.createIdentity(db, record, sessionKey: sessionKey)
+            }
+            statements += [
                 """
                 INSERT INTO refresh_families (id, user_id, appid, openid, created_at)
                 VALUES (\(record.familyId), \(userId), \(record.appid), \(record.openid), \(record.now))
-                """
-            )
-            try Self.rows(
-                db,
+                """,
                 """
                 INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at)
                 VALUES (\(PostgresBytes(record.refreshTokenHash)), \(record.familyId), \(record.now), \(record.refreshExpiresAt))
-                """
-            )
-            _ = try Self.sweep(db, now: record.now, limit: Self.opportunisticSweep)
-            guard let user = try Self.loadUser(db, id: userId) else { throw StoreError("sign-in lost its user") }
-            return user
+                """,
+                Self.expiredTokensQuery(now: record.now, limit: Self.opportunisticSweep),
+                Self.userQuery(id: userId),
+            ]
+            let results = try Self.commit(db, statements)
+            guard let row = results[results.count - 1].first else { throw StoreError("sign-in lost its user") }
+            return (user: try Self.user(from: row, at: 0), sweptTokens: results[results.count - 2].rows)
         }
+        if !signedIn.sweptTokens.isEmpty {
+            // Families the sweep emptied, after the commit (rarely any): nothing of the sign-in waits on it, and a
+            // failure only leaves them for the next sweep.
+            do {
+                try await statement { db in try Self.deleteEmptiedFamilies(db, of: signedIn.sweptTokens) }
+            } catch {
+                logger.warning(
+                    "emptied refresh-token families left for the next sweep",
+                    metadata: ["error": "\(error)"]
+                )
+            }
+        }
+        return signedIn.user
     }
 
-    /// The identity's user after creating or updating it. Two first sign-ins of one person on different
-    /// instances are serialised by ``signIn(_:)``'s advisory locks; `ON CONFLICT` still makes a later one take the
-    /// earlier one's user should they ever meet here, deleting the user it had just created for itself.
-    private func upsertIdentity(_ db: PostgresConnection, _ record: SignInRecord) throws -> String {
-        let sessionKey = record.sealedSessionKey.map { PostgresBytes($0) }
-        let existing = try Self.rows(
-            db,
-            "SELECT user_id FROM identities WHERE appid = \(record.appid) AND openid = \(record.openid)"
-        ).first?.decode(String.self, at: 0)
-        if let existing {
-            try Self.rows(
-                db,
-                """
-                UPDATE identities SET session_key = \(sessionKey), updated_at = \(record.now)
-                WHERE appid = \(record.appid) AND openid = \(record.openid)
-                """
-            )
-            try touch(db, userId: existing, gaining: record.unionid, now: record.now)
-            return existing
-        }
+    /// The user of an identity seen for the first time, after creating both. Two first sign-ins of one person on
+    /// different instances are serialised by ``signIn(_:)``'s advisory locks; `ON CONFLICT` still makes a later
+    /// one take the earlier one's user should they ever meet here, deleting the user it had just created for itself.
+    private func createIdentity(
+        _ db: PostgresConnection,
+        _ record: SignInRecord,
+        sessionKey: PostgresBytes?
+    ) throws -> String {
         let candidate: String
         if let unionid = record.unionid {
             // The user with this unionid, created now unless one exists (or is being created by a racing sign-in).
@@ -243,22 +291,19 @@ public final class PostgresStore: Store {
         if candidate == record.newUserId {
             try Self.rows(db, "DELETE FROM users WHERE id = \(record.newUserId)")
         }
-        try touch(db, userId: owner, gaining: record.unionid, now: record.now)
+        try Self.rows(db, Self.touchQuery(userId: owner, gaining: record.unionid, now: record.now))
         return owner
     }
 
     /// Marks the user updated, and gives it `unionid` when it has none and no other user has it (an app bound to
     /// the open platform after its users first signed in).
-    func touch(_ db: PostgresConnection, userId: String, gaining unionid: String?, now: Int64) throws {
-        try Self.rows(
-            db,
-            """
-            UPDATE users SET updated_at = \(now),
-              unionid = CASE WHEN unionid IS NULL AND NOT EXISTS (SELECT 1 FROM users o WHERE o.unionid = \(unionid))
-                        THEN \(unionid) ELSE unionid END
-            WHERE id = \(userId)
-            """
-        )
+    static func touchQuery(userId: String, gaining unionid: String?, now: Int64) -> PostgresQuery {
+        """
+        UPDATE users SET updated_at = \(now),
+          unionid = CASE WHEN unionid IS NULL AND NOT EXISTS (SELECT 1 FROM users o WHERE o.unionid = \(unionid))
+                    THEN \(unionid) ELSE unionid END
+        WHERE id = \(userId)
+        """
     }
 
     // MARK: - Reading users and sessions
@@ -291,22 +336,28 @@ public final class PostgresStore: Store {
         )
     }
 
-    static func loadUser(_ db: PostgresConnection, id: String, locking: Bool = false) throws -> UserRecord? {
+    /// The user `id`, as ``user(from:at:)`` reads it.
+    static func userQuery(id: String, locking: Bool = false) -> PostgresQuery {
         let sql = "SELECT \(userColumns) FROM users u WHERE u.id = $1" + (locking ? " FOR UPDATE" : "")
-        let query = PostgresQuery(unsafeSQL: sql, parameters: [PostgresParameter(id)])
-        guard let row = try rows(db, query).first else { return nil }
+        return PostgresQuery(unsafeSQL: sql, parameters: [PostgresParameter(id)])
+    }
+
+    static func loadUser(_ db: PostgresConnection, id: String, locking: Bool = false) throws -> UserRecord? {
+        guard let row = try rows(db, userQuery(id: id, locking: locking)).first else { return nil }
         return try user(from: row, at: 0)
     }
 
-    private static func loadSession(_ db: PostgresConnection, familyId: String) throws -> SessionRecord? {
+    /// A refresh-token family with its user, as ``session(from:familyId:)`` reads it.
+    private static func sessionQuery(familyId: String) -> PostgresQuery {
         let sql = """
             SELECT f.appid, f.openid, f.revoked_at IS NOT NULL, \(userColumns)
             FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE f.id = $1
             """
-        guard let row = try rows(db, PostgresQuery(unsafeSQL: sql, parameters: [PostgresParameter(familyId)])).first
-        else {
-            return nil
-        }
+        return PostgresQuery(unsafeSQL: sql, parameters: [PostgresParameter(familyId)])
+    }
+
+    private static func session(from result: PostgresResult, familyId: String) throws -> SessionRecord? {
+        guard let row = result.first else { return nil }
         return SessionRecord(
             familyId: familyId,
             user: try user(from: row, at: 3),
@@ -327,28 +378,28 @@ public final class PostgresStore: Store {
         -> RotationOutcome
     {
         let presented = PostgresBytes(presentedHash)
-        return try await transaction { db in
-            // The one conditional update: only a live, unspent token of a live family is spent. A concurrent
-            // rotation of the same token waits on the row lock, then re-checks `spent_at` and finds it set.
-            let spent = try Self.rows(
-                db,
-                """
-                UPDATE refresh_tokens t SET spent_at = \(now)
-                FROM refresh_families f
-                WHERE t.hash = \(presented) AND t.spent_at IS NULL AND t.expires_at > \(now)
-                  AND f.id = t.family_id AND f.revoked_at IS NULL
-                RETURNING t.family_id
-                """
-            )
-            if let familyId = try spent.first?.decode(String.self, at: 0) {
-                try Self.rows(
+        // The one conditional update: only a live, unspent token of a live family is spent. A concurrent rotation
+        // of the same token waits on the row lock, then re-checks `spent_at` and finds it set.
+        let spend: PostgresQuery = """
+            UPDATE refresh_tokens t SET spent_at = \(now)
+            FROM refresh_families f
+            WHERE t.hash = \(presented) AND t.spent_at IS NULL AND t.expires_at > \(now)
+              AND f.id = t.family_id AND f.revoked_at IS NULL
+            RETURNING t.family_id
+            """
+        return try await transaction(first: [spend]) { db, opened in
+            if let familyId = try opened[0].first?.decode(String.self, at: 0) {
+                let results = try Self.commit(
                     db,
-                    """
-                    INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at)
-                    VALUES (\(PostgresBytes(newHash)), \(familyId), \(now), \(newExpiresAt))
-                    """
+                    [
+                        """
+                        INSERT INTO refresh_tokens (hash, family_id, issued_at, expires_at)
+                        VALUES (\(PostgresBytes(newHash)), \(familyId), \(now), \(newExpiresAt))
+                        """,
+                        Self.sessionQuery(familyId: familyId),
+                    ]
                 )
-                guard let session = try Self.loadSession(db, familyId: familyId) else { return .unknown }
+                guard let session = try Self.session(from: results[1], familyId: familyId) else { return .unknown }
                 return .rotated(session)
             }
             let found = try Self.rows(
@@ -379,14 +430,12 @@ public final class PostgresStore: Store {
     }
 
     public func session(familyId: String) async throws -> SessionRecord? {
-        try await statement { try Self.loadSession($0, familyId: familyId) }
+        try Self.session(from: try await read(Self.sessionQuery(familyId: familyId)), familyId: familyId)
     }
 
     public func familyId(forRefreshTokenHash hash: [UInt8]) async throws -> String? {
-        try await statement { db in
-            try Self.rows(db, "SELECT family_id FROM refresh_tokens WHERE hash = \(PostgresBytes(hash))")
-                .first?.decode(String.self, at: 0)
-        }
+        try await read("SELECT family_id FROM refresh_tokens WHERE hash = \(PostgresBytes(hash))")
+            .first?.decode(String.self, at: 0)
     }
 
     public func revokeFamily(id: String, now: Int64) async throws {
@@ -399,13 +448,9 @@ public final class PostgresStore: Store {
     }
 
     public func sealedSessionKey(appid: String, openid: String) async throws -> [UInt8]? {
-        try await statement { db in
-            let row = try Self.rows(
-                db,
-                "SELECT session_key FROM identities WHERE appid = \(appid) AND openid = \(openid)"
-            ).first
-            return try row?.decode(PostgresBytes?.self, at: 0).map(\.bytes)
-        }
+        let row = try await read("SELECT session_key FROM identities WHERE appid = \(appid) AND openid = \(openid)")
+            .first
+        return try row?.decode(PostgresBytes?.self, at: 0).map(\.bytes)
     }
 
     // MARK: - Sweeping
@@ -420,24 +465,31 @@ public final class PostgresStore: Store {
     /// Deletes up to `limit` refresh tokens expired for longer than ``SweepReport/grace``, then the families
     /// those deletions left empty. `SKIP LOCKED`: instances sweeping at once take different rows, never wait.
     private static func sweep(_ db: PostgresConnection, now: Int64, limit: Int) throws -> SweepReport {
-        let gone = try rows(
-            db,
-            """
-            DELETE FROM refresh_tokens WHERE hash IN (
-              SELECT hash FROM refresh_tokens WHERE expires_at < \(now - SweepReport.grace) LIMIT \(limit) FOR UPDATE SKIP LOCKED
-            ) RETURNING family_id
-            """
-        )
+        let gone = try rows(db, expiredTokensQuery(now: now, limit: limit))
         guard !gone.isEmpty else { return SweepReport() }
-        let families = Array(Set(try gone.map { try $0.decode(String.self, at: 0) }))
-        let emptied = try rows(
+        return SweepReport(refreshTokens: gone.count, families: try deleteEmptiedFamilies(db, of: gone))
+    }
+
+    /// Deletes up to `limit` refresh tokens expired past the grace period; returns their family ids.
+    private static func expiredTokensQuery(now: Int64, limit: Int) -> PostgresQuery {
+        """
+        DELETE FROM refresh_tokens WHERE hash IN (
+          SELECT hash FROM refresh_tokens WHERE expires_at < \(now - SweepReport.grace) LIMIT \(limit) FOR UPDATE SKIP LOCKED
+        ) RETURNING family_id
+        """
+    }
+
+    /// Deletes the families of `tokens` (rows of ``expiredTokensQuery(now:limit:)``) that have no token left;
+    /// how many.
+    private static func deleteEmptiedFamilies(_ db: PostgresConnection, of tokens: [PostgresRow]) throws -> Int {
+        let families = Array(Set(try tokens.map { try $0.decode(String.self, at: 0) }))
+        return try rows(
             db,
             """
             DELETE FROM refresh_families f WHERE f.id = ANY(\(families))
               AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id)
             RETURNING f.id
             """
-        )
-        return SweepReport(refreshTokens: gone.count, families: emptied.count)
+        ).count
     }
 }

@@ -201,6 +201,7 @@ import WXAuthStore
             Self.signIn(openid: "o9", family: "fresh", token: [61], expires: 900_000, now: now + 200)
         )
         #expect(try await store.familyId(forRefreshTokenHash: [60]) == nil)
+        #expect(try await store.session(familyId: "stale") == nil, "the family the sweep emptied is gone too")
         #expect(
             try await store.rotateRefreshToken(presentedHash: [60], newHash: [62], newExpiresAt: 3000, now: now + 300)
                 == .unknown
