@@ -6,18 +6,20 @@ import Testing
 @Suite struct EventDecodingTests {
     let harness = FunctionHarness(functionName: "test", maxEventBytes: 1024 * 1024, maxBodyBytes: 1024)
 
+    /// What the handler saw, as `echo` answers it.
+    struct Seen: Codable {
+        var method: String
+        var path: String
+        var query: [String: String]
+        var headers: [String: String]
+        var cookies: [String: String]
+        var body: String
+        var requestId: String
+    }
+
     /// Echoes what the handler saw, so tests can check the decoded request.
     let echo: FunctionHandler = { request, _ in
-        struct Seen: Encodable {
-            var method: String
-            var path: String
-            var query: [String: String]
-            var headers: [String: String]
-            var cookies: [String: String]
-            var body: String
-            var requestId: String
-        }
-        return .json(
+        .json(
             200,
             Seen(
                 method: request.method,
@@ -31,11 +33,20 @@ import Testing
         )
     }
 
-    func run(_ event: String) async throws -> (FunctionResponse, [String: Any]) {
-        let bytes = await harness.respond(to: Array(event.utf8), handler: echo)
-        let response = try JSONDecoder().decode(FunctionResponse.self, from: Data(bytes))
-        let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
-        return (response, body)
+    /// The response to `event` and what the handler saw.
+    func run(_ event: String) async throws -> (FunctionResponse, Seen) {
+        let response = try await respond(event)
+        return (response, try decodeJSON(from: response.body))
+    }
+
+    /// The response to `event` and the error it is.
+    func refuse(_ event: String) async throws -> (FunctionResponse, ErrorBody) {
+        let response = try await respond(event)
+        return (response, try decodeJSON(from: response.body))
+    }
+
+    func respond(_ event: String) async throws -> FunctionResponse {
+        try decodeJSON(from: await harness.respond(to: Array(event.utf8), handler: echo))
     }
 
     @Test func decodesPayloadV2() async throws {
@@ -48,13 +59,13 @@ import Testing
             """
         let (response, seen) = try await run(event)
         #expect(response.statusCode == 200)
-        #expect(seen["method"] as? String == "POST")
-        #expect(seen["path"] as? String == "/login")
-        #expect(seen["query"] as? [String: String] == ["a": "1", "b": "x y"])
-        #expect(seen["cookies"] as? [String: String] == ["wxauth_refresh": "abc", "theme": "dark"])
-        #expect(seen["body"] as? String == #"{"code":"abc"}"#)
-        #expect(seen["requestId"] as? String == "req-123")
-        #expect((seen["headers"] as? [String: String])?["content-type"] == "application/json")
+        #expect(seen.method == "POST")
+        #expect(seen.path == "/login")
+        #expect(seen.query == ["a": "1", "b": "x y"])
+        #expect(seen.cookies == ["wxauth_refresh": "abc", "theme": "dark"])
+        #expect(seen.body == #"{"code":"abc"}"#)
+        #expect(seen.requestId == "req-123")
+        #expect(seen.headers["content-type"] == "application/json")
     }
 
     @Test func decodesPayloadV1AndSCF() async throws {
@@ -64,10 +75,10 @@ import Testing
              "isBase64Encoded":false}
             """
         let (_, seen) = try await run(v1)
-        #expect(seen["method"] as? String == "GET")
-        #expect(seen["path"] as? String == "/userinfo")
-        #expect((seen["headers"] as? [String: String])?["authorization"] == "Bearer t")
-        #expect(seen["cookies"] as? [String: String] == ["a": "b"])
+        #expect(seen.method == "GET")
+        #expect(seen.path == "/userinfo")
+        #expect(seen.headers["authorization"] == "Bearer t")
+        #expect(seen.cookies == ["a": "b"])
 
         let scf = """
             {"requestContext":{"serviceId":"s","path":"/login","httpMethod":"POST","requestId":"scf-1","stage":"release"},
@@ -76,9 +87,9 @@ import Testing
             """
         let (response, scfSeen) = try await run(scf)
         #expect(response.statusCode == 200)
-        #expect(scfSeen["body"] as? String == #"{"code":"x"}"#)
-        #expect(scfSeen["query"] as? [String: String] == ["q": "1"])
-        #expect(scfSeen["requestId"] as? String == "scf-1")
+        #expect(scfSeen.body == #"{"code":"x"}"#)
+        #expect(scfSeen.query == ["q": "1"])
+        #expect(scfSeen.requestId == "scf-1")
     }
 
     @Test(arguments: [
@@ -90,9 +101,9 @@ import Testing
         (#"{"httpMethod":"GET","isBase64Encoded":"yes"}"#, 400),
     ])
     func refusesMalformedEvents(event: String, status: Int) async throws {
-        let (response, body) = try await run(event)
+        let (response, body) = try await refuse(event)
         #expect(response.statusCode == status)
-        #expect(body["error"] as? String == "invalid_request")
+        #expect(body.error == "invalid_request")
         #expect(response.headers["content-type"] == "application/json")
     }
 
@@ -106,9 +117,9 @@ import Testing
         ("true", "the event is a JSON boolean, not a JSON object"), ("[1,]", "the event is not valid JSON"),
     ])
     func describesWhatAnEventThatIsNoObjectIs(event: String, description: String) async throws {
-        let (response, body) = try await run(event)
+        let (response, body) = try await refuse(event)
         #expect(response.statusCode == 400)
-        #expect(body["error_description"] as? String == description)
+        #expect(body.errorDescription == description)
     }
 
     /// 64,000 case variants of one header name (5.9 MB) once took 10 s, merging by appending to a growing
@@ -134,8 +145,8 @@ import Testing
         let elapsed = ContinuousClock.now - started
         let response = try JSONDecoder().decode(FunctionResponse.self, from: Data(out))
         #expect(response.statusCode == 200)
-        let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: String]
-        #expect(body?["merged"] == values.joined(separator: ","))
+        let body = try decodeJSON([String: String].self, from: response.body)
+        #expect(body["merged"] == values.joined(separator: ","))
         print("64,000 header variants (\(event.utf8.count) bytes) decoded in \(elapsed)")
     }
 
@@ -146,8 +157,8 @@ import Testing
             #"{"httpMethod":"GET","path":"/","rawQueryString":"a=1&\u0301b=2","headers":{"cookie":"a=b;\u0CF3c=d"}}"#
         let (response, seen) = try await run(event)
         #expect(response.statusCode == 200)
-        #expect(seen["cookies"] as? [String: String] == ["a": "b", "\u{CF3}c": "d"])
-        #expect(seen["query"] as? [String: String] == ["a": "1", "\u{301}b": "2"])
+        #expect(seen.cookies == ["a": "b", "\u{CF3}c": "d"])
+        #expect(seen.query == ["a": "1", "\u{301}b": "2"])
         #expect(QueryString.parse("code=x&\u{301}state=y")["code"] == "x")
     }
 
@@ -163,15 +174,15 @@ import Testing
         let deep =
             #"{"httpMethod":"GET","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
             + "}"
-        let (response, _) = try await run(deep)
+        let (response, _) = try await refuse(deep)
         #expect(response.statusCode == 400)
     }
 
     @Test func refusesLargeBodiesAndEvents() async throws {
         let big = String(repeating: "a", count: 2048)
-        let (response, body) = try await run(#"{"httpMethod":"POST","body":"\#(big)"}"#)
+        let (response, body) = try await refuse(#"{"httpMethod":"POST","body":"\#(big)"}"#)
         #expect(response.statusCode == 413)
-        #expect(body["error"] as? String == "invalid_request")
+        #expect(body.error == "invalid_request")
         let tooBig = await harness.response(to: nil, handler: echo)
         #expect(tooBig.statusCode == 413)
     }

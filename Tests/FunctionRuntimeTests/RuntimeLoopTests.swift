@@ -1,6 +1,7 @@
 import Foundation
 import FunctionRuntime
 import Synchronization
+import TestSupport
 import Testing
 
 /// A Runtime API played in memory.
@@ -118,16 +119,29 @@ final class FakeRuntimeAPI: RuntimeAPI {
         #expect((scf as? SCFRuntimeAPI)?.port == "9001")
     }
 
+    /// SCF's integrated response (WECHAT.md C6), with the multi-value headers that carry several cookies.
+    struct SCFIntegratedResponse: Decodable {
+        var isBase64Encoded: Bool
+        var statusCode: Int
+        var headers: [String: String]
+        var body: String
+        var multiValueHeaders: [String: [String]]?
+    }
+
     @Test func scfGetsItsIntegratedResponse() throws {
         let api = SCFRuntimeAPI(host: "127.0.0.1", port: "9001")
         let one = FunctionResponse(statusCode: 302, headers: ["location": "/"], cookies: ["a=1; Path=/"])
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(api.encode(one))) as? [String: Any])
-        #expect(Set(object.keys) == ["isBase64Encoded", "statusCode", "headers", "body"])
-        #expect(object["statusCode"] as? Int == 302)
-        #expect((object["headers"] as? [String: String]) == ["location": "/", "set-cookie": "a=1; Path=/"])
+        #expect(
+            try decodeJSON(JSONObjectKeys.self, from: api.encode(one)).keys == [
+                "isBase64Encoded", "statusCode", "headers", "body",
+            ]
+        )
+        let object = try decodeJSON(SCFIntegratedResponse.self, from: api.encode(one))
+        #expect(object.statusCode == 302)
+        #expect(object.headers == ["location": "/", "set-cookie": "a=1; Path=/"])
         let two = FunctionResponse(statusCode: 200, cookies: ["a=1", "b=2"])
-        let both = try #require(try JSONSerialization.jsonObject(with: Data(api.encode(two))) as? [String: Any])
-        #expect((both["multiValueHeaders"] as? [String: [String]]) == ["set-cookie": ["a=1", "b=2"]])
-        #expect((both["headers"] as? [String: String])?["set-cookie"] == "a=1")
+        let both = try decodeJSON(SCFIntegratedResponse.self, from: api.encode(two))
+        #expect(both.multiValueHeaders == ["set-cookie": ["a=1", "b=2"]])
+        #expect(both.headers["set-cookie"] == "a=1")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import FunctionRuntime
+import TestSupport
 import Testing
 
 /// Tencent SCF's event shapes, and the payload v2.0 events `wxauth-http` builds from HTTP requests.
@@ -7,14 +8,18 @@ import Testing
     /// The harness and echo handler of the payload v1/v2 tests: SCF's shapes go through the same core.
     let decoding = EventDecodingTests()
 
-    func run(_ event: [UInt8], fallbackRequestId: String? = nil) async throws -> (Int, [String: Any]) {
+    /// The status of the response to `event` and what the handler saw, or the error it is (`Body`).
+    func run<Body: Decodable>(
+        _ event: [UInt8],
+        fallbackRequestId: String? = nil,
+        as type: Body.Type = EventDecodingTests.Seen.self
+    ) async throws -> (Int, Body) {
         let response = await decoding.harness.response(
             to: event,
             fallbackRequestId: fallbackRequestId,
             handler: decoding.echo
         )
-        let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
-        return (response.statusCode, body)
+        return (response.statusCode, try decodeJSON(from: response.body))
     }
 
     @Test func decodesAFunctionURLEvent() async throws {
@@ -24,12 +29,12 @@ import Testing
             """#
         let (status, seen) = try await run(Array(event.utf8), fallbackRequestId: "scf-request-1")
         #expect(status == 200)
-        #expect(seen["method"] as? String == "POST")
-        #expect(seen["path"] as? String == "/")
-        #expect((seen["query"] as? [String: String]) == ["x": "1", "y": "first"])
-        #expect((seen["cookies"] as? [String: String]) == ["a": "1", "b": "2"])
-        #expect(seen["body"] as? String == #"{"code":"abc"}"#)
-        #expect(seen["requestId"] as? String == "scf-request-1", "the platform's request id when the event has none")
+        #expect(seen.method == "POST")
+        #expect(seen.path == "/")
+        #expect(seen.query == ["x": "1", "y": "first"])
+        #expect(seen.cookies == ["a": "1", "b": "2"])
+        #expect(seen.body == #"{"code":"abc"}"#)
+        #expect(seen.requestId == "scf-request-1", "the platform's request id when the event has none")
     }
 
     @Test func decodesAnAPIGatewayTriggerEvent() async throws {
@@ -42,25 +47,25 @@ import Testing
             """#
         let (status, seen) = try await run(Array(event.utf8), fallbackRequestId: "unused")
         #expect(status == 200)
-        #expect(seen["path"] as? String == "/test/value")
+        #expect(seen.path == "/test/value")
         #expect(
-            (seen["query"] as? [String: String]) == ["foo": "bar", "bob": "alice"],
+            seen.query == ["foo": "bar", "bob": "alice"],
             "the complete queryString wins"
         )
-        #expect((seen["headers"] as? [String: String])?["accept-language"] == "en-US,en,cn")
-        #expect(seen["requestId"] as? String == "c6af9ac6")
+        #expect(seen.headers["accept-language"] == "en-US,en,cn")
+        #expect(seen.requestId == "c6af9ac6")
     }
 
     @Test(arguments: [#"{"httpMethod":"GET","queryString":5}"#, #"{"httpMethod":"GET","queryString":{"a":[1]}}"#])
     func refusesAWrongTypedQueryString(_ event: String) async throws {
-        let (status, body) = try await run(Array(event.utf8))
+        let (status, body) = try await run(Array(event.utf8), as: ErrorBody.self)
         #expect(status == 400)
-        #expect((body["error_description"] as? String)?.contains("queryString") == true)
+        #expect(body.errorDescription?.contains("queryString") == true)
     }
 
     @Test func acceptsARawQueryString() async throws {
         let (_, seen) = try await run(Array(#"{"httpMethod":"GET","queryString":"a=1&b=x%20y"}"#.utf8))
-        #expect((seen["query"] as? [String: String]) == ["a": "1", "b": "x y"])
+        #expect(seen.query == ["a": "1", "b": "x y"])
     }
 
     @Test func anHTTPRequestBecomesThePayloadV2EventAPIGatewayWouldSend() async throws {
@@ -76,18 +81,17 @@ import Testing
             sourceIp: "203.0.113.9",
             requestId: "http-1"
         )
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(event)) as? [String: Any])
-        #expect(object["version"] as? String == "2.0")
-        #expect((object["cookies"] as? [String]) == ["a=1", "b=2", "c=3"])
-        #expect((object["headers"] as? [String: String]) == ["content-type": "application/json", "x-multi": "1,2"])
-        let context = try #require(object["requestContext"] as? [String: Any])
-        #expect((context["http"] as? [String: Any])?["sourceIp"] as? String == "203.0.113.9")
-        #expect(object["isBase64Encoded"] as? Bool == false)
+        let object = try decodeJSON(PayloadV2Event.self, from: event)
+        #expect(object.version == "2.0")
+        #expect(object.cookies == ["a=1", "b=2", "c=3"])
+        #expect(object.headers == ["content-type": "application/json", "x-multi": "1,2"])
+        #expect(object.requestContext.http.sourceIp == "203.0.113.9")
+        #expect(object.isBase64Encoded == false)
         let (status, seen) = try await run(event)
         #expect(status == 200)
-        #expect((seen["query"] as? [String: String]) == ["return_to": "/app"])
-        #expect((seen["cookies"] as? [String: String]) == ["a": "1", "b": "2", "c": "3"])
-        #expect(seen["requestId"] as? String == "http-1")
+        #expect(seen.query == ["return_to": "/app"])
+        #expect(seen.cookies == ["a": "1", "b": "2", "c": "3"])
+        #expect(seen.requestId == "http-1")
 
         let binary = GatewayEvent.v2(
             method: "POST",
@@ -98,8 +102,8 @@ import Testing
             sourceIp: "::1",
             requestId: "http-2"
         )
-        let binaryObject = try #require(try JSONSerialization.jsonObject(with: Data(binary)) as? [String: Any])
-        #expect(binaryObject["isBase64Encoded"] as? Bool == true)
-        #expect(binaryObject["body"] as? String == "/wA=")
+        let binaryObject = try decodeJSON(PayloadV2Event.self, from: binary)
+        #expect(binaryObject.isBase64Encoded == true)
+        #expect(binaryObject.body == "/wA=")
     }
 }

@@ -13,17 +13,18 @@ import Glibc
 
 /// The client over real loopback sockets, against a scripted server on a port the OS picks.
 struct HTTPWireClientTests {
-    /// `GET target` through `client`, on a thread of its own (the client blocks).
+    /// `GET target` through `client`, on a thread of its own (the client blocks); the Host header is the
+    /// origin's unless `host` says otherwise.
     static func get(
         _ client: HTTPWireClient,
         _ origin: HTTPWireClient.Origin,
         target: String = "/",
-        host: String = "h",
-        deadline: ContinuousClock.Instant
+        host: String? = nil,
+        deadline: ContinuousClock.Instant = .now + .seconds(10)
     ) async throws(HTTPWireError) -> HTTPWireResponse {
         try await onOwnThread { () throws(HTTPWireError) in
             try client.send(
-                HTTPWireRequest(method: "GET", target: target, host: host),
+                HTTPWireRequest(method: "GET", target: target, host: host ?? origin.hostHeader),
                 to: origin,
                 bodyLimit: 100,
                 deadline: deadline
@@ -36,13 +37,7 @@ struct HTTPWireClientTests {
         let client = HTTPWireClient()
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
         for _ in 0..<3 {
-            let response = try await Self.get(
-                client,
-                origin,
-                target: "/x",
-                host: origin.hostHeader,
-                deadline: .now + .seconds(10)
-            )
+            let response = try await Self.get(client, origin, target: "/x")
             #expect(response.status == 200 && response.body == Array("ok".utf8))
         }
         #expect(server.connections == 1, "three requests, one connection")
@@ -54,7 +49,7 @@ struct HTTPWireClientTests {
         let client = HTTPWireClient()
         let origin = HTTPWireClient.Origin(secure: false, host: "127.0.0.1", port: server.port)
         for _ in 0..<2 {
-            _ = try await Self.get(client, origin, target: "/", host: origin.hostHeader, deadline: .now + .seconds(10))
+            _ = try await Self.get(client, origin)
         }
         #expect(server.connections == 2)
     }
@@ -88,26 +83,20 @@ struct HTTPWireClientTests {
         let server = try TLSAnswerServer(certificate: certificates.server, key: certificates.key)
         let origin = HTTPWireClient.Origin(secure: true, host: "localhost", port: server.port)
         let trusting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.server))
-        let response = try await Self.get(
-            trusting,
-            origin,
-            target: "/",
-            host: origin.hostHeader,
-            deadline: .now + .seconds(10)
-        )
+        let response = try await Self.get(trusting, origin)
         #expect(response.status == 200 && response.body == Array("over tls".utf8))
 
         // The same server under a root that did not sign it: refused in the handshake, before any request byte.
         let doubting = HTTPWireClient(connector: HTTPWireClient.connector(rootCertificates: certificates.stranger))
         let error = await #expect(throws: HTTPWireError.self) {
-            try await Self.get(doubting, origin, target: "/", host: origin.hostHeader, deadline: .now + .seconds(10))
+            try await Self.get(doubting, origin)
         }
         #expect(error?.mayHaveReachedServer == false)
         #expect(error?.description.contains("not trusted") == true, "\(error?.description ?? "-")")
         // And under the right root but another name.
         let misnamed = HTTPWireClient.Origin(secure: true, host: "127.0.0.2", port: server.port)
         await #expect(throws: HTTPWireError.self) {
-            try await Self.get(trusting, misnamed, target: "/", host: "x", deadline: .now + .seconds(10))
+            try await Self.get(trusting, misnamed, host: "x")
         }
     }
 }

@@ -81,26 +81,28 @@ struct CommandLineTests {
         #expect(run.stderr.contains("/nonexistent/functions.yaml: cannot be read"))
     }
 
-    @Test func aMissingEventFileSaysWhyAndWhereSamplesAre() async throws {
-        let run = try await localRunner([
-            "invoke", "echo", "--event", "/nonexistent/evnt.json", "--manifest", "MANIFEST",
-        ])
+    /// `invoke echo` given `option` naming a file that does not exist: a usage error (2) saying `message`.
+    func invokeWithMissingFile(_ option: String, _ path: String, saying message: String) async throws -> Run {
+        let run = try await localRunner(["invoke", "echo", option, path, "--manifest", "MANIFEST"])
         #expect(run.status == 2)
-        #expect(
-            run.stderr.contains("cannot read the event file /nonexistent/evnt.json: No such file or directory"),
-            "\(run.stderr)"
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        return run
+    }
+
+    @Test func aMissingEventFileSaysWhyAndWhereSamplesAre() async throws {
+        let run = try await invokeWithMissingFile(
+            "--event",
+            "/nonexistent/evnt.json",
+            saying: "cannot read the event file /nonexistent/evnt.json: No such file or directory"
         )
         #expect(run.stderr.contains("events/"), "\(run.stderr)")
     }
 
     @Test func aMissingEnvFileSaysWhyWithoutALineZero() async throws {
-        let run = try await localRunner([
-            "invoke", "echo", "--env-file", "/nonexistent/nope.env", "--manifest", "MANIFEST",
-        ])
-        #expect(run.status == 2)
-        #expect(
-            run.stderr.contains("/nonexistent/nope.env: cannot be read: No such file or directory"),
-            "\(run.stderr)"
+        let run = try await invokeWithMissingFile(
+            "--env-file",
+            "/nonexistent/nope.env",
+            saying: "/nonexistent/nope.env: cannot be read: No such file or directory"
         )
         #expect(!run.stderr.contains(":0:"), "\(run.stderr)")
     }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 @testable import LocalRunner
@@ -149,11 +150,11 @@ struct DevTests {
             #"{"appid":"wxsandboxapp0001","user":"alice"}"#
         )
         #expect(minted.status == 201, "\(minted.body)")
-        let code = try #require(minted.json["code"] as? String)
+        let code = try minted.decoded(MintedCode.self).code
 
         let login = try await send("POST", "\(serverURL)/login", #"{"code":"\#(code)"}"#)
         #expect(login.status == 200, "\(login.body)")
-        let token = try #require(login.json["access_token"] as? String)
+        let token = try login.decoded(TokenBody.self).accessToken
 
         let userinfo = try await send("GET", "\(serverURL)/userinfo", nil, bearer: token)
         #expect(userinfo.status == 200, "\(userinfo.body)")
@@ -217,14 +218,14 @@ struct DevTests {
                 "\(sandboxURL)/sandbox/web-codes",
                 #"{"appid":"\#(appid)","user":"alice"}"#
             )
-            let code = try #require(minted.json["code"] as? String, "\(minted.body)")
+            let code = try minted.decoded(MintedCode.self).code
             let exchanged = try await send(
                 "GET",
                 "\(sandboxURL)/sns/oauth2/access_token?appid=\(appid)&secret=\(secret)&code=\(code)"
                     + "&grant_type=authorization_code",
                 nil
             )
-            #expect(exchanged.json["access_token"] is String, "\(appid): \(exchanged.body)")
+            #expect(throws: Never.self, "\(appid)") { try exchanged.decoded(WebAccessToken.self) }
         }
     }
 
@@ -254,9 +255,17 @@ struct DevTests {
         var status: UInt
         var headers: [String: String] = [:]
         var body: String
-        var json: [String: Any] {
-            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
-        }
+        func decoded<Body: Decodable>(_ type: Body.Type = Body.self) throws -> Body { try decodeJSON(from: body) }
+    }
+
+    /// The sandbox's answer to a minted code (its control API).
+    private struct MintedCode: Decodable {
+        var code: String
+    }
+
+    /// WeChat's answer to a web code (WECHAT.md A1): the part these tests use.
+    private struct WebAccessToken: Decodable {
+        var access_token: String
     }
 
     private func send(_ method: String, _ url: String, _ body: String?, bearer: String? = nil) async throws -> Reply {

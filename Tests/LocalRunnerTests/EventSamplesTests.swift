@@ -51,13 +51,10 @@ struct EventSamplesTests {
             ]
         )
         #expect(run.status == 0, "\(run.stderr)")
-        let response = try #require(
-            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
-            "\(run.stdout)"
-        )
+        let response = try decodeJSON(ResponseShape.self, from: run.stdout)
         let expected = try #require(Self.expected[file])
-        #expect(response["statusCode"] as? Int == expected.status, "\(run.stdout)")
-        let location = (response["headers"] as? [String: Any])?["location"] as? String ?? ""
-        #expect(((response["body"] as? String ?? "") + location).contains(expected.contains), "\(run.stdout)")
+        #expect(response.statusCode == expected.status, "\(run.stdout)")
+        let location = response.headers?["location"] ?? ""
+        #expect(((response.body ?? "") + location).contains(expected.contains), "\(run.stdout)")
     }
 }

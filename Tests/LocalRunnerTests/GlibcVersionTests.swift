@@ -22,22 +22,17 @@ private let builtFolder: URL? = ["release", "debug"].map {
 
 /// The glibc symbol versions an ELF file needs (`readelf --version-info`); none for a static executable. Nil when
 /// readelf failed.
-private func glibcVersionsNeeded(by file: URL) throws -> [(major: Int, minor: Int, name: String)]? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["readelf", "--version-info", "--wide", file.path]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    return text.matches(of: /GLIBC_(\d+)\.(\d+)(\.\d+)?/).compactMap { match in
+private func glibcVersionsNeeded(by file: URL) async throws -> [(major: Int, minor: Int, name: String)]? {
+    let readelf = try await runChildProcess(env, arguments: ["readelf", "--version-info", "--wide", file.path])
+    guard readelf.status == 0 else { return nil }
+    return readelf.stdout.matches(of: /GLIBC_(\d+)\.(\d+)(\.\d+)?/).compactMap { match in
         guard let major = Int(match.1), let minor = Int(match.2) else { return nil }
         return (major, minor, String(match.0))
     }
 }
+
+/// Runs the tools (readelf, unzip) found on PATH.
+private let env = URL(fileURLWithPath: "/usr/bin/env")
 
 /// What was found of one binary.
 private struct Finding: Sendable {
@@ -54,14 +49,13 @@ struct GlibcVersionTests {
         let folder = try #require(builtFolder)
         let manifest = root.appendingPathComponent("functions.yaml")
         let functions = try Manifest.load(from: manifest, environment: [:]).functions
-        // Zipping and reading every binary takes seconds of CPU: on a thread of its own, not a cooperative one
-        // (the end-to-end tests' in-process servers share those).
-        let findings = try await onOwnThread { () throws -> [Finding] in
-            let output = FileManager.default.temporaryDirectory
-                .appendingPathComponent("glibc-tests-\(UUID().uuidString)", isDirectory: true)
-            defer { try? FileManager.default.removeItem(at: output) }
-            // Each zip's stripped bootstrap, and every executable as built (wxauth-http runs on SCF web functions,
-            // Function Compute and containers).
+        let output = FileManager.default.temporaryDirectory
+            .appendingPathComponent("glibc-tests-\(UUID().uuidString)", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: output) }
+        // Zipping every binary takes seconds of CPU: on a thread of its own, not a cooperative one (the end-to-end
+        // tests' in-process servers share those). Each zip's stripped bootstrap, and every executable as built
+        // (wxauth-http runs on SCF web functions, Function Compute and containers).
+        try await onOwnThread {
             _ = try Packager(
                 manifest: manifest,
                 functions: [],
@@ -72,25 +66,23 @@ struct GlibcVersionTests {
                 binaries: folder,
                 progress: { _ in }
             ).run()
-            var files = (functions.map(\.handler) + ["wxauth-http"]).map { folder.appendingPathComponent($0) }
-            for function in functions {
-                let unpacked = output.appendingPathComponent("unpacked-\(function.name)", isDirectory: true)
-                let unzip = Process()
-                unzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                unzip.arguments = [
-                    "unzip", "-q", output.appendingPathComponent("\(function.name).zip").path, "-d", unpacked.path,
-                ]
-                try unzip.run()
-                unzip.waitUntilExit()
-                files.append(unpacked.appendingPathComponent("bootstrap"))
-            }
-            return try files.map { file in
-                let exists = FileManager.default.fileExists(atPath: file.path)
-                let tooNew =
-                    exists
-                    ? try glibcVersionsNeeded(by: file)?.filter { ($0.major, $0.minor) > oldestGlibc }.map(\.name) : []
-                return Finding(path: file.path, exists: exists, tooNew: tooNew)
-            }
+        }
+        var files = (functions.map(\.handler) + ["wxauth-http"]).map { folder.appendingPathComponent($0) }
+        for function in functions {
+            let unpacked = output.appendingPathComponent("unpacked-\(function.name)", isDirectory: true)
+            let zip = output.appendingPathComponent("\(function.name).zip")
+            let unzip = try await runChildProcess(env, arguments: ["unzip", "-q", zip.path, "-d", unpacked.path])
+            #expect(unzip.status == 0, "\(unzip.stderr)")
+            files.append(unpacked.appendingPathComponent("bootstrap"))
+        }
+        var findings: [Finding] = []
+        for file in files {
+            let exists = FileManager.default.fileExists(atPath: file.path)
+            let tooNew =
+                exists
+                ? try await glibcVersionsNeeded(by: file)?.filter { ($0.major, $0.minor) > oldestGlibc }.map(\.name)
+                : []
+            findings.append(Finding(path: file.path, exists: exists, tooNew: tooNew))
         }
         #expect(findings.count == functions.count * 2 + 1)
         for finding in findings {

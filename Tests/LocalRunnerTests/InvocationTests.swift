@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import LocalRunner
@@ -99,9 +100,7 @@ struct InvocationTests {
         ] {
             #expect(response.contains(variable), "\(variable) missing in \(response)")
         }
-        for leaked in ["SECRET_IN_SHELL", "AWS_LAMBDA_RUNTIME_API", "DROPPED"] {
-            #expect(!response.contains(leaked), "\(leaked) leaked into \(response)")
-        }
+        assertNoSecrets(["SECRET_IN_SHELL", "AWS_LAMBDA_RUNTIME_API", "DROPPED"], in: response)
     }
 
     @Test func reportLineLooksLikeLambdas() async throws {

@@ -139,7 +139,7 @@ struct PackageTests {
             architecture: "arm64"
         )
         let (text, root) = try template(&sam)
-        #expect(!text.contains("hunter2"), "a literal secret leaked:\n\(text)")
+        assertNoSecrets(["hunter2"], in: text)
         #expect(!text.contains("/run/secrets"))
         let my = try #require(root["Resources"]?["MyFnFunction"]?["Properties"], "\(text)")
         #expect(my["Architectures"]?.array().compactMap(\.string) == ["arm64"])
@@ -250,8 +250,7 @@ struct PackageTests {
         // Without AWS_LAMBDA_RUNTIME_API the binary reads one event from stdin and writes the response.
         let answer = try await run([bootstrap.path], stdin: "{}\n", environment: environment)
         #expect(answer.status == 0)
-        let object = try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
-        #expect(object?["statusCode"] is Int, "\(answer.stdout)")
+        #expect(throws: Never.self) { try decodeJSON(ResponseShape.self, from: answer.stdout) }
 
         // With a PostgreSQL URL the function still answers the empty body with its own 400 (no database needed
         // for that): the store connects on its first operation, never at start-up.
@@ -262,8 +261,7 @@ struct PackageTests {
             stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#,
             environment: onPostgres
         )
-        let handedOffResponse = try JSONSerialization.jsonObject(with: Data(handedOff.stdout.utf8)) as? [String: Any]
-        #expect(handedOffResponse?["statusCode"] as? Int == 400, "\(handedOff.stdout)")
+        #expect(try decodeJSON(ResponseShape.self, from: handedOff.stdout).statusCode == 400, "\(handedOff.stdout)")
 
         // As Lambda runs it: the runtime loop polls a runtime API and posts each response back.
         let spec = FunctionSpec(name: "login", handler: "bootstrap", route: "/login", methods: ["POST"], timeout: 5)
@@ -280,9 +278,8 @@ struct PackageTests {
                 Issue.record("expected a response, got \(reply)")
                 break
             }
-            let response = try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
             // An empty body has no code: the function's own 400, answered through the runtime API.
-            #expect(response?["statusCode"] as? Int == 400, "\(String(decoding: payload, as: UTF8.self))")
+            #expect(try decodeJSON(ResponseShape.self, from: payload).statusCode == 400)
         }
         await instance.stop()
     }

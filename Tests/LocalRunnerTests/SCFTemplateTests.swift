@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Yams
 
@@ -10,8 +11,53 @@ import Yams
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("functions.yaml")
 
+    /// One instance of serverless.yml (Serverless Cloud Framework's `component: scf`), as CONTRACT §7 describes it.
+    struct SCFInstance: Decodable {
+        struct Inputs: Decodable {
+            struct Event: Decodable {
+                struct HTTP: Decodable {
+                    struct Parameters: Decodable {
+                        struct NetConfig: Decodable {
+                            var enableExtranet: Bool
+                        }
+
+                        var authType: String
+                        var netConfig: NetConfig
+                    }
+
+                    var parameters: Parameters
+                }
+
+                var http: HTTP
+            }
+
+            struct Environment: Decodable {
+                var variables: [String: String]
+            }
+
+            var runtime: String
+            var type: String
+            var handler: String
+            var src: String
+            var memorySize: Int
+            var timeout: Int
+            var description: String
+            var events: [Event]
+            var environment: Environment
+        }
+
+        var component: String
+        var name: String
+        var inputs: Inputs
+    }
+
+    /// The documents of a serverless.yml.
+    func instances(_ text: String) throws -> [SCFInstance] {
+        try Yams.compose_all(yaml: text).map { try YAMLDecoder().decode(SCFInstance.self, from: $0) }
+    }
+
     /// The documents of the serverless.yml written for `names` (every function when empty).
-    func documents(_ names: [String] = []) throws -> (text: String, documents: [[String: Any]]) {
+    func documents(_ names: [String] = []) throws -> (text: String, documents: [SCFInstance]) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("scf-template-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
         _ = try Packager(
@@ -25,8 +71,7 @@ import Yams
         ).run()
         #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("template.yaml").path))
         let text = try String(contentsOf: output.appendingPathComponent("serverless.yml"), encoding: .utf8)
-        let documents = try Yams.load_all(yaml: text).map { try #require($0 as? [String: Any]) }
-        return (text, documents)
+        return (text, try instances(text))
     }
 
     @Test func oneSCFInstancePerFunctionOfTheManifest() throws {
@@ -34,23 +79,21 @@ import Yams
         let (_, documents) = try documents()
         #expect(documents.count == manifest.functions.count)
         for (function, document) in zip(manifest.functions, documents) {
-            #expect(document["component"] as? String == "scf")
-            #expect(document["name"] as? String == function.name)
-            let inputs = try #require(document["inputs"] as? [String: Any])
-            #expect(inputs["runtime"] as? String == "CustomRuntime")
-            #expect(inputs["type"] as? String == "event")
-            #expect(inputs["handler"] as? String == function.handler)
-            #expect(inputs["src"] as? String == "./\(function.name).zip")
-            #expect(inputs["memorySize"] as? Int == function.memory)
-            #expect(inputs["timeout"] as? Int == Int(function.timeout))
-            #expect((inputs["description"] as? String)?.hasSuffix(function.routes.joined(separator: " ")) == true)
-            let events = try #require(inputs["events"] as? [[String: Any]])
-            #expect(events.count == 1)
-            let http = try #require(events.first?["http"] as? [String: Any])
-            let parameters = try #require(http["parameters"] as? [String: Any])
-            #expect(parameters["authType"] as? String == "NONE")
-            #expect((parameters["netConfig"] as? [String: Any])?["enableExtranet"] as? Bool == true)
-            let variables = try #require((inputs["environment"] as? [String: Any])?["variables"] as? [String: String])
+            #expect(document.component == "scf")
+            #expect(document.name == function.name)
+            let inputs = document.inputs
+            #expect(inputs.runtime == "CustomRuntime")
+            #expect(inputs.type == "event")
+            #expect(inputs.handler == function.handler)
+            #expect(inputs.src == "./\(function.name).zip")
+            #expect(inputs.memorySize == function.memory)
+            #expect(inputs.timeout == Int(function.timeout))
+            #expect(inputs.description.hasSuffix(function.routes.joined(separator: " ")))
+            #expect(inputs.events.count == 1)
+            let parameters = try #require(inputs.events.first).http.parameters
+            #expect(parameters.authType == "NONE")
+            #expect(parameters.netConfig.enableExtranet == true)
+            let variables = inputs.environment.variables
             #expect(variables["WXAUTH_FUNCTION_NAME"] == function.name)
             #expect(variables["WXAUTH_FUNCTION_TIMEOUT"] != nil)
             #expect(variables["WXAUTH_JWT_SECRET"] == "${env:WXAUTH_JWT_SECRET}")
@@ -65,7 +108,7 @@ import Yams
         defer { unsetenv("WXAUTH_JWT_SECRET") }
         let (text, documents) = try documents(["refresh"])
         #expect(documents.count == 1)
-        #expect(!text.contains("scf-template-secret-value-must-not-leak"))
+        assertNoSecrets(["scf-template-secret-value-must-not-leak-0123"], in: text)
     }
 
     @Test func memoryAndTimeoutAreFittedToSCFsLimits() throws {
@@ -75,10 +118,9 @@ import Yams
               huge:  { handler: login, route: /huge,  method: POST, memory: 4096 }
             """
         var template = SCFTemplate(try SAMTemplate(manifestText: text))
-        let documents = try Yams.load_all(yaml: template.render()).map { $0 as? [String: Any] }
-        let inputs = documents.map { $0?["inputs"] as? [String: Any] }
-        #expect(inputs.map { $0?["memorySize"] as? Int } == [128, 3072])
-        #expect(inputs.first??["timeout"] as? Int == 3)
+        let inputs = try instances(template.render()).map(\.inputs)
+        #expect(inputs.map(\.memorySize) == [128, 3072])
+        #expect(inputs.first?.timeout == 3)
         #expect(template.warnings.count == 3)
         #expect(SCFTemplate.memory(64) == 64 && SCFTemplate.memory(129) == 256)
     }

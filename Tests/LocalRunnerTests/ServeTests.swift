@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import LocalRunner
@@ -72,7 +73,9 @@ struct ServeTests {
         func header(_ name: String) -> [String] {
             headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1)
         }
-        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] }
+        func decoded<Body: Decodable>(_ type: Body.Type = Body.self) throws -> Body { try decodeJSON(from: body) }
+        /// The `error` code of an error answer (nil when the body is not one).
+        var error: String? { (try? decoded(ErrorBody.self))?.error }
     }
 
     /// Starts a server over the scripts, runs `body`, stops the server.
@@ -90,13 +93,7 @@ struct ServeTests {
             port: 0,
             log: { log.append($0) }
         )
-        do {
-            try await body(server, bin, log)
-        } catch {
-            await server.stop()
-            throw error
-        }
-        await server.stop()
+        try await server.stopping { try await body(server, bin, log) }
     }
 
     func send(
@@ -125,12 +122,12 @@ struct ServeTests {
         try await withServer { server, _, log in
             let missing = try await send(server, .GET, "/nowhere")
             #expect(missing.status == 404)
-            #expect(missing.json?["error"] as? String == "not_found")
+            #expect(missing.error == "not_found")
             #expect(missing.header("content-type") == ["application/json"])
 
             let wrong = try await send(server, .PUT, "/echo")
             #expect(wrong.status == 405)
-            #expect(wrong.json?["error"] as? String == "method_not_allowed")
+            #expect(wrong.error == "method_not_allowed")
             #expect(wrong.header("allow") == ["GET, POST"])
 
             let any = try await send(server, .DELETE, "/nostatus")
@@ -160,31 +157,31 @@ struct ServeTests {
             #expect(answer.header("content-type") == ["application/json"])
             #expect(answer.header("set-cookie") == ["a=1; Path=/", "b=2; HttpOnly"])
 
-            let event = try #require(answer.json, "the body is the event the function saw: \(answer.text)")
-            #expect(event["version"] as? String == "2.0")
-            #expect(event["rawPath"] as? String == "/echo")
-            #expect(event["rawQueryString"] as? String == "x=1&y=a%20b")
-            #expect(event["queryStringParameters"] as? [String: String] == ["x": "1", "y": "a b"])
-            #expect(event["cookies"] as? [String] == ["c1=v1", "c2=v2"])
-            let headers = try #require(event["headers"] as? [String: String])
+            // The body is the event the function saw.
+            let event = try answer.decoded(PayloadV2Event.self)
+            #expect(event.version == "2.0")
+            #expect(event.rawPath == "/echo")
+            #expect(event.rawQueryString == "x=1&y=a%20b")
+            #expect(event.queryStringParameters == ["x": "1", "y": "a b"])
+            #expect(event.cookies == ["c1=v1", "c2=v2"])
+            let headers = try #require(event.headers)
             #expect(headers["x-custom"] == "one,two")
             #expect(headers["content-type"] == "application/json")
             #expect(headers["cookie"] == nil)
             #expect(headers.keys.allSatisfy { $0 == $0.lowercased() })
-            #expect(event["body"] as? String == #"{"k":"v"}"#)
-            #expect(event["isBase64Encoded"] as? Bool == false)
-            let context = try #require(event["requestContext"] as? [String: Any])
-            let http = try #require(context["http"] as? [String: Any])
-            #expect(http["method"] as? String == "POST")
-            #expect(http["path"] as? String == "/echo")
-            #expect(http["sourceIp"] as? String == "127.0.0.1")
-            #expect(http["userAgent"] as? String == "wxauth-tests")
-            let requestID = try #require(context["requestId"] as? String)
+            #expect(event.body == #"{"k":"v"}"#)
+            #expect(event.isBase64Encoded == false)
+            let http = event.requestContext.http
+            #expect(http.method == "POST")
+            #expect(http.path == "/echo")
+            #expect(http.sourceIp == "127.0.0.1")
+            #expect(http.userAgent == "wxauth-tests")
+            let requestID = event.requestContext.requestId
             #expect(UUID(uuidString: requestID) != nil)
 
             let again = try await send(server, .GET, "/echo")
-            let secondID = (again.json?["requestContext"] as? [String: Any])?["requestId"] as? String
-            #expect(secondID != nil && secondID != requestID, "each request gets a fresh requestId")
+            let secondID = try again.decoded(PayloadV2Event.self).requestContext.requestId
+            #expect(secondID != requestID, "each request gets a fresh requestId")
 
             let lines = log.all
             #expect(lines.contains("[echo] hello from echo"))
@@ -197,27 +194,18 @@ struct ServeTests {
 
     @Test func binaryBodiesAreBase64BothWays() async throws {
         try await withServer { server, _, _ in
-            let answer = try await send(
-                server,
-                .POST,
-                "/echo",
-                headers: [("Content-Type", "application/octet-stream")],
-                body: [0x00, 0xFF, 0x01]
-            )
-            let event = try #require(answer.json)
-            #expect(event["body"] as? String == "AP8B")
-            #expect(event["isBase64Encoded"] as? Bool == true)
+            /// The event `/echo` saw for `body` of `contentType`.
+            func echoed(_ contentType: String, _ body: [UInt8]) async throws -> PayloadV2Event {
+                try await send(server, .POST, "/echo", headers: [("Content-Type", contentType)], body: body).decoded()
+            }
+            let event = try await echoed("application/octet-stream", [0x00, 0xFF, 0x01])
+            #expect(event.body == "AP8B")
+            #expect(event.isBase64Encoded == true)
 
             // Text content type but not UTF-8: base64 as well.
-            let notUTF8 = try await send(
-                server,
-                .POST,
-                "/echo",
-                headers: [("Content-Type", "text/plain")],
-                body: [0xC3, 0x28]
-            )
-            #expect(notUTF8.json?["isBase64Encoded"] as? Bool == true)
-            #expect(notUTF8.json?["body"] as? String == "wyg=")
+            let notUTF8 = try await echoed("text/plain", [0xC3, 0x28])
+            #expect(notUTF8.isBase64Encoded == true)
+            #expect(notUTF8.body == "wyg=")
 
             let image = try await send(server, .GET, "/binary")
             #expect(image.status == 200)
@@ -246,7 +234,7 @@ struct ServeTests {
             let start = ContinuousClock.now
             let answer = try await send(server, .GET, "/slow")
             #expect(answer.status == 504)
-            #expect(answer.json?["error"] as? String == "gateway_timeout")
+            #expect(answer.error == "gateway_timeout")
             #expect(ContinuousClock.now - start < .seconds(5), "the background sleep (same group) was killed too")
             #expect(log.all.contains("[slow] going to sleep"))
             #expect(log.all.contains { $0.contains("timed out after 1 s") })
@@ -258,7 +246,7 @@ struct ServeTests {
             for path in ["/crash", "/exit3", "/garbage", "/missing"] {
                 let answer = try await send(server, .GET, path)
                 #expect(answer.status == 502, "\(path)")
-                #expect(answer.json?["error"] as? String == "bad_gateway", "\(path)")
+                #expect(answer.error == "bad_gateway", "\(path)")
             }
             let lines = log.all
             #expect(lines.contains("[crash] about to crash"), "the function's stderr is in the log")
@@ -286,7 +274,7 @@ struct ServeTests {
             let refused = try await send(server, .GET, "/gate")
             #expect(refused.status == 429)
             #expect(refused.header("retry-after") == ["1"])
-            #expect(refused.json?["error"] as? String == "too_many_requests")
+            #expect(refused.error == "too_many_requests")
 
             // Open the gate: the blocked function reads one line from the FIFO and answers.
             let gate = bin.file("gate.fifo").path
@@ -329,10 +317,9 @@ struct HTTPEventRequestTests {
             sourceIP: "10.0.0.1",
             requestID: "r"
         )
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(event.encoded())) as? [String: Any])
-        #expect(json["cookies"] as? [String] == ["a=1", "b=2", "c=3"])
-        #expect(json["body"] == nil)
-        let context = try #require(json["requestContext"] as? [String: Any])
-        #expect((context["http"] as? [String: Any])?["sourceIp"] as? String == "10.0.0.1")
+        let encoded = try decodeJSON(PayloadV2Event.self, from: event.encoded())
+        #expect(encoded.cookies == ["a=1", "b=2", "c=3"])
+        #expect(try !decodeJSON(JSONObjectKeys.self, from: event.encoded()).keys.contains("body"))
+        #expect(encoded.requestContext.http.sourceIp == "10.0.0.1")
     }
 }

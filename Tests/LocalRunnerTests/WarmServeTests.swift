@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 @testable import LocalRunner
@@ -71,26 +72,34 @@ struct WarmServeTests {
             warm: true,
             log: { log.append($0) }
         )
-        do {
-            try await body(server, log)
-        } catch {
-            await server.stop()
-            throw error
+        try await server.stopping { try await body(server, log) }
+    }
+
+    /// What the Python runtime answers (its body), or the runner's error: every field optional, so one type reads
+    /// both; empty when the body is not JSON.
+    struct Reply: Decodable {
+        var seen: Int?
+        var deadlineInFuture: Bool?
+        var pid: Int?
+        var error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case seen, pid, error
+            case deadlineInFuture = "deadline_in_future"
         }
-        await server.stop()
     }
 
     func get(
         _ server: FunctionServer,
         _ path: String
-    ) async throws -> (status: Int, json: [String: Any], cookies: [String]) {
+    ) async throws -> (status: Int, reply: Reply, cookies: [String]) {
         let response = try await HTTPClient.shared.execute(
             HTTPClientRequest(url: server.baseURL + path),
             timeout: .seconds(30)
         )
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
-        return (Int(response.status.code), json, response.headers["set-cookie"])
+        let reply = (try? decodeJSON(Reply.self, from: Array(bytes.readableBytesView))) ?? Reply()
+        return (Int(response.status.code), reply, response.headers["set-cookie"])
     }
 
     @Test func oneProcessServesSuccessiveRequests() async throws {
@@ -99,10 +108,10 @@ struct WarmServeTests {
             for expected in 1...3 {
                 let answer = try await get(server, "/ok")
                 #expect(answer.status == 200)
-                #expect(answer.json["seen"] as? Int == expected)
-                #expect(answer.json["deadline_in_future"] as? Bool == true)
+                #expect(answer.reply.seen == expected)
+                #expect(answer.reply.deadlineInFuture == true)
                 #expect(answer.cookies == ["a=1", "b=2"])
-                pids.insert(answer.json["pid"] as? Int ?? -1)
+                pids.insert(answer.reply.pid ?? -1)
             }
             #expect(pids.count == 1, "one warm process answered every request")
             #expect(log.all.filter { $0 == "[ok] local-runner: started a warm instance" }.count == 1)
@@ -116,7 +125,7 @@ struct WarmServeTests {
                 for _ in 0..<12 {
                     group.addTask {
                         let answer = try await get(server, "/ok")
-                        return (answer.status, answer.json["pid"] as? Int ?? -1)
+                        return (answer.status, answer.reply.pid ?? -1)
                     }
                 }
                 return try await group.reduce(into: [(Int, Int)]()) { $0.append($1) }
@@ -135,7 +144,7 @@ struct WarmServeTests {
         try await withServer { server, log in
             let first = try await get(server, "/slow")
             #expect(first.status == 504)
-            #expect(first.json["error"] as? String == "gateway_timeout")
+            #expect(first.reply.error == "gateway_timeout")
             #expect(log.all.contains { $0.contains("[slow] local-runner: timed out after 1 s") })
         }
     }
@@ -146,12 +155,12 @@ struct WarmServeTests {
             #expect(first.status == 200)
             let crashed = try await get(server, "/crash")
             #expect(crashed.status == 502)
-            #expect(crashed.json["error"] as? String == "bad_gateway")
+            #expect(crashed.reply.error == "bad_gateway")
             #expect(log.all.contains { $0.contains("[crash] local-runner: warm instance crashed") })
             let again = try await get(server, "/crash")
             #expect(again.status == 200)
-            #expect(again.json["seen"] as? Int == 1, "a new instance")
-            #expect(again.json["pid"] as? Int != first.json["pid"] as? Int)
+            #expect(again.reply.seen == 1, "a new instance")
+            #expect(again.reply.pid != first.reply.pid)
         }
     }
 

@@ -15,6 +15,18 @@ import Testing
     static let ready = message("Z", [UInt8(ascii: "I")])
     static let authenticated = message("R", [0, 0, 0, 0]) + ready
 
+    /// How the tests connect to the scripted server on `port`: with a password and a database, without TLS.
+    static func options(port: Int) -> PostgresConnectionOptions {
+        PostgresConnectionOptions(
+            host: "127.0.0.1",
+            port: port,
+            username: "wx",
+            password: "pw",
+            database: "db",
+            tls: .disable
+        )
+    }
+
     /// Connects to a server that answers the start-up with `startUp` and the first query with `answer`, then
     /// runs `SELECT 1`; returns the client's error (nil when the query succeeded) and whether it closed.
     static func run(startUp: [UInt8], answer: [UInt8]) async throws -> (error: (any Error)?, closed: Bool) {
@@ -22,14 +34,7 @@ import Testing
         let worker = WorkerThread()
         defer { worker.stop() }
         return try await worker.run { () throws -> (error: (any Error)?, closed: Bool) in
-            let options = PostgresConnectionOptions(
-                host: "127.0.0.1",
-                port: server.port,
-                username: "wx",
-                password: "pw",
-                database: "db",
-                tls: .disable
-            )
+            let options = Self.options(port: server.port)
             let connection: PostgresConnection
             do {
                 connection = try PostgresConnection(options, deadline: .now + .seconds(5))
@@ -53,14 +58,7 @@ import Testing
         let worker = WorkerThread()
         defer { worker.stop() }
         return try await worker.run { () throws -> (results: [PostgresResult]?, error: (any Error)?, closed: Bool) in
-            let options = PostgresConnectionOptions(
-                host: "127.0.0.1",
-                port: server.port,
-                username: "wx",
-                password: "pw",
-                database: "db",
-                tls: .disable
-            )
+            let options = Self.options(port: server.port)
             let connection = try PostgresConnection(options, deadline: .now + .seconds(5))
             do {
                 return (

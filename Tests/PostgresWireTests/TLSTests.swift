@@ -26,6 +26,15 @@ import Testing
         }
     }
 
+    /// The client's error when `options` refuse the echo server; a test issue when they let the ping through.
+    @discardableResult
+    static func refusal(
+        _ options: TLSOptions,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> SocketError? {
+        await #expect(throws: SocketError.self, sourceLocation: sourceLocation) { _ = try await Self.echo(options) }
+    }
+
     @Test func verifyFullWithTheRightRootAndNamePasses() async throws {
         let root = Self.certificates.server
         #expect(
@@ -41,12 +50,10 @@ import Testing
     }
 
     @Test func verifyFullRefusesAnotherHostName() async throws {
-        let options = TLSOptions(
-            verification: .chainAndHost,
-            serverName: "db.example.com",
-            rootCertificates: Self.certificates.server
+        let root = Self.certificates.server
+        await Self.refusal(
+            TLSOptions(verification: .chainAndHost, serverName: "db.example.com", rootCertificates: root)
         )
-        await #expect(throws: SocketError.self) { _ = try await Self.echo(options) }
     }
 
     @Test func verifyCAChecksTheChainButNotTheName() async throws {
@@ -55,21 +62,15 @@ import Testing
             try await Self.echo(TLSOptions(verification: .chain, serverName: "db.example.com", rootCertificates: root))
                 == "ping"
         )
-        let stranger = TLSOptions(
-            verification: .chain,
-            serverName: "localhost",
-            rootCertificates: Self.certificates.stranger
-        )
-        await #expect(throws: SocketError.self) { _ = try await Self.echo(stranger) }
+        let stranger = Self.certificates.stranger
+        await Self.refusal(TLSOptions(verification: .chain, serverName: "localhost", rootCertificates: stranger))
     }
 
     @Test func anUnknownRootIsRefused() async throws {
-        let options = TLSOptions(
-            verification: .chainAndHost,
-            serverName: "localhost",
-            rootCertificates: Self.certificates.stranger
+        let stranger = Self.certificates.stranger
+        let error = await Self.refusal(
+            TLSOptions(verification: .chainAndHost, serverName: "localhost", rootCertificates: stranger)
         )
-        let error = await #expect(throws: SocketError.self) { _ = try await Self.echo(options) }
         #expect(error?.description.contains("not trusted") == true)
     }
 

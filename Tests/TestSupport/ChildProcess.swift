@@ -42,11 +42,13 @@ package func runChildProcess(
     try await runChildProcess(executable, arguments: arguments, stdin: Array(stdin.utf8), environment: environment)
 }
 
-private func runChildProcessBlocking(
+/// ``runChildProcess(_:arguments:stdin:environment:)`` on the calling thread, for what cannot wait
+/// asynchronously (a `static let`); it blocks that thread until the child exits.
+package func runChildProcessBlocking(
     _ executable: URL,
-    arguments: [String],
-    stdin: [UInt8],
-    environment: [String: String]?
+    arguments: [String] = [],
+    stdin: [UInt8] = [],
+    environment: [String: String]? = nil
 ) throws -> ChildProcessRun {
     let inputURL = FileManager.default.temporaryDirectory.appendingPathComponent(
         "wxauth-test-stdin-\(UUID().uuidString)"

@@ -49,17 +49,15 @@ package struct TestCertificates: Sendable {
         let directory = NSTemporaryDirectory() + "wxauth-tls-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for name in ["server", "stranger"] {
-            let openssl = Process()
-            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            openssl.arguments = [
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-subj", "/CN=localhost",
-                "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ]
-            openssl.standardError = FileHandle.nullDevice
-            try openssl.run()
-            openssl.waitUntilExit()
-            guard openssl.terminationStatus == 0 else {
+            let openssl = try runChildProcessBlocking(
+                URL(fileURLWithPath: "/usr/bin/env"),
+                arguments: [
+                    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-subj",
+                    "/CN=localhost", "-days", "2", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                ]
+            )
+            guard openssl.status == 0 else {
                 throw LoopbackSocket.Failure(description: "openssl could not make a test certificate")
             }
         }

@@ -1,6 +1,7 @@
 import Crypto
 import Encodings
 import Foundation
+import TestSupport
 import Testing
 import WeChat
 
@@ -46,18 +47,14 @@ enum TokenFixture {
     func everyAlgorithmSignsAnRFC9068TokenThatVerifies(algorithm: SigningAlgorithm) throws {
         let tokens = TokenFixture.tokens(try TokenFixture.keySet([try TokenFixture.jwk(algorithm, kid: "k1")]))
         let token = try tokens.issue(subject: "u1", session: "s1", clientId: "wxmini", jti: "j1", now: TokenFixture.now)
-        let parts = token.split(separator: ".").map { Data(base64Encoded: String($0).padded())! }
-        let header = try JSONSerialization.jsonObject(with: parts[0]) as? [String: Any]
-        #expect(header?["alg"] as? String == algorithm.rawValue)
-        #expect(header?["typ"] as? String == "at+jwt")
-        #expect(header?["kid"] as? String == "k1")
-        let claims = try JSONSerialization.jsonObject(with: parts[1]) as? [String: Any]
-        #expect(claims?["exp"] as? Int == 1_700_000_900 && claims?["iat"] as? Int == 1_700_000_000)
-        #expect(claims?["client_id"] as? String == "wxmini" && claims?["sid"] as? String == "s1")
-        #expect(
-            claims?["iss"] as? String == "wxauth" && claims?["aud"] as? String == "wxauth"
-                && claims?["jti"] as? String == "j1"
-        )
+        let header = try JWTParts.header(of: token)
+        #expect(header.alg == algorithm.rawValue)
+        #expect(header.typ == "at+jwt")
+        #expect(header.kid == "k1")
+        let claims = try JWTParts.claims(of: token)
+        #expect(claims.exp == 1_700_000_900 && claims.iat == 1_700_000_000)
+        #expect(claims.clientId == "wxmini" && claims.sid == "s1")
+        #expect(claims.iss == "wxauth" && claims.aud == "wxauth" && claims.jti == "j1")
         let verified = try tokens.verify(token, now: TokenFixture.now + 100)
         #expect(verified.sub == "u1" && verified.sid == "s1" && verified.jti == "j1" && verified.clientId == "wxmini")
     }
@@ -67,7 +64,7 @@ enum TokenFixture {
         let b = TokenFixture.tokens(SigningKeySet(secret: Secret(Fixture.jwtSecret)))
         let other = TokenFixture.tokens(SigningKeySet(secret: Secret(String(repeating: "q", count: 40))))
         #expect(a.keys.signer.kid == b.keys.signer.kid && a.keys.signer.kid != other.keys.signer.kid)
-        #expect(!a.keys.signer.kid.contains(Fixture.jwtSecret.prefix(8)))
+        assertNoSecrets([String(Fixture.jwtSecret.prefix(8))], in: a.keys.signer.kid)
         let token = try a.issue(subject: "u1", session: "s1", clientId: "wxa", jti: "j", now: TokenFixture.now)
         #expect(try b.verify(token, now: TokenFixture.now).sub == "u1")
         #expect(throws: AuthError.self) { try other.verify(token, now: TokenFixture.now) }
@@ -256,10 +253,7 @@ enum TokenFixture {
         #expect(try during.verify(oldToken, now: TokenFixture.now).sub == "u1")
         #expect(throws: AuthError.self) { try after.verify(oldToken, now: TokenFixture.now) }
         let newToken = try during.issue(subject: "u1", session: "s1", clientId: "wxa", jti: "j", now: TokenFixture.now)
-        let header =
-            try JSONSerialization.jsonObject(with: Data(base64Encoded: String(newToken.prefix { $0 != "." }).padded())!)
-            as? [String: Any]
-        #expect(header?["kid"] as? String == "new")
+        #expect(try JWTParts.header(of: newToken).kid == "new")
         #expect(try after.verify(newToken, now: TokenFixture.now).sub == "u1")
     }
 
@@ -267,8 +261,7 @@ enum TokenFixture {
         let keys = try TokenFixture.keySet(
             try SigningAlgorithm.allCases.map { try TokenFixture.jwk($0, kid: $0.rawValue) }
         )
-        let document = try JSONSerialization.jsonObject(with: Data(keys.publicJWKSet.utf8)) as? [String: Any]
-        let published = try #require(document?["keys"] as? [[String: String]])
+        let published = try decodeJSON(JWKSetShape.self, from: keys.publicJWKSet).keys
         #expect(published.map { $0["kid"] } == ["ES256", "EdDSA", "RS256"])
         for jwk in published {
             #expect(Set(jwk.keys).isDisjoint(with: ["d", "p", "q", "dp", "dq", "qi", "k"]))
@@ -423,6 +416,41 @@ enum TokenFixture {
             DataKeyring(secret: secret).box(purpose: "wxauth/state/v1").authenticationCode(Array("m".utf8))
                 == Array(mac)
         )
+    }
+}
+
+/// An access token's header and claims as CONTRACT §5 lists them, decoded from the token's own text.
+enum JWTParts {
+    struct Header: Decodable {
+        var alg: String
+        var typ: String
+        var kid: String
+    }
+
+    struct Claims: Decodable {
+        var iss: String
+        var aud: String
+        var sub: String
+        var iat: Int
+        var exp: Int
+        var jti: String
+        var clientId: String
+        var sid: String
+
+        enum CodingKeys: String, CodingKey {
+            case iss, aud, sub, iat, exp, jti, sid
+            case clientId = "client_id"
+        }
+    }
+
+    static func header(of token: String) throws -> Header { try self.part(0, of: token) }
+    static func claims(of token: String) throws -> Claims { try self.part(1, of: token) }
+
+    private static func part<Part: Decodable>(_ index: Int, of token: String) throws -> Part {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        let text = try #require(parts.count == 3 ? String(parts[index]) : nil, "not a JWT: \(token.prefix(20))…")
+        let bytes = try #require(Data(base64Encoded: text.padded()), "not base64url: \(text)")
+        return try decodeJSON(from: Array(bytes))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WXAuth
 import WXAuthStore
@@ -50,7 +51,7 @@ import WeChat
     func namesTheBadSettingButNotItsValue(environment: [String: String], message: String) {
         let error = #expect(throws: ConfigError.self) { try Config(environment: environment) }
         #expect(error?.description.hasPrefix(message) == true)
-        #expect(!(error?.description.contains("short-secret") ?? true))
+        assertNoSecrets(["short-secret"], in: error?.description ?? "")
     }
 
     /// A newcomer's first invoke fails on the missing secret: the message says how to make one.

@@ -54,3 +54,19 @@ enum Fixture {
 
     static let session = #"{"session_key":"tiihtNczf5v6AKRyjwEUhQ==","openid":"oAlice","unionid":"uAlice"}"#
 }
+
+extension Fixture {
+    /// Signs in through `POST /login`'s flow with code "c" (and `shared`), as most flow tests do.
+    static func signIn(
+        _ services: Services,
+        shared: SharedUserData = SharedUserData()
+    ) async throws(AuthError) -> TokenResponse {
+        try await MiniProgramLogin.run(
+            code: "c",
+            shared: shared,
+            services: services,
+            deadline: .now + .seconds(5),
+            logger: Logger(label: "test")
+        )
+    }
+}

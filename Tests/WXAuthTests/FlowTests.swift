@@ -18,8 +18,8 @@ import WeChat
         FunctionRequest(method: "POST", path: "/", headers: ["content-type": contentType], body: Array(body.utf8))
     }
 
-    func json(_ response: FunctionResponse) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+    func error(_ response: FunctionResponse) throws -> ErrorBody {
+        try decodeJSON(from: response.body)
     }
 
     @Test func signInRefreshAndUserinfo() async throws {
@@ -31,15 +31,15 @@ import WeChat
         let login = try await Functions.login(provider)(post(#"{"code":"0a1b2c"}"#), context())
         #expect(login.statusCode == 200)
         #expect(login.headers["cache-control"] == "no-store")
-        let tokens = try json(login)
-        #expect(tokens["token_type"] as? String == "Bearer")
-        #expect(tokens["expires_in"] as? Int == 900)
-        #expect(tokens["refresh_expires_in"] as? Int == 604_800)
-        let user = try #require(tokens["user"] as? [String: Any])
-        #expect(user["openid"] as? String == "oAlice" && user["unionid"] as? String == "uAlice")
-        #expect(!login.body.contains("tiihtNczf5v6AKRyjwEUhQ"))
-        let access = try #require(tokens["access_token"] as? String)
-        let refresh = try #require(tokens["refresh_token"] as? String)
+        let tokens = try decodeJSON(TokenBody.self, from: login.body)
+        #expect(tokens.tokenType == "Bearer")
+        #expect(tokens.expiresIn == 900)
+        #expect(tokens.refreshExpiresIn == 604_800)
+        let user = tokens.user
+        #expect(user.openid == "oAlice" && user.unionid == "uAlice")
+        assertNoSecrets(["tiihtNczf5v6AKRyjwEUhQ"], in: login.body)
+        let access = tokens.accessToken
+        let refresh = tokens.refreshToken
         #expect(RefreshToken.isWellFormed(refresh))
 
         let info = try await Functions.userinfo(provider)(
@@ -47,25 +47,25 @@ import WeChat
             context()
         )
         #expect(info.statusCode == 200)
-        let claims = try json(info)
-        #expect(claims["sub"] as? String == user["id"] as? String)
-        #expect(claims["openid"] as? String == "oAlice")
-        #expect(claims["updated_at"] as? Int == Int(clock.nowSeconds))
+        let claims = try decodeJSON(UserInfoClaims.self, from: info.body)
+        #expect(claims.sub == user.id)
+        #expect(claims.openid == "oAlice")
+        #expect(claims.updatedAt == Int(clock.nowSeconds))
 
         clock.advance(60)
         let rotated = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(refresh)"}"#), context())
         #expect(rotated.statusCode == 200)
-        let next = try json(rotated)
-        #expect(next["refresh_token"] as? String != refresh)
+        let next = try decodeJSON(TokenBody.self, from: rotated.body)
+        #expect(next.refreshToken != refresh)
 
         let replay = try await Functions.refresh(provider)(
             post("refresh_token=\(refresh)", contentType: "application/x-www-form-urlencoded"),
             context()
         )
         #expect(replay.statusCode == 400)
-        #expect(try json(replay)["error"] as? String == "invalid_grant")
+        #expect(try error(replay).error == "invalid_grant")
         let afterReuse = try await Functions.refresh(provider)(
-            post(#"{"refresh_token":"\#(next["refresh_token"] as? String ?? "")"}"#),
+            post(#"{"refresh_token":"\#(next.refreshToken)"}"#),
             context()
         )
         #expect(afterReuse.statusCode == 400)
@@ -80,9 +80,9 @@ import WeChat
     @Test func sessionKeyIsStoredEncrypted() async throws {
         let store = MemoryStore()
         let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session), store: store)
-        _ = try await MiniProgramLogin.run(code: "c", services: services, deadline: .now + .seconds(5), logger: logger)
+        _ = try await Fixture.signIn(services)
         let sealed = try #require(try await store.sealedSessionKey(appid: "wxmini", openid: "oAlice"))
-        #expect(!String(decoding: sealed, as: UTF8.self).contains("tiihtNczf5v6AKRyjwEUhQ"))
+        assertNoSecrets(["tiihtNczf5v6AKRyjwEUhQ"], in: String(decoding: sealed, as: UTF8.self))
         #expect(try services.secretBox.open(sealed).revealed == "tiihtNczf5v6AKRyjwEUhQ==")
     }
 
@@ -98,11 +98,11 @@ import WeChat
         let services = await Fixture.services(ScriptedWeChat(answering: answer))
         let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == status)
-        let body = try json(response)
-        #expect(body["error"] as? String == code)
-        #expect(body["wechat_errcode"] as? Int == errcode)
+        let body = try error(response)
+        #expect(body.error == code)
+        #expect(body.wechatErrcode == errcode)
         if status == 503 { #expect(response.headers["retry-after"] != nil) }
-        #expect(!response.body.contains(Fixture.appSecret))
+        assertNoSecrets([Fixture.appSecret], in: response.body)
     }
 
     @Test(arguments: [
@@ -115,9 +115,9 @@ import WeChat
         let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session))
         let response = try await Functions.login(ServiceProvider(services))(post(body), context())
         #expect(response.statusCode == 400)
-        let json = try json(response)
-        #expect(json["error"] as? String == "invalid_request")
-        #expect(json["error_description"] as? String == message)
+        let body = try error(response)
+        #expect(body.error == "invalid_request")
+        #expect(body.errorDescription == message)
     }
 
     @Test func wrongMethodsGet405WithAllow() async throws {
@@ -130,7 +130,7 @@ import WeChat
             let response = try await handler(FunctionRequest(method: method, path: "/"), context())
             #expect(response.statusCode == 405)
             #expect(response.headers["allow"] == allow)
-            #expect(try json(response)["error"] as? String == "method_not_allowed")
+            #expect(try error(response).error == "method_not_allowed")
         }
     }
 
@@ -140,34 +140,24 @@ import WeChat
         let provider = ServiceProvider(services)
         let missing = try await Functions.refresh(provider)(post("{}"), context())
         #expect(missing.statusCode == 400)
-        #expect(try json(missing)["error"] as? String == "invalid_request")
+        #expect(try error(missing).error == "invalid_request")
         let unknown = try await Functions.refresh(provider)(post(#"{"refresh_token":"nope"}"#), context())
         #expect(unknown.statusCode == 400)
-        #expect(try json(unknown)["error"] as? String == "invalid_grant")
+        #expect(try error(unknown).error == "invalid_grant")
 
-        let tokens = try await MiniProgramLogin.run(
-            code: "c",
-            services: services,
-            deadline: .now + .seconds(5),
-            logger: logger
-        )
+        let tokens = try await Fixture.signIn(services)
         clock.advance(604_800)
         let expired = try await Functions.refresh(provider)(
             post(#"{"refresh_token":"\#(tokens.refreshToken)"}"#),
             context()
         )
         #expect(expired.statusCode == 400)
-        #expect(try json(expired)["error_description"] as? String == "the refresh token has expired")
+        #expect(try error(expired).errorDescription == "the refresh token has expired")
     }
 
     @Test func refreshAcceptsTheCookie() async throws {
         let services = await Fixture.services(ScriptedWeChat(answering: Fixture.session))
-        let tokens = try await MiniProgramLogin.run(
-            code: "c",
-            services: services,
-            deadline: .now + .seconds(5),
-            logger: logger
-        )
+        let tokens = try await Fixture.signIn(services)
         var request = FunctionRequest(method: "POST", path: "/refresh")
         request.cookies = [RefreshFlow.cookieName: tokens.refreshToken]
         let response = try await Functions.refresh(ServiceProvider(services))(request, context())
@@ -186,12 +176,7 @@ import WeChat
             #expect(response.statusCode == 401)
             #expect(response.headers["www-authenticate"] == #"Bearer realm="wxauth", error="invalid_token""#)
         }
-        let tokens = try await MiniProgramLogin.run(
-            code: "c",
-            services: services,
-            deadline: .now + .seconds(5),
-            logger: logger
-        )
+        let tokens = try await Fixture.signIn(services)
         clock.advance(900 + 30)
         let expired = try await Functions.userinfo(provider)(
             FunctionRequest(method: "GET", path: "/", headers: ["authorization": "Bearer \(tokens.accessToken)"]),
@@ -206,7 +191,7 @@ import WeChat
         )
         let response = try await handler(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)
-        #expect((try json(response)["error_description"] as? String)?.hasPrefix("WXAUTH_JWT_SECRET is not set") == true)
+        #expect(try error(response).errorDescription?.hasPrefix("WXAUTH_JWT_SECRET is not set") == true)
 
         var config = Fixture.config()
         config.miniProgram = nil
@@ -217,7 +202,7 @@ import WeChat
             context()
         )
         #expect(noApp.statusCode == 500)
-        #expect(try json(noApp)["error_description"] as? String == "WECHAT_APPID and WECHAT_SECRET must be set")
+        #expect(try error(noApp).errorDescription == "WECHAT_APPID and WECHAT_SECRET must be set")
     }
 
     /// Services without a WeChat client (an executable that passed no transport, which `Functions.definition`'s
@@ -227,7 +212,7 @@ import WeChat
         services.wechat = nil
         let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)
-        let description = try #require(try json(response)["error_description"] as? String)
+        let description = try #require(try error(response).errorDescription)
         #expect(description.contains("built without a WeChat transport"), "\(description)")
     }
 }

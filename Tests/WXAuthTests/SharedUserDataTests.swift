@@ -55,13 +55,7 @@ import WeChat
         let wechat = ScriptedWeChat(routes: ["/sns/jscode2session": [Self.session(Self.demoSessionKey)]])
         let services = await services(wechat)
         let shared = SharedUserData(encryptedData: Self.demoEncryptedData, iv: Self.demoIV)
-        let tokens = try await MiniProgramLogin.run(
-            code: "c",
-            shared: shared,
-            services: services,
-            deadline: .now + .seconds(5),
-            logger: logger
-        )
+        let tokens = try await Fixture.signIn(services, shared: shared)
         #expect(tokens.user.unionid == "ocMvos6NjeKLIBqg5Mr9QjxrP1FA")
         let info = try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger)
         #expect(info.nickname == "Band")
@@ -92,13 +86,7 @@ import WeChat
         let wechat = ScriptedWeChat(routes: ["/sns/jscode2session": [Self.session(Self.signatureSessionKey)]])
         let services = await services(wechat)
         let good = SharedUserData(rawData: Self.signatureRawData, signature: Self.signature)
-        let tokens = try await MiniProgramLogin.run(
-            code: "c",
-            shared: good,
-            services: services,
-            deadline: .now + .seconds(5),
-            logger: logger
-        )
+        let tokens = try await Fixture.signIn(services, shared: good)
         #expect(
             try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger).nickname
                 == "Band"
@@ -109,13 +97,7 @@ import WeChat
             signature: Self.signature
         )
         let error = await #expect(throws: AuthError.self) {
-            try await MiniProgramLogin.run(
-                code: "c",
-                shared: bad,
-                services: services,
-                deadline: .now + .seconds(5),
-                logger: logger
-            )
+            try await Fixture.signIn(services, shared: bad)
         }
         #expect(error?.status == 400 && error?.code == "invalid_request")
     }
@@ -146,16 +128,16 @@ import WeChat
                 method: "POST",
                 path: "/login",
                 headers: ["content-type": "application/json"],
-                body: Array(try JSONSerialization.data(withJSONObject: ["code": "c", "encryptedData": data, "iv": iv]))
+                body: Array(try JSONEncoder().encode(["code": "c", "encryptedData": data, "iv": iv]))
             ),
             FunctionContext(functionName: "login", logger: logger, deadline: .now + .seconds(5))
         )
         #expect(response.statusCode == 400)
-        let body = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
-        #expect(body["error"] as? String == "invalid_request")
-        let description = body["error_description"] as? String ?? ""
+        let body = try decodeJSON(ErrorBody.self, from: response.body)
+        #expect(body.error == "invalid_request")
+        let description = body.errorDescription ?? ""
         #expect(description.lowercased().contains(hint.lowercased()), "\(description)")
-        #expect(!response.body.contains(key))
+        assertNoSecrets([key], in: response.body)
     }
 
     @Test func halfPairsAreRefusedBeforeWeChatIsCalled() async throws {
@@ -163,13 +145,7 @@ import WeChat
         let services = await services(wechat)
         for shared in [SharedUserData(encryptedData: "x"), SharedUserData(signature: "y")] {
             await #expect(throws: AuthError.self) {
-                try await MiniProgramLogin.run(
-                    code: "c",
-                    shared: shared,
-                    services: services,
-                    deadline: .now + .seconds(5),
-                    logger: logger
-                )
+                try await Fixture.signIn(services, shared: shared)
             }
         }
         #expect(wechat.calls("/sns/jscode2session").isEmpty)
@@ -186,13 +162,7 @@ import WeChat
         ])
         let services = await services(wechat)
         for _ in 0..<3 {
-            let tokens = try await MiniProgramLogin.run(
-                code: "c",
-                shared: SharedUserData(phoneCode: "p"),
-                services: services,
-                deadline: .now + .seconds(5),
-                logger: logger
-            )
+            let tokens = try await Fixture.signIn(services, shared: SharedUserData(phoneCode: "p"))
             let info = try await UserInfoFlow.run(bearer: tokens.accessToken, services: services, logger: logger)
             #expect(info.phoneNumber == "13800138000" && info.phoneNumberVerified == true)
         }
@@ -208,13 +178,7 @@ import WeChat
             "/wxa/business/getuserphonenumber": [#"{"errcode":40001,"errmsg":"invalid credential"}"#, Self.phone],
         ])
         let services = await services(wechat)
-        let tokens = try await MiniProgramLogin.run(
-            code: "c",
-            shared: SharedUserData(phoneCode: "p"),
-            services: services,
-            deadline: .now + .seconds(5),
-            logger: logger
-        )
+        let tokens = try await Fixture.signIn(services, shared: SharedUserData(phoneCode: "p"))
         #expect(tokens.user.openid == "oGZUI0egBJY1zhBYw2KhdUfwVJJE")
         let stableCalls = wechat.calls("/cgi-bin/stable_token")
         #expect(stableCalls.count == 2)
@@ -228,13 +192,7 @@ import WeChat
             "/wxa/business/getuserphonenumber": [#"{"errcode":40029,"errmsg":"invalid code"}"#],
         ])
         let error = await #expect(throws: AuthError.self) {
-            try await MiniProgramLogin.run(
-                code: "c",
-                shared: SharedUserData(phoneCode: "p"),
-                services: await services(wechat),
-                deadline: .now + .seconds(5),
-                logger: logger
-            )
+            try await Fixture.signIn(await services(wechat), shared: SharedUserData(phoneCode: "p"))
         }
         #expect(error?.code == "invalid_grant" && error?.wechatErrcode == 40029)
     }

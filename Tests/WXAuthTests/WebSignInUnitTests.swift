@@ -136,8 +136,7 @@ import WeChat
     }
 
     func refreshToken(_ response: FunctionResponse) -> String? {
-        let body = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
-        return body?["refresh_token"] as? String
+        (try? decodeJSON(TokenBody.self, from: response.body))?.refreshToken
     }
 
     func isInvalidState(_ response: FunctionResponse) -> Bool {

@@ -47,10 +47,10 @@ struct AuthorizePageTests {
             #expect(location.hasSuffix("&state=abcXYZ09"))
             let code = try #require(location.queryItem("code"))
 
-            let token = try await sandbox.exchangeWebCode(code).json
-            #expect(token["openid"] as? String == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "alice"))
-            #expect(token["unionid"] as? String == TestUsers.unionid(user: "alice"))
-            #expect(token["scope"] as? String == "snsapi_userinfo")
+            let token = try await sandbox.exchangeWebCode(code).answer
+            #expect(token.openid == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "alice"))
+            #expect(token.unionid == TestUsers.unionid(user: "alice"))
+            #expect(token.scope == "snsapi_userinfo")
         }
     }
 
@@ -91,12 +91,12 @@ struct AuthorizePageTests {
     func newUser() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let code = try await sandbox.authorize(user: "Zoë 微信")
-            let token = try await sandbox.exchangeWebCode(code).json
+            let token = try await sandbox.exchangeWebCode(code).answer
             #expect(
-                token["openid"] as? String == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "Zoë 微信")
+                token.openid == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "Zoë 微信")
             )
-            let users = try #require(try await sandbox.get("/sandbox/users").json["users"] as? [[String: Any]])
-            #expect(users.map { $0["user"] as? String } == ["Zoë 微信"])
+            let users = try #require(try await sandbox.get("/sandbox/users").answer.users)
+            #expect(users.map { $0.user } == ["Zoë 微信"])
             #expect(try await sandbox.page(Self.oaPath, Sandbox.authorizeQuery()).text.contains(">Zoë 微信</option>"))
         }
     }
@@ -108,7 +108,7 @@ struct AuthorizePageTests {
             let result = try await sandbox.submit(Self.oaPath, fields)
             #expect(result.status == 302)
             #expect(result.location?.queryItem("code") != nil)
-            let users = try #require(try await sandbox.get("/sandbox/users").json["users"] as? [[String: Any]])
+            let users = try #require(try await sandbox.get("/sandbox/users").answer.users)
             #expect(users.count == 1)
         }
     }
@@ -116,13 +116,13 @@ struct AuthorizePageTests {
     @Test("a snapshot user gets is_snapshotuser, its own openid and the person's unionid")
     func snapshot() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let real = try await sandbox.exchangeWebCode(try await sandbox.authorize(user: "alice")).json
+            let real = try await sandbox.exchangeWebCode(try await sandbox.authorize(user: "alice")).answer
             let virtual = try await sandbox.exchangeWebCode(try await sandbox.authorize(user: "alice", snapshot: true))
-                .json
-            #expect(virtual["is_snapshotuser"] as? Int == 1)
-            #expect(real["is_snapshotuser"] == nil)
-            #expect(virtual["openid"] as? String != real["openid"] as? String)
-            #expect(virtual["unionid"] as? String == real["unionid"] as? String)
+                .answer
+            #expect(virtual.isSnapshotuser == 1)
+            #expect(real.isSnapshotuser == nil)
+            #expect(virtual.openid != real.openid)
+            #expect(virtual.unionid == real.unionid)
         }
     }
 
@@ -141,11 +141,11 @@ struct AuthorizePageTests {
                 scope: "snsapi_login",
                 snapshot: true
             )
-            let token = try await sandbox.exchangeWebCode(code, app: Sandbox.website).json
-            #expect(token["scope"] as? String == "snsapi_login")
-            #expect(token["unionid"] as? String == TestUsers.unionid(user: "alice"))
-            #expect(token["openid"] as? String == TestUsers.openid(appid: Sandbox.website.appid, user: "alice"))
-            #expect(token["is_snapshotuser"] == nil)
+            let token = try await sandbox.exchangeWebCode(code, app: Sandbox.website).answer
+            #expect(token.scope == "snsapi_login")
+            #expect(token.unionid == TestUsers.unionid(user: "alice"))
+            #expect(token.openid == TestUsers.openid(appid: Sandbox.website.appid, user: "alice"))
+            #expect(token.isSnapshotuser == nil)
         }
     }
 

@@ -9,7 +9,7 @@ struct ControlAPITests {
         try await Sandbox.with { sandbox in
             let result = try await sandbox.get("/sandbox/health")
             #expect(result.status == 200)
-            #expect(result.json["ok"] as? Bool == true)
+            #expect(result.answer.ok == true)
         }
     }
 
@@ -24,7 +24,7 @@ struct ControlAPITests {
                 json: #"{"appid": "wxlate", "secret": "late-secret"}"#
             )
             #expect(registered.status == 201)
-            let code = try #require(try await sandbox.mintCode(app: app)["code"] as? String)
+            let code = try await sandbox.newCode(app: app)
             #expect(try await sandbox.exchange(code: code, appid: app.appid, secret: app.secret).errcode == nil)
         }
     }
@@ -34,10 +34,10 @@ struct ControlAPITests {
         try await Sandbox.with { sandbox in
             let first = try await sandbox.mintCode(user: nil)
             let second = try await sandbox.mintCode(user: nil)
-            let user = try #require(first["user"] as? String)
+            let user = try #require(first.user)
             #expect(!user.isEmpty)
-            #expect(first["user"] as? String != second["user"] as? String)
-            #expect(first["openid"] as? String != second["openid"] as? String)
+            #expect(first.user != second.user)
+            #expect(first.openid != second.openid)
         }
     }
 
@@ -45,11 +45,11 @@ struct ControlAPITests {
     func mintedIds() async throws {
         try await Sandbox.with { sandbox in
             let minted = try await sandbox.mintCode(user: "erin")
-            #expect(minted["appid"] as? String == Sandbox.appA.appid)
-            #expect(minted["user"] as? String == "erin")
+            #expect(minted.appid == Sandbox.appA.appid)
+            #expect(minted.user == "erin")
             let again = try await sandbox.mintCode(user: "erin")
-            #expect(again["openid"] as? String == minted["openid"] as? String)
-            #expect(again["code"] as? String != minted["code"] as? String)
+            #expect(again.openid == minted.openid)
+            #expect(again.code != minted.code)
         }
     }
 
@@ -69,7 +69,7 @@ struct ControlAPITests {
             let result = try await sandbox.post(path, json: body)
             #expect(result.status == 400)
             #expect(result.contentType.hasPrefix("application/json"))
-            #expect(result.json["error"] is String)
+            #expect(result.answer.error != nil)
         }
     }
 

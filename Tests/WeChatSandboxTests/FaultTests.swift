@@ -8,18 +8,18 @@ struct FaultTests {
     @Test("an errcode fault answers N times, leaves the code unspent, then normal service resumes")
     func errcodeTimesN() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "errcode": -1, "times": 2}"#)
 
             for _ in 0..<2 {
                 let busy = try await sandbox.exchange(code: code)
                 #expect(busy.status == 200)
                 #expect(busy.errcode == -1)
-                #expect((busy.json["errmsg"] as? String)?.hasPrefix("system error") == true)
+                #expect((busy.answer.errmsg)?.hasPrefix("system error") == true)
             }
             let ok = try await sandbox.exchange(code: code)
             #expect(ok.errcode == nil)
-            #expect(ok.json["openid"] is String)
+            #expect(ok.answer.openid != nil)
         }
     }
 
@@ -29,14 +29,14 @@ struct FaultTests {
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "errcode": 45011, "errmsg": "slow down"}"#)
             let result = try await sandbox.exchange(code: "anything")
             #expect(result.errcode == 45011)
-            #expect(result.json["errmsg"] as? String == "slow down")
+            #expect(result.answer.errmsg == "slow down")
         }
     }
 
     @Test("a status fault answers that HTTP status once")
     func status503() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "status": 503}"#)
             let unavailable = try await sandbox.exchange(code: code)
             #expect(unavailable.status == 503)
@@ -48,13 +48,13 @@ struct FaultTests {
     @Test("a delay fault waits, then answers normally")
     func delay() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "delay_ms": 100}"#)
             let started = ContinuousClock.now
             let result = try await sandbox.exchange(code: code)
             #expect(ContinuousClock.now - started >= .milliseconds(100))
             #expect(result.errcode == nil)
-            #expect(result.json["session_key"] is String)
+            #expect(result.answer.sessionKey != nil)
         }
     }
 
@@ -71,7 +71,7 @@ struct FaultTests {
     @Test("a drop fault closes the connection without a response, then normal service resumes")
     func drop() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "drop": true}"#)
             let error = await #expect(throws: HTTPClientError.self) {
                 _ = try await sandbox.exchange(code: code)
@@ -117,22 +117,22 @@ struct FaultTests {
         try await Sandbox.with { sandbox in
             let result = try await sandbox.post("/sandbox/faults", json: body)
             #expect(result.status == 400)
-            #expect(result.json["error"] is String)
+            #expect(result.answer.error != nil)
         }
     }
 
     @Test("calls are counted per endpoint, faulted ones included, and can be reset")
     func callCounts() async throws {
         try await Sandbox.with { sandbox in
-            #expect(try await sandbox.get("/sandbox/calls").json["/sns/jscode2session"] as? Int == 0)
+            #expect(try await sandbox.calls()["/sns/jscode2session"] == 0)
             try await sandbox.addFault(#"{"endpoint": "/sns/jscode2session", "errcode": -1}"#)
             _ = try await sandbox.exchange(code: "x")
             _ = try await sandbox.exchange(code: "y", appid: nil)
             _ = try await sandbox.exchange(code: "z", path: "/sns/jsCode2Session")
-            #expect(try await sandbox.get("/sandbox/calls").json["/sns/jscode2session"] as? Int == 2)
+            #expect(try await sandbox.calls()["/sns/jscode2session"] == 2)
 
             #expect(try await sandbox.delete("/sandbox/calls").status == 204)
-            #expect(try await sandbox.get("/sandbox/calls").json["/sns/jscode2session"] as? Int == 0)
+            #expect(try await sandbox.calls()["/sns/jscode2session"] == 0)
         }
     }
 }

@@ -8,20 +8,20 @@ struct JSCode2SessionTests {
     func successShape() async throws {
         try await Sandbox.with { sandbox in
             let minted = try await sandbox.mintCode()
-            let code = try #require(minted["code"] as? String)
+            let code = try #require(minted.code)
             let result = try await sandbox.exchange(code: code)
 
             #expect(result.status == 200)
             #expect(result.contentType.hasPrefix("text/plain"))
-            let json = result.json
-            #expect(json["errcode"] == nil)
-            #expect(Set(json.keys) == ["session_key", "openid", "unionid"])
-            #expect(json["openid"] as? String == minted["openid"] as? String)
-            #expect(json["unionid"] as? String == minted["unionid"] as? String)
+            let json = result.answer
+            #expect(json.errcode == nil)
+            #expect(result.keys == ["session_key", "openid", "unionid"])
+            #expect(json.openid == minted.openid)
+            #expect(json.unionid == minted.unionid)
 
-            let sessionKey = try #require(json["session_key"] as? String)
+            let sessionKey = try #require(json.sessionKey)
             #expect(Data(base64Encoded: sessionKey)?.count == 16)
-            let openid = try #require(json["openid"] as? String)
+            let openid = try #require(json.openid)
             #expect(openid.count == 28 && openid.hasPrefix("o"))
         }
     }
@@ -29,7 +29,7 @@ struct JSCode2SessionTests {
     @Test("a code is minted in WeChat's shape")
     func codeShape() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             #expect(code.count == 32)
             #expect(code.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
         }
@@ -132,7 +132,7 @@ struct JSCode2SessionTests {
             #expect(result.status == 200)
             #expect(result.contentType.hasPrefix("application/json"))
             #expect(result.errcode == errorCase.errcode)
-            let errmsg = try #require(result.json["errmsg"] as? String)
+            let errmsg = try #require(result.answer.errmsg)
             #expect(errmsg.contains("rid: "))
         }
     }
@@ -140,7 +140,7 @@ struct JSCode2SessionTests {
     @Test("a checked-out code with bad credentials is not spent")
     func credentialErrorsKeepTheCode() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             #expect(try await sandbox.exchange(code: code, secret: "wrong").errcode == 40125)
             #expect(try await sandbox.exchange(code: code, grantType: "nope").errcode == 40002)
             #expect(try await sandbox.exchange(code: code).errcode == nil)
@@ -150,23 +150,23 @@ struct JSCode2SessionTests {
     @Test("a code works once, then 40163 code been used")
     func singleUse() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             #expect(try await sandbox.exchange(code: code).errcode == nil)
             let second = try await sandbox.exchange(code: code)
             #expect(second.errcode == 40163)
-            #expect((second.json["errmsg"] as? String)?.hasPrefix("code been used") == true)
+            #expect((second.answer.errmsg)?.hasPrefix("code been used") == true)
         }
     }
 
     @Test("a code expires after 5 minutes of the sandbox clock: 40029")
     func expiry() async throws {
         try await Sandbox.with { sandbox in
-            let stale = try #require(try await sandbox.mintCode()["code"] as? String)
+            let stale = try await sandbox.newCode()
             sandbox.clock.advance(by: 299)
-            let fresh = try #require(try await sandbox.mintCode()["code"] as? String)
+            let fresh = try await sandbox.newCode()
             #expect(try await sandbox.exchange(code: stale).errcode == nil)
 
-            let late = try #require(try await sandbox.mintCode()["code"] as? String)
+            let late = try await sandbox.newCode()
             sandbox.clock.advance(by: 301)
             #expect(try await sandbox.exchange(code: late).errcode == 40029)
             #expect(try await sandbox.exchange(code: fresh).errcode == 40029)
@@ -176,7 +176,7 @@ struct JSCode2SessionTests {
     @Test("a code minted for one app is invalid for another")
     func codeBoundToApp() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintCode(app: Sandbox.appA)["code"] as? String)
+            let code = try await sandbox.newCode(app: Sandbox.appA)
             let result = try await sandbox.exchange(code: code, appid: Sandbox.appB.appid, secret: Sandbox.appB.secret)
             #expect(result.errcode == 40029)
         }
@@ -185,16 +185,16 @@ struct JSCode2SessionTests {
     @Test("unionid is the same in every app, openid is per app")
     func unionidAcrossApps() async throws {
         try await Sandbox.with { sandbox in
-            let codeA = try #require(try await sandbox.mintCode(app: Sandbox.appA, user: "bob")["code"] as? String)
-            let codeB = try #require(try await sandbox.mintCode(app: Sandbox.appB, user: "bob")["code"] as? String)
-            let inA = try await sandbox.exchange(code: codeA).json
+            let codeA = try await sandbox.newCode(app: Sandbox.appA, user: "bob")
+            let codeB = try await sandbox.newCode(app: Sandbox.appB, user: "bob")
+            let inA = try await sandbox.exchange(code: codeA).answer
             let inB = try await sandbox.exchange(code: codeB, appid: Sandbox.appB.appid, secret: Sandbox.appB.secret)
-                .json
+                .answer
 
-            let unionid = try #require(inA["unionid"] as? String)
+            let unionid = try #require(inA.unionid)
             #expect(unionid.count == 28 && unionid.hasPrefix("o"))
-            #expect(inB["unionid"] as? String == unionid)
-            #expect(inA["openid"] as? String != inB["openid"] as? String)
+            #expect(inB.unionid == unionid)
+            #expect(inA.openid != inB.openid)
         }
     }
 
@@ -203,9 +203,9 @@ struct JSCode2SessionTests {
         var seen: [String] = []
         for _ in 0..<2 {
             try await Sandbox.with { sandbox in
-                let code = try #require(try await sandbox.mintCode(user: "carol")["code"] as? String)
-                let json = try await sandbox.exchange(code: code).json
-                seen.append("\(json["openid"] ?? "")/\(json["unionid"] ?? "")")
+                let code = try await sandbox.newCode(user: "carol")
+                let json = try await sandbox.exchange(code: code).answer
+                seen.append("\(json.openid ?? "")/\(json.unionid ?? "")")
             }
         }
         #expect(seen.count == 2 && seen[0] == seen[1])
@@ -215,11 +215,11 @@ struct JSCode2SessionTests {
     func unionidOmitted() async throws {
         try await Sandbox.with { sandbox in
             let minted = try await sandbox.mintCode(unionid: false)
-            #expect(minted["unionid"] == nil)
-            let code = try #require(minted["code"] as? String)
-            let json = try await sandbox.exchange(code: code).json
-            #expect(json["openid"] is String)
-            #expect(json.keys.contains("unionid") == false)
+            #expect(minted.unionid == nil)
+            let code = try #require(minted.code)
+            let result = try await sandbox.exchange(code: code)
+            #expect(result.answer.openid != nil)
+            #expect(result.keys.contains("unionid") == false)
         }
     }
 
@@ -229,15 +229,15 @@ struct JSCode2SessionTests {
             var keys: [String] = []
             var openid = ""
             for _ in 0..<2 {
-                let code = try #require(try await sandbox.mintCode(user: "dave")["code"] as? String)
-                let json = try await sandbox.exchange(code: code).json
-                keys.append(try #require(json["session_key"] as? String))
-                openid = try #require(json["openid"] as? String)
+                let code = try await sandbox.newCode(user: "dave")
+                let json = try await sandbox.exchange(code: code).answer
+                keys.append(try #require(json.sessionKey))
+                openid = try #require(json.openid)
             }
             #expect(keys[0] != keys[1])
             let session = try await sandbox.get("/sandbox/sessions?appid=\(Sandbox.appA.appid)&openid=\(openid)")
             #expect(session.status == 200)
-            #expect(session.json["session_key"] as? String == keys[1])
+            #expect(session.answer.sessionKey == keys[1])
 
             let unknown = try await sandbox.get("/sandbox/sessions?appid=\(Sandbox.appA.appid)&openid=nobody")
             #expect(unknown.status == 404)
@@ -255,7 +255,7 @@ struct JSCode2SessionTests {
             let result = try await sandbox.get(path + "?appid=\(Sandbox.appA.appid)")
             #expect(result.status == 200)
             #expect(result.errcode == 40066)
-            #expect((result.json["errmsg"] as? String)?.hasPrefix("invalid url") == true)
+            #expect((result.answer.errmsg)?.hasPrefix("invalid url") == true)
         }
     }
 }

@@ -2,9 +2,73 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Testing
 import WeChatSandbox
 
-/// An answer from the sandbox, with its body parsed as JSON where it is JSON.
+/// Every JSON answer the sandbox gives, read on the test side: WeChat's (WECHAT.md A1 — jscode2session,
+/// stable_token, getuserphonenumber, the web OAuth APIs) and its control API's (`/sandbox/…`). Every field is
+/// optional, since each answer has only some of them; one of the wrong JSON type fails the decode.
+struct SandboxAnswer: Decodable {
+    struct PhoneInfo: Decodable {
+        struct Watermark: Decodable {
+            var appid: String?
+            var timestamp: Int?
+        }
+
+        var phoneNumber: String?
+        var purePhoneNumber: String?
+        var countryCode: String?
+        var watermark: Watermark?
+    }
+
+    struct User: Decodable {
+        var user: String?
+    }
+
+    // WeChat's answers
+    var errcode: Int?
+    var errmsg: String?
+    var openid: String?
+    var unionid: String?
+    var sessionKey: String?
+    var accessToken: String?
+    var expiresIn: Int?
+    var refreshToken: String?
+    var scope: String?
+    var isSnapshotuser: Int?
+    var phoneInfo: PhoneInfo?
+    var nickname: String?
+    var sex: Int?
+    var country: String?
+    var city: String?
+    var headimgurl: String?
+    var privilege: [String]?
+    // the control API's
+    var ok: Bool?
+    var error: String?
+    var code: String?
+    var appid: String?
+    var user: String?
+    var snapshot: Bool?
+    var users: [User]?
+    var encryptedData: String?
+    var iv: String?
+    var rawData: String?
+    var signature: String?
+
+    enum CodingKeys: String, CodingKey {
+        case errcode, errmsg, openid, unionid, scope, nickname, sex, country, city, headimgurl, privilege
+        case ok, error, code, appid, user, snapshot, users, encryptedData, iv, rawData, signature
+        case sessionKey = "session_key"
+        case accessToken = "access_token"
+        case expiresIn = "expires_in"
+        case refreshToken = "refresh_token"
+        case isSnapshotuser = "is_snapshotuser"
+        case phoneInfo = "phone_info"
+    }
+}
+
+/// An answer from the sandbox.
 struct HTTPResult {
     var status: Int
     var headers: HTTPHeaders
@@ -13,12 +77,38 @@ struct HTTPResult {
     var contentType: String { self.headers.first(name: "content-type") ?? "" }
     var text: String { String(decoding: self.body, as: UTF8.self) }
 
-    /// The body as a JSON object (empty when it is not one).
-    var json: [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: self.body)) as? [String: Any]) ?? [:]
+    /// The body decoded as `Body`.
+    func decoded<Body: Decodable>(_ type: Body.Type = Body.self) throws -> Body {
+        do {
+            return try JSONDecoder().decode(type, from: self.body)
+        } catch {
+            throw UnexpectedAnswer(result: self, reason: "not a \(Body.self): \(error)")
+        }
     }
 
-    var errcode: Int? { self.json["errcode"] as? Int }
+    /// The body as an answer; a body that is not one is a test issue (and an empty answer).
+    var answer: SandboxAnswer { self.decodedOrIssue(else: SandboxAnswer()) }
+
+    /// The names of the body's members, for the tests that check an answer has exactly WeChat's fields.
+    var keys: Set<String> {
+        /// Any JSON value, left unread.
+        struct Unread: Decodable {
+            init(from decoder: any Decoder) throws {}
+        }
+        return Set(self.decodedOrIssue(else: [String: Unread]()).keys)
+    }
+
+    private func decodedOrIssue<Body: Decodable>(else empty: Body) -> Body {
+        do {
+            return try self.decoded()
+        } catch {
+            Issue.record(error)
+            return empty
+        }
+    }
+
+    /// WeChat's errcode, nil when there is none (or the body is not JSON: a fault's bare HTTP error).
+    var errcode: Int? { (try? self.decoded(SandboxAnswer.self))?.errcode }
 }
 
 /// A started sandbox and helpers to talk to it like a WeChat client and a test would.
@@ -82,13 +172,18 @@ struct Sandbox {
     }
 
     /// Mints a code through the control API and returns its JSON.
-    func mintCode(app: SandboxApp = appA, user: String? = "alice", unionid: Bool? = nil) async throws -> [String: Any] {
+    func mintCode(app: SandboxApp = appA, user: String? = "alice", unionid: Bool? = nil) async throws -> SandboxAnswer {
         var fields = ["\"appid\": \"\(app.appid)\""]
         if let user { fields.append("\"user\": \"\(user)\"") }
         if let unionid { fields.append("\"unionid\": \(unionid)") }
         let result = try await self.post("/sandbox/codes", json: "{\(fields.joined(separator: ","))}")
         guard result.status == 201 else { throw UnexpectedAnswer(result: result) }
-        return result.json
+        return try result.decoded()
+    }
+
+    /// A newly minted code (``mintCode(app:user:unionid:)``).
+    func newCode(app: SandboxApp = appA, user: String? = "alice") async throws -> String {
+        try #require(try await self.mintCode(app: app, user: user).code)
     }
 
     /// Calls jscode2session the way a mini-program backend does.
@@ -108,6 +203,11 @@ struct Sandbox {
         return try await self.get(path + "?" + query.joined(separator: "&"), timeout: timeout)
     }
 
+    /// How often each endpoint has been called (the control API's `/sandbox/calls`).
+    func calls() async throws -> [String: Int] {
+        try await self.get("/sandbox/calls").decoded()
+    }
+
     func addFault(_ json: String) async throws {
         let result = try await self.post("/sandbox/faults", json: json)
         guard result.status == 201 else { throw UnexpectedAnswer(result: result) }
@@ -116,5 +216,6 @@ struct Sandbox {
 
 struct UnexpectedAnswer: Error, CustomStringConvertible {
     var result: HTTPResult
-    var description: String { "unexpected answer \(self.result.status): \(self.result.text)" }
+    var reason = "unexpected answer"
+    var description: String { "\(self.reason) \(self.result.status): \(self.result.text)" }
 }

@@ -13,7 +13,7 @@ extension Sandbox {
     /// The access_token of a successful stable_token answer.
     func token(app: SandboxApp = appA, forceRefresh: Bool? = nil) async throws -> String {
         let result = try await self.stableToken(app: app, forceRefresh: forceRefresh)
-        guard let token = result.json["access_token"] as? String else { throw UnexpectedAnswer(result: result) }
+        guard let token = result.answer.accessToken else { throw UnexpectedAnswer(result: result) }
         return token
     }
 
@@ -30,15 +30,20 @@ extension Sandbox {
         return errcode == 40029
     }
 
+    /// A newly minted phone code (``mintPhoneCode(app:user:extra:)``).
+    func newPhoneCode(app: SandboxApp = appA, user: String = "alice", extra: String = "") async throws -> String {
+        try #require(try await self.mintPhoneCode(app: app, user: user, extra: extra).code)
+    }
+
     /// Mints a phone code through the control API.
-    func mintPhoneCode(app: SandboxApp = appA, user: String = "alice", extra: String = "") async throws -> [String: Any]
+    func mintPhoneCode(app: SandboxApp = appA, user: String = "alice", extra: String = "") async throws -> SandboxAnswer
     {
         let result = try await self.post(
             "/sandbox/phone-codes",
             json: #"{"appid":"\#(app.appid)","user":"\#(user)"\#(extra)}"#
         )
         guard result.status == 201 else { throw UnexpectedAnswer(result: result) }
-        return result.json
+        return try result.decoded()
     }
 }
 
@@ -50,25 +55,25 @@ struct StableTokenTests {
             let first = try await sandbox.stableToken()
             #expect(first.status == 200)
             #expect(first.contentType.hasPrefix("application/json"))
-            #expect(Set(first.json.keys) == ["access_token", "expires_in"])
-            #expect(first.json["expires_in"] as? Int == 7200)
-            let token = try #require(first.json["access_token"] as? String)
+            #expect(first.keys == ["access_token", "expires_in"])
+            #expect(first.answer.expiresIn == 7200)
+            let token = try #require(first.answer.accessToken)
             #expect(token.count > 100)
 
             sandbox.clock.advance(by: 1000)
             let later = try await sandbox.stableToken(forceRefresh: false)
-            #expect(later.json["access_token"] as? String == token)
-            #expect(later.json["expires_in"] as? Int == 6200)
+            #expect(later.answer.accessToken == token)
+            #expect(later.answer.expiresIn == 6200)
 
             sandbox.clock.advance(by: 5900)  // 300 s left: still the same
-            #expect(try await sandbox.stableToken().json["access_token"] as? String == token)
-            #expect(try await sandbox.stableToken().json["expires_in"] as? Int == 300)
+            #expect(try await sandbox.stableToken().answer.accessToken == token)
+            #expect(try await sandbox.stableToken().answer.expiresIn == 300)
 
             sandbox.clock.advance(by: 1)  // 299 s left: a new token, the old one works until it expires
             let renewed = try await sandbox.stableToken()
-            let fresh = try #require(renewed.json["access_token"] as? String)
+            let fresh = try #require(renewed.answer.accessToken)
             #expect(fresh != token)
-            #expect(renewed.json["expires_in"] as? Int == 7200)
+            #expect(renewed.answer.expiresIn == 7200)
             #expect(try await sandbox.accepts(token: token))
             #expect(try await sandbox.accepts(token: fresh))
 
@@ -92,9 +97,9 @@ struct StableTokenTests {
         try await Sandbox.with { sandbox in
             let old = try await sandbox.token()
             let forced = try await sandbox.stableToken(forceRefresh: true)
-            let new = try #require(forced.json["access_token"] as? String)
+            let new = try #require(forced.answer.accessToken)
             #expect(new != old)
-            #expect(forced.json["expires_in"] as? Int == 7200)
+            #expect(forced.answer.expiresIn == 7200)
             #expect(try await sandbox.token() == new)
 
             sandbox.clock.advance(by: 299)
@@ -103,7 +108,7 @@ struct StableTokenTests {
             let refused = try await sandbox.phoneNumber(token: old, code: "x")
             #expect(refused.errcode == 40001)
             #expect(
-                (refused.json["errmsg"] as? String)?.hasPrefix(
+                (refused.answer.errmsg)?.hasPrefix(
                     "invalid credential, access_token is invalid or not latest"
                 ) == true
             )
@@ -130,7 +135,7 @@ struct StableTokenTests {
             sandbox.clock.advance(by: 30)
             let quota = try await sandbox.stableToken(forceRefresh: true)
             #expect(quota.errcode == 45009)
-            #expect((quota.json["errmsg"] as? String)?.hasPrefix("reach max api daily quota limit") == true)
+            #expect((quota.answer.errmsg)?.hasPrefix("reach max api daily quota limit") == true)
             // The other app has its own quota.
             #expect(try await sandbox.stableToken(app: Sandbox.appB, forceRefresh: true).errcode == nil)
 
@@ -190,7 +195,7 @@ struct StableTokenTests {
             let result = try await sandbox.post("/cgi-bin/stable_token", json: errorCase.body)
             #expect(result.status == 200)
             #expect(result.errcode == errorCase.errcode)
-            #expect((result.json["errmsg"] as? String)?.contains("rid: ") == true)
+            #expect((result.answer.errmsg)?.contains("rid: ") == true)
         }
     }
 
@@ -201,9 +206,9 @@ struct StableTokenTests {
             try await sandbox.addFault(#"{"endpoint": "/cgi-bin/stable_token", "errcode": -1}"#)
             #expect(try await sandbox.stableToken().errcode == -1)
             #expect(try await sandbox.stableToken().errcode == nil)
-            let calls = try await sandbox.get("/sandbox/calls").json
-            #expect(calls["/cgi-bin/stable_token"] as? Int == 3)
-            #expect(calls["/wxa/business/getuserphonenumber"] as? Int == 0)
+            let calls = try await sandbox.calls()
+            #expect(calls["/cgi-bin/stable_token"] == 3)
+            #expect(calls["/wxa/business/getuserphonenumber"] == 0)
         }
     }
 }
@@ -214,21 +219,21 @@ struct PhoneNumberTests {
     func success() async throws {
         try await Sandbox.with { sandbox in
             let minted = try await sandbox.mintPhoneCode()
-            let code = try #require(minted["code"] as? String)
+            let code = try #require(minted.code)
             #expect(code.count == 64)
             let token = try await sandbox.token()
 
             let result = try await sandbox.phoneNumber(token: token, code: code)
             #expect(result.status == 200)
             #expect(result.errcode == 0)
-            #expect(result.json["errmsg"] as? String == "ok")
-            let info = try #require(result.json["phone_info"] as? [String: Any])
-            #expect(info["phoneNumber"] as? String == "13800138000")
-            #expect(info["purePhoneNumber"] as? String == "13800138000")
-            #expect(info["countryCode"] as? String == "86")
-            let watermark = try #require(info["watermark"] as? [String: Any])
-            #expect(watermark["appid"] as? String == Sandbox.appA.appid)
-            #expect(watermark["timestamp"] as? Int == Int(sandbox.clock.now().timeIntervalSince1970))
+            #expect(result.answer.errmsg == "ok")
+            let info = try #require(result.answer.phoneInfo)
+            #expect(info.phoneNumber == "13800138000")
+            #expect(info.purePhoneNumber == "13800138000")
+            #expect(info.countryCode == "86")
+            let watermark = try #require(info.watermark)
+            #expect(watermark.appid == Sandbox.appA.appid)
+            #expect(watermark.timestamp == Int(sandbox.clock.now().timeIntervalSince1970))
 
             #expect(try await sandbox.phoneNumber(token: token, code: code).errcode == 40029)
         }
@@ -237,26 +242,24 @@ struct PhoneNumberTests {
     @Test("a foreign number carries its country code")
     func foreignNumber() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(
-                try await sandbox.mintPhoneCode(extra: #","phone":"4155550100","countryCode":"1""#)["code"] as? String
-            )
-            let info = try await sandbox.phoneNumber(token: try await sandbox.token(), code: code).json["phone_info"]
-            let phone = try #require(info as? [String: Any])
-            #expect(phone["phoneNumber"] as? String == "+14155550100")
-            #expect(phone["purePhoneNumber"] as? String == "4155550100")
-            #expect(phone["countryCode"] as? String == "1")
+            let code = try await sandbox.newPhoneCode(extra: #","phone":"4155550100","countryCode":"1""#)
+            let answer = try await sandbox.phoneNumber(token: try await sandbox.token(), code: code).answer
+            let phone = try #require(answer.phoneInfo)
+            #expect(phone.phoneNumber == "+14155550100")
+            #expect(phone.purePhoneNumber == "4155550100")
+            #expect(phone.countryCode == "1")
         }
     }
 
     @Test("codes expire after 5 minutes and belong to one app")
     func expiryAndApp() async throws {
         try await Sandbox.with { sandbox in
-            let stale = try #require(try await sandbox.mintPhoneCode()["code"] as? String)
-            let foreign = try #require(try await sandbox.mintPhoneCode(app: Sandbox.appB)["code"] as? String)
+            let stale = try await sandbox.newPhoneCode()
+            let foreign = try await sandbox.newPhoneCode(app: Sandbox.appB)
             sandbox.clock.advance(by: 301)
             let token = try await sandbox.token()
             #expect(try await sandbox.phoneNumber(token: token, code: stale).errcode == 40029)
-            let fresh = try #require(try await sandbox.mintPhoneCode(app: Sandbox.appB)["code"] as? String)
+            let fresh = try await sandbox.newPhoneCode(app: Sandbox.appB)
             #expect(try await sandbox.phoneNumber(token: token, code: fresh).errcode == 40029)
             #expect(try await sandbox.phoneNumber(token: token, code: foreign).errcode == 40029)
         }
@@ -265,7 +268,7 @@ struct PhoneNumberTests {
     @Test("the token must be a live stable token")
     func tokenChecks() async throws {
         try await Sandbox.with { sandbox in
-            let code = try #require(try await sandbox.mintPhoneCode()["code"] as? String)
+            let code = try await sandbox.newPhoneCode()
             #expect(try await sandbox.phoneNumber(token: nil, code: code).errcode == 41001)
             #expect(try await sandbox.phoneNumber(token: "90_made_up", code: code).errcode == 40001)
             let token = try await sandbox.token()
@@ -289,7 +292,7 @@ struct PhoneNumberTests {
             ] {
                 let result = try await sandbox.post("/sandbox/phone-codes", json: body)
                 #expect(result.status == 400, "\(body)")
-                #expect(result.json["error"] is String)
+                #expect(result.answer.error != nil)
             }
         }
     }

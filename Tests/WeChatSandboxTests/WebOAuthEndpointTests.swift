@@ -8,18 +8,33 @@ import WeChatHTTP
 
 @Suite("web OAuth APIs behave like WeChat")
 struct WebOAuthEndpointTests {
-    /// Mints and exchanges a code for `user`, returning the token answer.
+    /// A web sign-in: WeChat's token answer, and the fields every test uses, present.
+    struct WebSession {
+        var answer: SandboxAnswer
+        var access: String
+        var refresh: String
+        var openid: String
+        var tokens: (access: String, refresh: String, openid: String) { (self.access, self.refresh, self.openid) }
+    }
+
+    /// Mints and exchanges a code for `user`.
     func signIn(
         _ sandbox: Sandbox,
         user: String = "alice",
         scope: String = "snsapi_userinfo"
-    ) async throws -> [String: Any] {
+    ) async throws -> WebSession {
         let minted = try await sandbox.mintWebCode(
             #"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "\#(user)", "scope": "\#(scope)"}"#
         )
-        let result = try await sandbox.exchangeWebCode(try #require(minted["code"] as? String))
+        let result = try await sandbox.exchangeWebCode(try #require(minted.code))
         guard result.status == 200, result.errcode == nil else { throw UnexpectedAnswer(result: result) }
-        return result.json
+        let answer = try result.decoded(SandboxAnswer.self)
+        return WebSession(
+            answer: answer,
+            access: try #require(answer.accessToken),
+            refresh: try #require(answer.refreshToken),
+            openid: try #require(answer.openid)
+        )
     }
 
     // MARK: Control API
@@ -28,20 +43,20 @@ struct WebOAuthEndpointTests {
     func mintWebCodes() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let oa = try await sandbox.mintWebCode(#"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice"}"#)
-            #expect(oa["scope"] as? String == "snsapi_userinfo")
-            #expect(oa["unionid"] as? String == TestUsers.unionid(user: "alice"))
-            #expect(oa["openid"] as? String == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "alice"))
-            #expect(oa["snapshot"] as? Bool == false)
-            #expect((oa["code"] as? String)?.count == 32)
+            #expect(oa.scope == "snsapi_userinfo")
+            #expect(oa.unionid == TestUsers.unionid(user: "alice"))
+            #expect(oa.openid == TestUsers.openid(appid: Sandbox.officialAccount.appid, user: "alice"))
+            #expect(oa.snapshot == false)
+            #expect((oa.code)?.count == 32)
 
             let base = try await sandbox.mintWebCode(
                 #"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice", "scope": "snsapi_base"}"#
             )
-            #expect(base["unionid"] == nil)
+            #expect(base.unionid == nil)
             let web = try await sandbox.mintWebCode(#"{"appid": "\#(Sandbox.website.appid)"}"#)
-            #expect(web["scope"] as? String == "snsapi_login")
-            #expect(web["unionid"] is String)
-            #expect((web["user"] as? String)?.isEmpty == false)
+            #expect(web.scope == "snsapi_login")
+            #expect(web.unionid != nil)
+            #expect((web.user)?.isEmpty == false)
         }
     }
 
@@ -58,7 +73,7 @@ struct WebOAuthEndpointTests {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
             let result = try await sandbox.post("/sandbox/web-codes", json: body)
             #expect(result.status == 400)
-            #expect(result.json["error"] is String)
+            #expect(result.answer.error != nil)
         }
     }
 
@@ -70,7 +85,7 @@ struct WebOAuthEndpointTests {
                 json: #"{"appid": "\#(Sandbox.officialAccount.appid)"}"#
             )
             #expect(result.status == 400)
-            #expect((result.json["error"] as? String)?.contains("web-codes") == true)
+            #expect((result.answer.error)?.contains("web-codes") == true)
         }
     }
 
@@ -82,23 +97,23 @@ struct WebOAuthEndpointTests {
             let minted = try await sandbox.mintWebCode(
                 #"{"appid": "\#(Sandbox.officialAccount.appid)", "user": "alice"}"#
             )
-            let result = try await sandbox.exchangeWebCode(try #require(minted["code"] as? String))
+            let result = try await sandbox.exchangeWebCode(try #require(minted.code))
             #expect(result.status == 200)
             #expect(result.contentType.hasPrefix("text/plain"))
-            let json = result.json
-            #expect(Set(json.keys) == ["access_token", "expires_in", "refresh_token", "openid", "scope", "unionid"])
-            #expect(json["expires_in"] as? Int == 7200)
-            #expect(json["openid"] as? String == minted["openid"] as? String)
-            #expect(json["access_token"] as? String != json["refresh_token"] as? String)
+            let json = result.answer
+            #expect(result.keys == ["access_token", "expires_in", "refresh_token", "openid", "scope", "unionid"])
+            #expect(json.expiresIn == 7200)
+            #expect(json.openid == minted.openid)
+            #expect(json.accessToken != json.refreshToken)
         }
     }
 
     @Test("snsapi_base gives no unionid")
     func baseHasNoUnionid() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let token = try await signIn(sandbox, scope: "snsapi_base")
-            #expect(token["unionid"] == nil)
-            #expect(token["scope"] as? String == "snsapi_base")
+            let token = try await signIn(sandbox, scope: "snsapi_base").answer
+            #expect(token.unionid == nil)
+            #expect(token.scope == "snsapi_base")
         }
     }
 
@@ -127,7 +142,7 @@ struct WebOAuthEndpointTests {
     @Test("web and mini-program codes do not mix (40029)")
     func codesDoNotMix() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let mini = try #require(try await sandbox.mintCode()["code"] as? String)
+            let mini = try await sandbox.newCode()
             #expect(try await sandbox.exchangeWebCode(mini, app: Sandbox.appA).errcode == 40029)
             let web = try await sandbox.authorize(user: "alice")
             let session = try await sandbox.exchange(
@@ -170,17 +185,17 @@ struct WebOAuthEndpointTests {
     @Test("one person, one unionid: a mini-program and an official account agree; openids differ")
     func unionidAcrossApps() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let miniCode = try #require(try await sandbox.mintCode(user: "alice")["code"] as? String)
-            let session = try await sandbox.exchange(code: miniCode).json
-            let web = try await signIn(sandbox)
+            let miniCode = try await sandbox.newCode(user: "alice")
+            let session = try await sandbox.exchange(code: miniCode).answer
+            let web = try await signIn(sandbox).answer
             let qr = try await sandbox.exchangeWebCode(
                 try await sandbox.authorize(user: "alice", app: Sandbox.website, scope: "snsapi_login"),
                 app: Sandbox.website
-            ).json
-            let unionid = try #require(session["unionid"] as? String)
-            #expect(web["unionid"] as? String == unionid)
-            #expect(qr["unionid"] as? String == unionid)
-            let openids = Set([session["openid"], web["openid"], qr["openid"]].compactMap { $0 as? String })
+            ).answer
+            let unionid = try #require(session.unionid)
+            #expect(web.unionid == unionid)
+            #expect(qr.unionid == unionid)
+            let openids = Set([session.openid, web.openid, qr.openid].compactMap { $0 })
             #expect(openids.count == 3)
         }
     }
@@ -190,26 +205,23 @@ struct WebOAuthEndpointTests {
     @Test("refresh before expiry extends the token; after, a new one; the refresh token stays and dies at 30 days")
     func refresh() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let token = try await signIn(sandbox)
-            let access = try #require(token["access_token"] as? String)
-            let refresh = try #require(token["refresh_token"] as? String)
-            let openid = try #require(token["openid"] as? String)
+            let (access, refresh, openid) = try await signIn(sandbox).tokens
 
             sandbox.clock.advance(by: 7000)
-            let extended = try await sandbox.refreshWebToken(refresh).json
-            #expect(extended["access_token"] as? String == access)
-            #expect(extended["expires_in"] as? Int == 7200)
-            #expect(extended["refresh_token"] as? String == refresh)
-            #expect(extended["openid"] as? String == openid)
-            #expect(extended["scope"] as? String == "snsapi_userinfo")
-            #expect(extended["unionid"] == nil)
+            let extended = try await sandbox.refreshWebToken(refresh).answer
+            #expect(extended.accessToken == access)
+            #expect(extended.expiresIn == 7200)
+            #expect(extended.refreshToken == refresh)
+            #expect(extended.openid == openid)
+            #expect(extended.scope == "snsapi_userinfo")
+            #expect(extended.unionid == nil)
             sandbox.clock.advance(by: 7000)
             #expect(try await sandbox.checkAuth(access, openid: openid).errcode == 0)
 
             sandbox.clock.advance(by: 300)
             #expect(try await sandbox.checkAuth(access, openid: openid).errcode == 42001)
-            let renewed = try await sandbox.refreshWebToken(refresh).json
-            let fresh = try #require(renewed["access_token"] as? String)
+            let renewed = try await sandbox.refreshWebToken(refresh).answer
+            let fresh = try #require(renewed.accessToken)
             #expect(fresh != access)
             #expect(try await sandbox.userInfo(fresh, openid: openid).errcode == nil)
 
@@ -225,12 +237,10 @@ struct WebOAuthEndpointTests {
     @Test("sns/auth: 0 ok, 40003 wrong openid, 40001 unknown token, 42001 expired, 41001 missing")
     func auth() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let token = try await signIn(sandbox)
-            let access = try #require(token["access_token"] as? String)
-            let openid = try #require(token["openid"] as? String)
+            let (access, _, openid) = try await signIn(sandbox).tokens
             let ok = try await sandbox.checkAuth(access, openid: openid)
             #expect(ok.errcode == 0)
-            #expect(ok.json["errmsg"] as? String == "ok")
+            #expect(ok.answer.errmsg == "ok")
             #expect(try await sandbox.checkAuth(access, openid: "oSomeoneElse").errcode == 40003)
             #expect(try await sandbox.checkAuth("nope", openid: openid).errcode == 40001)
             #expect(try await sandbox.get("/sns/auth?openid=\(openid)").errcode == 41001)
@@ -242,26 +252,23 @@ struct WebOAuthEndpointTests {
     @Test("userinfo: the test user's profile, localised; 48001 for snsapi_base")
     func userInfo() async throws {
         try await Sandbox.with(apps: Sandbox.allKinds) { sandbox in
-            let token = try await signIn(sandbox, user: "alice")
-            let access = try #require(token["access_token"] as? String)
-            let openid = try #require(token["openid"] as? String)
+            let (access, _, openid) = try await signIn(sandbox, user: "alice").tokens
             let result = try await sandbox.userInfo(access, openid: openid)
             #expect(result.status == 200)
-            let profile = result.json
-            #expect(profile["openid"] as? String == openid)
-            #expect(profile["nickname"] as? String == "alice")
-            #expect(profile["sex"] as? Int == 1)
-            #expect(profile["country"] as? String == "中国")
-            #expect(profile["city"] as? String == "广州")
-            #expect(profile["headimgurl"] as? String == TestUsers.avatarURL(user: "alice"))
-            #expect((profile["privilege"] as? [Any])?.isEmpty == true)
-            #expect(profile["unionid"] as? String == TestUsers.unionid(user: "alice"))
+            let profile = result.answer
+            #expect(profile.openid == openid)
+            #expect(profile.nickname == "alice")
+            #expect(profile.sex == 1)
+            #expect(profile.country == "中国")
+            #expect(profile.city == "广州")
+            #expect(profile.headimgurl == TestUsers.avatarURL(user: "alice"))
+            #expect(profile.privilege?.isEmpty == true)
+            #expect(profile.unionid == TestUsers.unionid(user: "alice"))
             #expect(
-                try await sandbox.userInfo(access, openid: openid, lang: "en").json["country"] as? String == "China"
+                try await sandbox.userInfo(access, openid: openid, lang: "en").answer.country == "China"
             )
 
-            let base = try await signIn(sandbox, scope: "snsapi_base")
-            let baseToken = try #require(base["access_token"] as? String)
+            let baseToken = try await signIn(sandbox, scope: "snsapi_base").access
             #expect(try await sandbox.userInfo(baseToken, openid: openid).errcode == 48001)
             #expect(try await sandbox.userInfo("nope", openid: openid).errcode == 40001)
             #expect(try await sandbox.userInfo(access, openid: "oOther").errcode == 40003)
@@ -279,17 +286,17 @@ struct WebOAuthEndpointTests {
             try await sandbox.addFault(#"{"endpoint": "/sns/userinfo", "status": 502}"#)
             let code = try await sandbox.authorize(user: "alice")
             #expect(try await sandbox.exchangeWebCode(code).errcode == -1)
-            let token = try await sandbox.exchangeWebCode(code).json
-            let access = try #require(token["access_token"] as? String)
-            let openid = try #require(token["openid"] as? String)
+            let token = try await sandbox.exchangeWebCode(code).answer
+            let access = try #require(token.accessToken)
+            let openid = try #require(token.openid)
             #expect(try await sandbox.userInfo(access, openid: openid).status == 502)
             #expect(try await sandbox.userInfo(access, openid: openid).status == 200)
 
-            let calls = try await sandbox.get("/sandbox/calls").json
-            #expect(calls["/sns/oauth2/access_token"] as? Int == 2)
-            #expect(calls["/sns/userinfo"] as? Int == 2)
-            #expect(calls["/sns/oauth2/refresh_token"] as? Int == 0)
-            #expect(calls["/sns/auth"] as? Int == 0)
+            let calls = try await sandbox.calls()
+            #expect(calls["/sns/oauth2/access_token"] == 2)
+            #expect(calls["/sns/userinfo"] == 2)
+            #expect(calls["/sns/oauth2/refresh_token"] == 0)
+            #expect(calls["/sns/auth"] == 0)
         }
     }
 

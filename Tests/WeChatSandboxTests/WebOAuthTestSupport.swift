@@ -73,10 +73,10 @@ extension Sandbox {
     }
 
     /// Mints a web code through the control API and returns its JSON.
-    func mintWebCode(_ json: String) async throws -> [String: Any] {
+    func mintWebCode(_ json: String) async throws -> SandboxAnswer {
         let result = try await self.post("/sandbox/web-codes", json: json)
         guard result.status == 201 else { throw UnexpectedAnswer(result: result) }
-        return result.json
+        return try result.decoded()
     }
 
     /// Calls `/sns/oauth2/access_token` as an official account's or website app's backend does.

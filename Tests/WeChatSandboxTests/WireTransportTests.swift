@@ -16,7 +16,7 @@ struct WireTransportTests {
                 logger: Logger(label: "test")
             )
             for user in ["alice", "bob"] {
-                let code = try #require(try await sandbox.mintCode(user: user)["code"] as? String)
+                let code = try await sandbox.newCode(user: user)
                 let session = try await client.codeToSession(
                     appid: Sandbox.appA.appid,
                     secret: Secret(Sandbox.appA.secret),
@@ -26,7 +26,7 @@ struct WireTransportTests {
                 #expect(!session.openid.isEmpty)
             }
             // A used code is refused with WeChat's own errcode, through the same transport.
-            let code = try #require(try await sandbox.mintCode()["code"] as? String)
+            let code = try await sandbox.newCode()
             let deadline = ContinuousClock.now + .seconds(10)
             _ = try await client.codeToSession(
                 appid: Sandbox.appA.appid,

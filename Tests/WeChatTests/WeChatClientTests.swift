@@ -25,13 +25,12 @@ final class VirtualClock: WeChatClock {
     let secret = Secret("app-secret-value")
 
     func client(_ transport: ScriptedWeChat, clock: VirtualClock = VirtualClock()) -> WeChatClient {
-        WeChatClient(
-            apiBase: "http://wechat.test/",
-            transport: transport,
-            clock: clock,
-            retryPolicy: RetryPolicy(jitter: { $0 }),
-            logger: Logger(label: "test")
-        )
+        scriptedClient(transport, apiBase: "http://wechat.test/", clock: clock)
+    }
+
+    /// Exchanges code "c" of app "a", the call most of these tests make.
+    func exchange(_ transport: ScriptedWeChat) async throws(WeChatError) -> CodeSession {
+        try await client(transport).codeToSession(appid: "a", secret: secret, code: "c", deadline: .now + .seconds(10))
     }
 
     @Test func exchangesACodeAnsweredAsTextPlain() async throws {
@@ -62,12 +61,7 @@ final class VirtualClock: WeChatClock {
             .answer(200, #"{"errcode":\#(errcode),"errmsg":"nope"}"#, "application/json")
         ])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).codeToSession(
-                appid: "a",
-                secret: secret,
-                code: "c",
-                deadline: .now + .seconds(10)
-            )
+            try await exchange(transport)
         }
         #expect(error?.errcode == errcode)
         #expect(error?.category == category)
@@ -122,12 +116,7 @@ final class VirtualClock: WeChatClock {
             .answer(200, success, nil),
         ])
         let error = await #expect(throws: WeChatError.self) {
-            try await client(transport).codeToSession(
-                appid: "a",
-                secret: secret,
-                code: "c",
-                deadline: .now + .seconds(10)
-            )
+            try await exchange(transport)
         }
         #expect(error?.category == .unavailable)
         #expect(error?.mayHaveReachedWeChat == true)
@@ -139,12 +128,7 @@ final class VirtualClock: WeChatClock {
             .failure(TransportFailure(reason: "could not connect", mayHaveReachedServer: false)),
             .answer(200, success, nil),
         ])
-        let session = try await client(transport).codeToSession(
-            appid: "a",
-            secret: secret,
-            code: "c",
-            deadline: .now + .seconds(10)
-        )
+        let session = try await exchange(transport)
         #expect(session.openid == "oUser1")
         #expect(transport.calls == 2)
     }
@@ -156,12 +140,7 @@ final class VirtualClock: WeChatClock {
         ] {
             let transport = ScriptedWeChat([outcome])
             let error = await #expect(throws: WeChatError.self) {
-                try await client(transport).codeToSession(
-                    appid: "a",
-                    secret: secret,
-                    code: "c",
-                    deadline: .now + .seconds(10)
-                )
+                try await exchange(transport)
             }
             #expect(error?.category == .unavailable)
             #expect(transport.calls == 1)
@@ -176,16 +155,11 @@ final class VirtualClock: WeChatClock {
         ]
         for outcome in failures {
             let error = await #expect(throws: WeChatError.self) {
-                try await client(ScriptedWeChat([outcome])).codeToSession(
-                    appid: "a",
-                    secret: secret,
-                    code: "c",
-                    deadline: .now + .seconds(10)
-                )
+                try await exchange(ScriptedWeChat([outcome]))
             }
             let text = "\(String(describing: error)) \(String(reflecting: error))"
             #expect(!text.contains("secret="))
-            #expect(!text.contains(secret.revealed))
+            assertNoSecrets([secret.revealed], in: text)
         }
     }
 

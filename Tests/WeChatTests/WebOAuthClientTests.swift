@@ -11,13 +11,7 @@ import Testing
         #"{"access_token":"ACCESS_tok_1","expires_in":7200,"refresh_token":"REFRESH_tok_1","openid":"oWeb1","scope":"snsapi_userinfo","unionid":"oUnion1"}"#
 
     func client(_ transport: ScriptedWeChat, logs: LogRecorder = LogRecorder()) -> WeChatClient {
-        WeChatClient(
-            apiBase: "http://wechat.test",
-            transport: transport,
-            clock: VirtualClock(),
-            retryPolicy: RetryPolicy(jitter: { $0 }),
-            logger: logs.logger()
-        )
+        scriptedClient(transport, logs: logs)
     }
 
     func exchange(
