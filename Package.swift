@@ -265,7 +265,7 @@ let package = Package(
         .testTarget(
             name: "WXAuthStoreTests",
             dependencies: [
-                "WXAuthStore", "WXAuthPostgres", "PostgresTestSupport", "PostgresWire",
+                "WXAuthStore", "WXAuthPostgres", "PostgresTestSupport", "PostgresWire", "TestSupport",
             ],
             swiftSettings: swiftSettings
         ),
@@ -280,6 +280,7 @@ let package = Package(
                 "WeChatSandbox",
                 "WeChat",
                 "WeChatHTTP",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -84,6 +84,10 @@ package struct JSONObjectKeys: Decodable, Sendable {
         init?(intValue: Int) { nil }
     }
 
+    package init(keys: Set<String>) {
+        self.keys = keys
+    }
+
     package init(from decoder: any Decoder) throws {
         self.keys = Set(try decoder.container(keyedBy: Name.self).allKeys.map(\.stringValue))
     }

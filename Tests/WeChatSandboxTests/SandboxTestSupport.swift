@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 import WeChatSandbox
 
@@ -79,24 +80,14 @@ struct HTTPResult {
 
     /// The body decoded as `Body`.
     func decoded<Body: Decodable>(_ type: Body.Type = Body.self) throws -> Body {
-        do {
-            return try JSONDecoder().decode(type, from: self.body)
-        } catch {
-            throw UnexpectedAnswer(result: self, reason: "not a \(Body.self): \(error)")
-        }
+        try decodeJSON(type, from: Array(self.body))
     }
 
     /// The body as an answer; a body that is not one is a test issue (and an empty answer).
     var answer: SandboxAnswer { self.decodedOrIssue(else: SandboxAnswer()) }
 
     /// The names of the body's members, for the tests that check an answer has exactly WeChat's fields.
-    var keys: Set<String> {
-        /// Any JSON value, left unread.
-        struct Unread: Decodable {
-            init(from decoder: any Decoder) throws {}
-        }
-        return Set(self.decodedOrIssue(else: [String: Unread]()).keys)
-    }
+    var keys: Set<String> { self.decodedOrIssue(else: JSONObjectKeys(keys: [])).keys }
 
     private func decodedOrIssue<Body: Decodable>(else empty: Body) -> Body {
         do {

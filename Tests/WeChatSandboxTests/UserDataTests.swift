@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 import WeChat
 import WeChatHTTP
@@ -193,7 +194,7 @@ struct UserDataTests {
                 Issue.record("a replaced token was accepted")
             } catch let error as WeChatError {
                 #expect(error.category == .appTokenInvalid)
-                #expect(!error.description.contains(token.token.revealed))
+                assertNoSecrets([token.token.revealed], in: error.description)
             }
             let calls = try await sandbox.calls()
             #expect(calls["/cgi-bin/stable_token"] == 3)
