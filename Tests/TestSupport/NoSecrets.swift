@@ -1,3 +1,5 @@
+// Only test builds can import Testing; a plain `swift build -c release` also builds this target and must not fail.
+#if canImport(Testing)
 import Testing
 
 /// Records a test issue for every secret that appears in any of `outputs` (a process's stdout and stderr, a
@@ -19,3 +21,4 @@ package func assertNoSecrets(
         }
     }
 }
+#endif
