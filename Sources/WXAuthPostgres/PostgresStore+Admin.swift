@@ -5,33 +5,21 @@ extension PostgresStore {
     // MARK: - Administration
 
     public func refreshToken(hash: [UInt8]) async throws -> RefreshTokenRecord? {
-        try await statement { db in
-            let row = try Self.rows(
-                db,
-                "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = \(PostgresBytes(hash))"
-            ).first
-            guard let row else { return nil }
-            let (familyId, issuedAt, expiresAt, spentAt) = (
-                try row.decode(String.self, at: 0), try row.decode(Int64.self, at: 1),
-                try row.decode(Int64.self, at: 2),
-                try row.decode(Int64?.self, at: 3)
-            )
-            return RefreshTokenRecord(
-                familyId: familyId,
-                issuedAt: issuedAt,
-                expiresAt: expiresAt,
-                spent: spentAt != nil
-            )
-        }
+        let row = try await read(
+            "SELECT family_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE hash = \(PostgresBytes(hash))"
+        ).first
+        guard let row else { return nil }
+        let (familyId, issuedAt, expiresAt, spentAt) = (
+            try row.decode(String.self, at: 0), try row.decode(Int64.self, at: 1),
+            try row.decode(Int64.self, at: 2),
+            try row.decode(Int64?.self, at: 3)
+        )
+        return RefreshTokenRecord(familyId: familyId, issuedAt: issuedAt, expiresAt: expiresAt, spent: spentAt != nil)
     }
 
     public func userId(appid: String, openid: String) async throws -> String? {
-        try await statement { db in
-            try Self.rows(
-                db,
-                "SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)"
-            ).first?.decode(String.self, at: 0)
-        }
+        try await read("SELECT user_id FROM identities WHERE appid = \(appid) AND openid = \(openid)")
+            .first?.decode(String.self, at: 0)
     }
 
     public func revokeFamilies(userId: String, now: Int64) async throws -> Int {

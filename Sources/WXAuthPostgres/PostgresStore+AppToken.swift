@@ -35,13 +35,11 @@ extension PostgresStore {
     // MARK: - App token
 
     public func appToken(appid: String) async throws -> CachedAppToken? {
-        try await statement { db in
-            let row = try Self.rows(db, "SELECT token, expires_at FROM app_tokens WHERE appid = \(appid)").first
-            guard let row else { return nil }
-            let (token, expiresAt) = (try row.decode(PostgresBytes?.self, at: 0), try row.decode(Int64.self, at: 1))
-            guard let token else { return nil }
-            return CachedAppToken(sealedToken: token.bytes, expiresAt: expiresAt)
-        }
+        let row = try await read("SELECT token, expires_at FROM app_tokens WHERE appid = \(appid)").first
+        guard let row else { return nil }
+        let (token, expiresAt) = (try row.decode(PostgresBytes?.self, at: 0), try row.decode(Int64.self, at: 1))
+        guard let token else { return nil }
+        return CachedAppToken(sealedToken: token.bytes, expiresAt: expiresAt)
     }
 
     public func saveAppToken(appid: String, token: CachedAppToken) async throws {

@@ -93,12 +93,8 @@ extension PostgresStore {
     }
 
     public func sealedWebTokens(appid: String, openid: String) async throws -> [UInt8]? {
-        try await statement { db in
-            let row = try Self.rows(
-                db,
-                "SELECT web_tokens FROM identities WHERE appid = \(appid) AND openid = \(openid)"
-            ).first
-            return try row?.decode(PostgresBytes?.self, at: 0).map(\.bytes)
-        }
+        let row = try await read("SELECT web_tokens FROM identities WHERE appid = \(appid) AND openid = \(openid)")
+            .first
+        return try row?.decode(PostgresBytes?.self, at: 0).map(\.bytes)
     }
 }
