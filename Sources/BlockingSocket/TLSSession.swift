@@ -20,16 +20,34 @@ package struct TLSOptions: Sendable {
     package var verification: Verification
     /// The host name (or IP address) connected to: sent as SNI when a name, checked under ``Verification/chainAndHost``.
     package var serverName: String
-    /// A PEM file of trusted roots; nil means ``defaultRootCertificates()``.
-    package var rootCertificates: String?
+    /// The roots to trust; nil means ``defaultRoots(environment:hashedDirectories:bundles:)``.
+    package var trustedRoots: TrustedRoots?
 
+    /// `rootCertificates`: a PEM file of the roots to trust; nil for the system's.
     package init(verification: Verification, serverName: String, rootCertificates: String? = nil) {
         self.verification = verification
         self.serverName = serverName
-        self.rootCertificates = rootCertificates
+        self.trustedRoots = rootCertificates.map(TrustedRoots.bundle)
     }
 
-    /// The usual places of the system's trusted roots, in the order they are tried.
+    /// Where OpenSSL finds the roots it trusts.
+    package enum TrustedRoots: Equatable, Sendable {
+        /// A PEM file, read whole when a session starts. OpenSSL 3 takes 30–50 ms to read a system bundle of some
+        /// 140 roots: on every cold start that talks HTTPS to WeChat, were it the default.
+        case bundle(String)
+        /// A directory of roots named by their subject hash (`update-ca-certificates`, `c_rehash`), or several
+        /// separated by `:`: OpenSSL reads only the root a handshake needs, when it needs it.
+        case hashedDirectory(String)
+    }
+
+    /// Where systems keep their roots one file per root, with subject-hash names.
+    package static let hashedRootDirectories = [
+        "/etc/ssl/certs",  // Debian, Ubuntu, Alpine
+        "/etc/pki/ca-trust/extracted/pem/directory-hash",  // Amazon Linux 2023 (Lambda), Fedora, RHEL 9
+        "/etc/pki/tls/certs",  // older Red Hat family, when rehashed
+    ]
+
+    /// The usual places of the system's bundle of trusted roots, in the order they are tried.
     package static let rootCertificateBundles = [
         "/etc/ssl/certs/ca-certificates.crt",  // Debian, Ubuntu, Alpine
         "/etc/pki/tls/certs/ca-bundle.crt",  // Amazon Linux (Lambda), CentOS, Tencent images
@@ -37,10 +55,40 @@ package struct TLSOptions: Sendable {
         "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // Fedora, RHEL
     ]
 
-    /// `SSL_CERT_FILE` when set, else the first of ``rootCertificateBundles`` that exists; nil when none does.
-    package static func defaultRootCertificates() -> String? {
-        if let file = getenv("SSL_CERT_FILE"), file.pointee != 0 { return String(cString: file) }
-        return rootCertificateBundles.first { access($0, R_OK) == 0 }
+    /// The system's roots: `SSL_CERT_FILE` when set, else `SSL_CERT_DIR` when set (OpenSSL's own variables);
+    /// else the first of `hashedDirectories` that holds subject-hash names, read lazily; else the first of
+    /// `bundles` that exists. nil when there is none.
+    package static func defaultRoots(
+        environment: (String) -> String? = { name in getenv(name).map { String(cString: $0) } },
+        hashedDirectories: [String] = hashedRootDirectories,
+        bundles: [String] = rootCertificateBundles
+    ) -> TrustedRoots? {
+        if let file = environment("SSL_CERT_FILE"), !file.isEmpty { return .bundle(file) }
+        if let directory = environment("SSL_CERT_DIR"), !directory.isEmpty { return .hashedDirectory(directory) }
+        if let directory = hashedDirectories.first(where: holdsHashedRoots) { return .hashedDirectory(directory) }
+        return bundles.first { access($0, R_OK) == 0 }.map(TrustedRoots.bundle)
+    }
+
+    /// Whether `directory` has a file named like `5ad8a5d6.0` (eight hex digits, a dot, a digit) among its first
+    /// entries: what OpenSSL's directory lookup reads.
+    static func holdsHashedRoots(_ directory: String) -> Bool {
+        guard let handle = opendir(directory) else { return false }
+        defer { closedir(handle) }
+        for _ in 0..<4096 {
+            guard let entry = readdir(handle) else { return false }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name.count == 10, name[8] == UInt8(ascii: "."),
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(name[9]),
+                name[..<8].allSatisfy({ isHexDigit($0) })
+            {
+                return true
+            }
+        }
+        return false
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 }
 
@@ -85,9 +133,7 @@ final class TLSSession {
         case .none:
             SSL_set_verify(ssl, SSL_VERIFY_NONE, nil)
         case .chain, .chainAndHost:
-            guard let roots = options.rootCertificates ?? TLSOptions.defaultRootCertificates(),
-                SSL_CTX_load_verify_locations(context, roots, nil) == 1
-            else {
+            guard let roots = options.trustedRoots ?? TLSOptions.defaultRoots(), Self.trust(roots, in: context) else {
                 throw Self.failure("cannot read the trusted root certificates")
             }
             SSL_set_verify(ssl, SSL_VERIFY_PEER, nil)
@@ -100,6 +146,13 @@ final class TLSSession {
                 }
                 guard named == 1 else { throw Self.failure("cannot check the host name") }
             }
+        }
+    }
+
+    private static func trust(_ roots: TLSOptions.TrustedRoots, in context: OpaquePointer) -> Bool {
+        switch roots {
+        case .bundle(let file): SSL_CTX_load_verify_locations(context, file, nil) == 1
+        case .hashedDirectory(let directory): SSL_CTX_load_verify_locations(context, nil, directory) == 1
         }
     }
 

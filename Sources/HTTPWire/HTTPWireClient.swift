@@ -47,7 +47,7 @@ package final class HTTPWireClient: Sendable {
     }
 
     /// TCP, and for `https` TLS that checks the certificate chain and the host name against `rootCertificates`
-    /// (a PEM file; nil: `SSL_CERT_FILE` or the system's bundle).
+    /// (a PEM file; nil: the system's roots, see ``TLSOptions/defaultRoots(environment:hashedDirectories:bundles:)``).
     package static func connector(rootCertificates: String? = nil) -> Connector {
         { origin, deadline throws(SocketError) in
             let socket = try BlockingSocket.connect(host: origin.host, port: origin.port, deadline: deadline)

@@ -6,7 +6,7 @@ import WXAuthStore
 /// OpenSSL, so it lives here, apart from the parsing every function binary uses.
 extension PostgresSettings {
     /// The connection options for these settings: libpq's `sslmode` meanings, trust roots from `sslrootcert`,
-    /// else `SSL_CERT_FILE` or the system's bundle.
+    /// else the system's (``TLSOptions/defaultRoots(environment:hashedDirectories:bundles:)``).
     package var connectionOptions: PostgresConnectionOptions {
         func tls(_ verification: TLSOptions.Verification) -> TLSOptions {
             TLSOptions(verification: verification, serverName: host, rootCertificates: rootCertificates)

@@ -25,7 +25,7 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
     /// Whether and how to use TLS; plain unless the URL asks.
     public var sslMode: SSLMode
     /// A PEM file of the roots to trust for `verify-ca` and `verify-full` (libpq's `sslrootcert`); nil means
-    /// `SSL_CERT_FILE`, else the system's bundle.
+    /// the system's roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else its hashed directory or bundle).
     public var rootCertificates: String?
     /// From `connect_timeout` (seconds, as libpq); nil leaves the choice to the store.
     public var connectTimeout: Duration?

@@ -74,6 +74,55 @@ import Testing
         #expect(error?.description.contains("not trusted") == true)
     }
 
+    /// A directory like the system's `/etc/ssl/certs`: `root` under its subject-hash name.
+    static func hashedDirectory(holding root: String) throws -> String {
+        let directory = NSTemporaryDirectory() + "wxauth-roots-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = try #require(fopen(root, "r"))
+        defer { fclose(file) }
+        let certificate = try #require(PEM_read_X509(file, nil, nil, nil))
+        defer { X509_free(certificate) }
+        let name = String(format: "%08lx.0", X509_subject_name_hash(certificate))
+        try FileManager.default.copyItem(atPath: root, toPath: directory + "/" + name)
+        return directory
+    }
+
+    @Test func rootsInAHashedDirectoryAreReadWhenNeeded() async throws {
+        var trusting = TLSOptions(verification: .chainAndHost, serverName: "localhost")
+        let (ours, theirs) = (
+            try Self.hashedDirectory(holding: Self.certificates.server),
+            try Self.hashedDirectory(holding: Self.certificates.stranger)
+        )
+        defer { for directory in [ours, theirs] { try? FileManager.default.removeItem(atPath: directory) } }
+        trusting.trustedRoots = .hashedDirectory(ours)
+        #expect(try await Self.echo(trusting) == "ping")
+        var doubting = trusting
+        doubting.trustedRoots = .hashedDirectory(theirs)
+        await Self.refusal(doubting)
+    }
+
+    @Test func systemRootsComeFromTheEnvironmentThenAHashedDirectoryThenABundle() throws {
+        let hashed = try Self.hashedDirectory(holding: Self.certificates.server)
+        let plain = NSTemporaryDirectory() + "wxauth-plain-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: plain + "/sub", withIntermediateDirectories: true)
+        defer { for directory in [hashed, plain] { try? FileManager.default.removeItem(atPath: directory) } }
+        try Data("not a root".utf8).write(to: URL(fileURLWithPath: plain + "/ca-bundle.crt"))
+        let bundle = Self.certificates.server
+        func roots(_ environment: [String: String], _ directories: [String]) -> TLSOptions.TrustedRoots? {
+            TLSOptions.defaultRoots(
+                environment: { environment[$0] },
+                hashedDirectories: directories,
+                bundles: ["/nonexistent/bundle.pem", bundle]
+            )
+        }
+        #expect(roots(["SSL_CERT_FILE": "/x/roots.pem", "SSL_CERT_DIR": "/x"], [hashed]) == .bundle("/x/roots.pem"))
+        #expect(roots(["SSL_CERT_DIR": "/x:/y"], [hashed]) == .hashedDirectory("/x:/y"))
+        // A directory without subject-hash names (a bundle and a folder) is passed over, as is a missing one.
+        #expect(roots([:], ["/nonexistent", plain, hashed]) == .hashedDirectory(hashed))
+        #expect(roots([:], [plain]) == .bundle(bundle))
+        #expect(TLSOptions.defaultRoots(environment: { _ in nil }, hashedDirectories: [], bundles: []) == nil)
+    }
+
     @Test func requireAcceptsAnyCertificate() async throws {
         #expect(try await Self.echo(TLSOptions(verification: .none, serverName: "db.example.com")) == "ping")
     }
