@@ -47,6 +47,26 @@ enum E2EDatabase: String, CaseIterable, CustomStringConvertible, Sendable {
     }
 }
 
+/// Runs `body` with a fresh harness — a WeChat sandbox on a loopback port and an empty store — and tears it down
+/// afterwards, also when `body` throws: the sandbox stopped, the SQLite database's directory removed.
+/// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
+func withEndToEnd<Value>(
+    database: E2EDatabase = .default,
+    sandboxClock: any SandboxClock = SystemSandboxClock(),
+    _ body: (EndToEnd) async throws -> Value
+) async throws -> Value {
+    let e2e = try await EndToEnd(database: database, sandboxClock: sandboxClock)
+    let result: Value
+    do {
+        result = try await body(e2e)
+    } catch {
+        await e2e.tearDown()
+        throw error
+    }
+    await e2e.tearDown()
+    return result
+}
+
 /// Runs the built function executables as a FaaS platform would, against a WeChat sandbox on a loopback port.
 final class EndToEnd: Sendable {
     static let appid = "wxe2eminiapp0001"
@@ -66,35 +86,42 @@ final class EndToEnd: Sendable {
     /// The SQLite database's directory, removed with this harness (also when a test fails).
     private let temporaryDirectory: URL?
 
-    /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
-    init(database: E2EDatabase = .default, sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
+    /// Made only by ``withEndToEnd(database:sandboxClock:_:)``, which always tears it down.
+    fileprivate init(database: E2EDatabase, sandboxClock: any SandboxClock) async throws {
         _ = BrokenPipes.ignored
-        sandbox = try await SandboxServer.start(
-            apps: [
-                SandboxApp(appid: Self.appid, secret: Self.appSecret),
-                SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
-                SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
-            ],
-            clock: sandboxClock
-        )
+        let directory: URL?
         switch database {
         case .sqlite:
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "wxauth-e2e-\(UUID().uuidString)"
             )
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            databaseURL = "sqlite:" + directory.appendingPathComponent("wxauth.sqlite").path
-            temporaryDirectory = directory
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            databaseURL = "sqlite:" + folder.appendingPathComponent("wxauth.sqlite").path
+            directory = folder
         case .postgres:
             databaseURL = try await PostgresTestDatabase.freshSchemaURL()
-            temporaryDirectory = nil
+            directory = nil
         }
+        do {
+            sandbox = try await SandboxServer.start(
+                apps: [
+                    SandboxApp(appid: Self.appid, secret: Self.appSecret),
+                    SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
+                    SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
+                ],
+                clock: sandboxClock
+            )
+        } catch {
+            if let directory { try? FileManager.default.removeItem(at: directory) }
+            throw error
+        }
+        temporaryDirectory = directory
         binDirectory = Self.locateExecutables()
     }
 
-    deinit {
-        let sandbox = self.sandbox
-        Task { await sandbox.stop() }
+    /// Stops the sandbox and removes the SQLite database's directory.
+    fileprivate func tearDown() async {
+        await sandbox.stop()
         if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
     }
 

@@ -113,105 +113,113 @@ extension EndToEnd {
 @Suite(.serialized) struct IndependentVerificationTests {
     @Test(.enabled(if: PyJWT.python != nil, PyJWT.skipNote), arguments: ["ES256", "EdDSA", "RS256", "HS256"])
     func pyJWTVerifiesTokensFromLoginWithTheKeysJWKSPublishes(algorithm: String) async throws {
-        let e2e = try await EndToEnd()
-        let files = try KeyFiles(e2e)
-        defer { files.remove() }
-        _ = try await files.keys([
-            "new", "--alg", algorithm, "--kid", "k-\(algorithm)", "--output", files.path("signing.json"),
-        ])
-        let mode =
-            try FileManager.default.attributesOfItem(atPath: files.path("signing.json"))[.posixPermissions] as? Int
-        #expect(mode == 0o600)
-        let environment = ["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]
+        try await withEndToEnd { e2e in
+            let files = try KeyFiles(e2e)
+            defer { files.remove() }
+            _ = try await files.keys([
+                "new", "--alg", algorithm, "--kid", "k-\(algorithm)", "--output", files.path("signing.json"),
+            ])
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: files.path("signing.json"))[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            let environment = ["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]
 
-        let token = try await e2e.signIn(environment: environment)
-        let published = try await e2e.publishedJWKS(environment: environment)
-        #expect(published.status == 200 && published.headers["cache-control"] == "public, max-age=300")
-        let jwks = try #require(published.response["body"] as? String)
-        #expect(
-            try await files.keys(["public", "--file", files.path("signing.json")]).trimmingCharacters(in: .newlines)
-                == jwks
-        )
-        for member in [#""d""#, #""p""#, #""q""#, #""dp""#, #""dq""#, #""qi""#, #""k""#] {
-            #expect(!jwks.contains(member))
-        }
-
-        // HS256 keys are never published: a verifier holds the shared secret instead.
-        let octKeys =
-            algorithm == "HS256"
-            ? try files.set("signing.json").reduce(into: [String: String]()) {
-                $0[$1["kid"] as? String ?? ""] = $1["k"] as? String
-            } : [:]
-        #expect(
-            (try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: [Any]])?["keys"]?.count
-                == (algorithm == "HS256" ? 0 : 1)
-        )
-        let verdict = try #require(try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys).first ?? nil)
-        #expect(verdict.header["alg"] as? String == algorithm)
-        #expect(verdict.header["typ"] as? String == "at+jwt" && verdict.header["kid"] as? String == "k-\(algorithm)")
-        #expect(verdict.claims["iss"] as? String == "wxauth" && verdict.claims["aud"] as? String == "wxauth")
-        #expect(verdict.claims["client_id"] as? String == EndToEnd.appid)
-        #expect(verdict.claims["sid"] is String && verdict.claims["jti"] is String && verdict.claims["sub"] is String)
-
-        // A foreign issuer's or audience's verifier refuses it.
-        #expect(
-            try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys, audience: "someone-else").allSatisfy {
-                $0 == nil
+            let token = try await e2e.signIn(environment: environment)
+            let published = try await e2e.publishedJWKS(environment: environment)
+            #expect(published.status == 200 && published.headers["cache-control"] == "public, max-age=300")
+            let jwks = try #require(published.response["body"] as? String)
+            #expect(
+                try await files.keys(["public", "--file", files.path("signing.json")]).trimmingCharacters(in: .newlines)
+                    == jwks
+            )
+            for member in [#""d""#, #""p""#, #""q""#, #""dp""#, #""dq""#, #""qi""#, #""k""#] {
+                #expect(!jwks.contains(member))
             }
-        )
+
+            // HS256 keys are never published: a verifier holds the shared secret instead.
+            let octKeys =
+                algorithm == "HS256"
+                ? try files.set("signing.json").reduce(into: [String: String]()) {
+                    $0[$1["kid"] as? String ?? ""] = $1["k"] as? String
+                } : [:]
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: [Any]])?["keys"]?.count
+                    == (algorithm == "HS256" ? 0 : 1)
+            )
+            let verdict = try #require(try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys).first ?? nil)
+            #expect(verdict.header["alg"] as? String == algorithm)
+            #expect(
+                verdict.header["typ"] as? String == "at+jwt" && verdict.header["kid"] as? String == "k-\(algorithm)"
+            )
+            #expect(verdict.claims["iss"] as? String == "wxauth" && verdict.claims["aud"] as? String == "wxauth")
+            #expect(verdict.claims["client_id"] as? String == EndToEnd.appid)
+            #expect(
+                verdict.claims["sid"] is String && verdict.claims["jti"] is String && verdict.claims["sub"] is String
+            )
+
+            // A foreign issuer's or audience's verifier refuses it.
+            #expect(
+                try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys, audience: "someone-else").allSatisfy {
+                    $0 == nil
+                }
+            )
+        }
     }
 
     @Test(.enabled(if: PyJWT.python != nil, PyJWT.skipNote))
     func rotationEndToEnd() async throws {
-        let e2e = try await EndToEnd()
-        let files = try KeyFiles(e2e)
-        defer { files.remove() }
-        let file = files.path("signing.json")
-        let environment = ["WXAUTH_SIGNING_KEYS_FILE": file]
-        _ = try await files.keys(["new", "--alg", "EdDSA", "--kid", "old", "--output", file])
-        let oldToken = try await e2e.signIn(environment: environment)
+        try await withEndToEnd { e2e in
+            let files = try KeyFiles(e2e)
+            defer { files.remove() }
+            let file = files.path("signing.json")
+            let environment = ["WXAUTH_SIGNING_KEYS_FILE": file]
+            _ = try await files.keys(["new", "--alg", "EdDSA", "--kid", "old", "--output", file])
+            let oldToken = try await e2e.signIn(environment: environment)
 
-        // Rotated: the new key signs, the old one is still listed, so its tokens keep working everywhere.
-        _ = try await files.keys(["rotate", "--file", file, "--alg", "ES256", "--kid", "new"])
-        #expect(try files.set("signing.json").map { $0["kid"] as? String } == ["new", "old"])
-        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
-        let rotatedJWKS = try #require(
-            try await e2e.publishedJWKS(environment: environment).response["body"] as? String
-        )
-        let newToken = try await e2e.signIn(user: "bob", environment: environment)
-        let both = try await PyJWT.verify([oldToken, newToken], jwks: rotatedJWKS)
-        #expect(both[0]?.header["kid"] as? String == "old")
-        #expect(both[1]?.header["kid"] as? String == "new" && both[1]?.header["alg"] as? String == "ES256")
-        let oldStillWorks = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(oldToken)"],
-            extraEnvironment: environment
-        )
-        #expect(oldStillWorks.status == 200)
+            // Rotated: the new key signs, the old one is still listed, so its tokens keep working everywhere.
+            _ = try await files.keys(["rotate", "--file", file, "--alg", "ES256", "--kid", "new"])
+            #expect(try files.set("signing.json").map { $0["kid"] as? String } == ["new", "old"])
+            #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+            let rotatedJWKS = try #require(
+                try await e2e.publishedJWKS(environment: environment).response["body"] as? String
+            )
+            let newToken = try await e2e.signIn(user: "bob", environment: environment)
+            let both = try await PyJWT.verify([oldToken, newToken], jwks: rotatedJWKS)
+            #expect(both[0]?.header["kid"] as? String == "old")
+            #expect(both[1]?.header["kid"] as? String == "new" && both[1]?.header["alg"] as? String == "ES256")
+            let oldStillWorks = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(oldToken)"],
+                extraEnvironment: environment
+            )
+            #expect(oldStillWorks.status == 200)
 
-        // The old key removed: its tokens fail, here and for PyJWT; the new key's still pass.
-        try files.write(try files.set("signing.json").filter { $0["kid"] as? String == "new" }, to: "signing.json")
-        let finalJWKS = try #require(try await e2e.publishedJWKS(environment: environment).response["body"] as? String)
-        let after = try await PyJWT.verify([oldToken, newToken], jwks: finalJWKS)
-        #expect(after[0] == nil && after[1] != nil)
-        let refused = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(oldToken)"],
-            extraEnvironment: environment
-        )
-        #expect(refused.status == 401 && refused.exitStatus == 0)
-        let accepted = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(newToken)"],
-            extraEnvironment: environment
-        )
-        #expect(accepted.status == 200)
+            // The old key removed: its tokens fail, here and for PyJWT; the new key's still pass.
+            try files.write(try files.set("signing.json").filter { $0["kid"] as? String == "new" }, to: "signing.json")
+            let finalJWKS = try #require(
+                try await e2e.publishedJWKS(environment: environment).response["body"] as? String
+            )
+            let after = try await PyJWT.verify([oldToken, newToken], jwks: finalJWKS)
+            #expect(after[0] == nil && after[1] != nil)
+            let refused = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(oldToken)"],
+                extraEnvironment: environment
+            )
+            #expect(refused.status == 401 && refused.exitStatus == 0)
+            let accepted = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer \(newToken)"],
+                extraEnvironment: environment
+            )
+            #expect(accepted.status == 200)
+        }
     }
 }
 
@@ -236,50 +244,54 @@ extension EndToEnd {
     }
 
     @Test func hugeNegativeFractionalAndStringNumbersAreRefusedWithoutTrapping() async throws {
-        let e2e = try await EndToEnd()
-        let token = try await e2e.signIn(environment: [:])
-        let parts = token.split(separator: ".").map { Data(base64Encoded: String($0).base64Padded) ?? Data() }
-        let kid = try #require((try JSONSerialization.jsonObject(with: parts[0]) as? [String: Any])?["kid"] as? String)
-        let real = try #require(try JSONSerialization.jsonObject(with: parts[1]) as? [String: Any])
-        let (sub, sid) = (try #require(real["sub"] as? String), try #require(real["sid"] as? String))
-        let now = Int64(Date().timeIntervalSince1970)
-        func claims(exp: String = "\(now + 600)", iat: String = "\(now)", extra: String = "") -> String {
-            #"{"iss":"wxauth","aud":"wxauth","sub":"\#(sub)","iat":\#(iat),"exp":\#(exp),"jti":"j","client_id":"wx","sid":"\#(sid)"\#(extra)}"#
-        }
-        // The same claims with sane numbers pass: so each refusal below is the number's doing.
-        let control = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(Self.forged(claims: claims(), kid: kid))"]
-        )
-        #expect(control.status == 200, "\(control.stdout)")
-        let hostile = [
-            claims(exp: String(Int64.max)), claims(iat: String(Int64.min)), claims(exp: "1e300"), claims(exp: "-1"),
-            claims(exp: "\(now + 600).5"), claims(exp: #""\#(now + 600)""#), claims(exp: "99999999999999999999999999"),
-            claims(extra: #","nbf":\#(now + 3600)"#), claims(extra: #","nbf":"0""#),
-            claims(extra: #","nbf":\#(Int64.max)"#),
-        ]
-        for claims in hostile {
-            let run = try await e2e.invoke(
+        try await withEndToEnd { e2e in
+            let token = try await e2e.signIn(environment: [:])
+            let parts = token.split(separator: ".").map { Data(base64Encoded: String($0).base64Padded) ?? Data() }
+            let kid = try #require(
+                (try JSONSerialization.jsonObject(with: parts[0]) as? [String: Any])?["kid"] as? String
+            )
+            let real = try #require(try JSONSerialization.jsonObject(with: parts[1]) as? [String: Any])
+            let (sub, sid) = (try #require(real["sub"] as? String), try #require(real["sid"] as? String))
+            let now = Int64(Date().timeIntervalSince1970)
+            func claims(exp: String = "\(now + 600)", iat: String = "\(now)", extra: String = "") -> String {
+                #"{"iss":"wxauth","aud":"wxauth","sub":"\#(sub)","iat":\#(iat),"exp":\#(exp),"jti":"j","client_id":"wx","sid":"\#(sid)"\#(extra)}"#
+            }
+            // The same claims with sane numbers pass: so each refusal below is the number's doing.
+            let control = try await e2e.invoke(
                 "userinfo",
                 method: "GET",
                 path: "/userinfo",
-                headers: ["authorization": "Bearer \(Self.forged(claims: claims, kid: kid))"]
+                headers: ["authorization": "Bearer \(Self.forged(claims: claims(), kid: kid))"]
             )
-            #expect(run.exitStatus == 0 && run.status == 401, "\(claims): \(run.stdout) \(run.stderr)")
-            #expect(run.body["error"] as? String == "invalid_token")
-        }
-        let typ = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: [
-                "authorization":
-                    "Bearer \(Self.forged(header: #"{"alg":"HS256","typ":"JWT","kid":"KID"}"#, claims: claims(), kid: kid))"
+            #expect(control.status == 200, "\(control.stdout)")
+            let hostile = [
+                claims(exp: String(Int64.max)), claims(iat: String(Int64.min)), claims(exp: "1e300"), claims(exp: "-1"),
+                claims(exp: "\(now + 600).5"), claims(exp: #""\#(now + 600)""#),
+                claims(exp: "99999999999999999999999999"),
+                claims(extra: #","nbf":\#(now + 3600)"#), claims(extra: #","nbf":"0""#),
+                claims(extra: #","nbf":\#(Int64.max)"#),
             ]
-        )
-        #expect(typ.status == 401)
+            for claims in hostile {
+                let run = try await e2e.invoke(
+                    "userinfo",
+                    method: "GET",
+                    path: "/userinfo",
+                    headers: ["authorization": "Bearer \(Self.forged(claims: claims, kid: kid))"]
+                )
+                #expect(run.exitStatus == 0 && run.status == 401, "\(claims): \(run.stdout) \(run.stderr)")
+                #expect(run.body["error"] as? String == "invalid_token")
+            }
+            let typ = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: [
+                    "authorization":
+                        "Bearer \(Self.forged(header: #"{"alg":"HS256","typ":"JWT","kid":"KID"}"#, claims: claims(), kid: kid))"
+                ]
+            )
+            #expect(typ.status == 401)
+        }
     }
 }
 
@@ -295,66 +307,70 @@ extension String {
 /// The `jwks` function's two documents and its refusals, through the built executable.
 @Suite struct JWKSFunctionTests {
     @Test func metadataNamesEveryEndpointUnderThePublicURL() async throws {
-        let e2e = try await EndToEnd()
-        let run = try await e2e.invoke(
-            "jwks",
-            method: "GET",
-            path: "/.well-known/oauth-authorization-server",
-            extraEnvironment: [
-                "WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test",
-            ]
-        )
-        #expect(run.status == 200 && run.exitStatus == 0)
-        #expect(
-            run.headers["cache-control"] == "public, max-age=300" && run.headers["content-type"] == "application/json"
-        )
-        let base = EndToEnd.publicURL
-        #expect(run.body["issuer"] as? String == "https://auth.example.test")
-        #expect(run.body["jwks_uri"] as? String == base + "/.well-known/jwks.json")
-        #expect(run.body["authorization_endpoint"] as? String == base + "/login")
-        #expect(run.body["token_endpoint"] as? String == base + "/refresh")
-        #expect(run.body["userinfo_endpoint"] as? String == base + "/userinfo")
-        #expect(run.body["revocation_endpoint"] as? String == base + "/logout")
-        #expect(run.body["introspection_endpoint"] as? String == base + "/admin/introspect")
-        #expect(run.body["response_types_supported"] as? [String] == ["code"])
-        #expect(run.body["token_endpoint_auth_methods_supported"] as? [String] == ["none"])
-        #expect(run.body["id_token_signing_alg_values_supported"] == nil)
+        try await withEndToEnd { e2e in
+            let run = try await e2e.invoke(
+                "jwks",
+                method: "GET",
+                path: "/.well-known/oauth-authorization-server",
+                extraEnvironment: [
+                    "WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test",
+                ]
+            )
+            #expect(run.status == 200 && run.exitStatus == 0)
+            #expect(
+                run.headers["cache-control"] == "public, max-age=300"
+                    && run.headers["content-type"] == "application/json"
+            )
+            let base = EndToEnd.publicURL
+            #expect(run.body["issuer"] as? String == "https://auth.example.test")
+            #expect(run.body["jwks_uri"] as? String == base + "/.well-known/jwks.json")
+            #expect(run.body["authorization_endpoint"] as? String == base + "/login")
+            #expect(run.body["token_endpoint"] as? String == base + "/refresh")
+            #expect(run.body["userinfo_endpoint"] as? String == base + "/userinfo")
+            #expect(run.body["revocation_endpoint"] as? String == base + "/logout")
+            #expect(run.body["introspection_endpoint"] as? String == base + "/admin/introspect")
+            #expect(run.body["response_types_supported"] as? [String] == ["code"])
+            #expect(run.body["token_endpoint_auth_methods_supported"] as? [String] == ["none"])
+            #expect(run.body["id_token_signing_alg_values_supported"] == nil)
+        }
     }
 
     @Test func refusalsAreJSONAndABadKeySetNamesTheSettingOnly() async throws {
-        let e2e = try await EndToEnd()
-        let post = try await e2e.invoke("jwks", method: "POST", path: "/.well-known/jwks.json")
-        #expect(post.status == 405 && post.headers["allow"] == "GET")
-        let elsewhere = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/other")
-        #expect(elsewhere.status == 404)
-        let noURL = try await e2e.invoke(
-            "jwks",
-            method: "GET",
-            path: "/.well-known/oauth-authorization-server",
-            extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
-        )
-        #expect(
-            noURL.status == 500 && (noURL.body["error_description"] as? String)?.contains("WXAUTH_PUBLIC_URL") == true
-        )
-        let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtMDEyMzQ1"
-        let badSet = #"{"keys":[{"kty":"oct","kid":"a","alg":"HS384","k":"\#(secret)"}]}"#
-        let bad = try await e2e.invoke(
-            "jwks",
-            method: "GET",
-            path: "/.well-known/jwks.json",
-            extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
-        )
-        #expect(bad.status == 500 && bad.body["error"] as? String == "server_error" && bad.exitStatus == 0)
-        #expect((bad.body["error_description"] as? String)?.contains("WXAUTH_SIGNING_KEYS") == true)
-        #expect(!bad.stdout.contains(secret) && !bad.stderr.contains(secret))
-        // Every function refuses the same way (the key set is read with the rest of the configuration).
-        let userinfo = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer x.y.z"],
-            extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
-        )
-        #expect(userinfo.status == 500 && !userinfo.stdout.contains(secret) && !userinfo.stderr.contains(secret))
+        try await withEndToEnd { e2e in
+            let post = try await e2e.invoke("jwks", method: "POST", path: "/.well-known/jwks.json")
+            #expect(post.status == 405 && post.headers["allow"] == "GET")
+            let elsewhere = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/other")
+            #expect(elsewhere.status == 404)
+            let noURL = try await e2e.invoke(
+                "jwks",
+                method: "GET",
+                path: "/.well-known/oauth-authorization-server",
+                extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
+            )
+            #expect(
+                noURL.status == 500
+                    && (noURL.body["error_description"] as? String)?.contains("WXAUTH_PUBLIC_URL") == true
+            )
+            let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtMDEyMzQ1"
+            let badSet = #"{"keys":[{"kty":"oct","kid":"a","alg":"HS384","k":"\#(secret)"}]}"#
+            let bad = try await e2e.invoke(
+                "jwks",
+                method: "GET",
+                path: "/.well-known/jwks.json",
+                extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
+            )
+            #expect(bad.status == 500 && bad.body["error"] as? String == "server_error" && bad.exitStatus == 0)
+            #expect((bad.body["error_description"] as? String)?.contains("WXAUTH_SIGNING_KEYS") == true)
+            #expect(!bad.stdout.contains(secret) && !bad.stderr.contains(secret))
+            // Every function refuses the same way (the key set is read with the rest of the configuration).
+            let userinfo = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer x.y.z"],
+                extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
+            )
+            #expect(userinfo.status == 500 && !userinfo.stdout.contains(secret) && !userinfo.stderr.contains(secret))
+        }
     }
 }
