@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import TestSupport
 import Testing
 
 /// The built `login`, `refresh` and `userinfo` executables, each run as its own process against the sandbox.
@@ -8,15 +9,13 @@ import Testing
         database: E2EDatabase
     ) async throws {
         try await withEndToEnd(database: database) { e2e in
-            let code = try await e2e.mintCode(user: "alice")
-            let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+            let login = try await e2e.login(user: "alice")
             #expect(login.exitStatus == 0)
             #expect(login.status == 200)
             #expect(login.headers["cache-control"] == "no-store")
-            let access = try #require(login.body["access_token"] as? String)
-            let refresh = try #require(login.body["refresh_token"] as? String)
-            let user = try #require(login.body["user"] as? [String: Any])
-            #expect((user["openid"] as? String)?.hasPrefix("o") == true)
+            let tokens = try login.tokens
+            let (access, refresh, user) = (tokens.access_token, tokens.refresh_token, tokens.user)
+            #expect(user.openid.hasPrefix("o"))
 
             // The access token verifies with a standard library and the shared key, and carries CONTRACT §5's claims.
             struct Claims: JWTPayload {
@@ -24,96 +23,64 @@ import Testing
                     client_id: String
                 func verify(using algorithm: some JWTAlgorithm) async throws {}
             }
-            let kid = try #require(
-                (try JSONSerialization.jsonObject(
-                    with: Data(base64Encoded: String(access.prefix { $0 != "." }).base64Padded) ?? Data()
-                )
-                    as? [String: Any])?["kid"] as? String
-            )
             let keys = await JWTKeyCollection().add(
                 hmac: HMACKey(from: EndToEnd.jwtSecret),
                 digestAlgorithm: .sha256,
-                kid: JWKIdentifier(string: kid)
+                kid: JWKIdentifier(string: try TokenHeader(of: access).kid)
             )
             let claims = try await keys.verify(access, as: Claims.self)
-            #expect(claims.iss == "wxauth" && claims.aud == "wxauth" && claims.sub == user["id"] as? String)
+            #expect(claims.iss == "wxauth" && claims.aud == "wxauth" && claims.sub == user.id)
             #expect(claims.client_id == EndToEnd.appid)
             #expect(claims.exp - claims.iat == 900)
 
-            let info = try await e2e.invoke(
-                "userinfo",
-                method: "GET",
-                path: "/userinfo",
-                headers: ["authorization": "Bearer \(access)"]
-            )
+            let info = try await e2e.userinfo(access)
             #expect(info.status == 200)
-            #expect(info.body["sub"] as? String == claims.sub)
-            #expect(info.body["openid"] as? String == user["openid"] as? String)
-            #expect(info.body["updated_at"] is Int)
+            // `updated_at` decodes as an integer, or `profile` throws.
+            let profile = try info.profile
+            #expect(profile.sub == claims.sub)
+            #expect(profile.openid == user.openid)
 
-            let rotated = try await e2e.invoke(
-                "refresh",
-                method: "POST",
-                path: "/refresh",
-                body: #"{"refresh_token":"\#(refresh)"}"#
-            )
+            let rotated = try await e2e.refresh(refresh)
             #expect(rotated.status == 200)
-            let next = try #require(rotated.body["refresh_token"] as? String)
+            let next = try rotated.tokens.refresh_token
             #expect(next != refresh)
 
-            let reused = try await e2e.invoke(
-                "refresh",
-                method: "POST",
-                path: "/refresh",
-                body: #"{"refresh_token":"\#(refresh)"}"#
-            )
+            let reused = try await e2e.refresh(refresh)
             #expect(reused.status == 400)
-            #expect(reused.body["error"] as? String == "invalid_grant")
-            let afterRevocation = try await e2e.invoke(
-                "refresh",
-                method: "POST",
-                path: "/refresh",
-                body: #"{"refresh_token":"\#(next)"}"#
-            )
+            #expect(try reused.refusal.error == "invalid_grant")
+            let afterRevocation = try await e2e.refresh(next)
             #expect(afterRevocation.status == 400)
-            let revokedInfo = try await e2e.invoke(
-                "userinfo",
-                method: "GET",
-                path: "/userinfo",
-                headers: ["authorization": "Bearer \(access)"]
-            )
+            let revokedInfo = try await e2e.userinfo(access)
             #expect(revokedInfo.status == 401)
             #expect(revokedInfo.headers["www-authenticate"]?.contains("invalid_token") == true)
 
             for run in [login, info, rotated, reused, afterRevocation, revokedInfo] {
                 #expect(run.exitStatus == 0)
-                try assertNoSecrets(run, also: [refresh, next])
+                assertNoSecrets(EndToEnd.secrets + ["secret="], in: run.stdout, run.stderr)
+                assertNoSecrets([refresh, next], in: run.stderr)
             }
-            let sessionKey = try await e2e.sessionKey(user: "alice")
-            if let sessionKey { #expect(!login.stdout.contains(sessionKey) && !login.stderr.contains(sessionKey)) }
+            if let sessionKey = try await e2e.sessionKey(user: "alice") {
+                assertNoSecrets([sessionKey], in: login.stdout, login.stderr)
+            }
         }
     }
 
     @Test func unknownAndReusedCodesAreInvalidGrants() async throws {
         try await withEndToEnd { e2e in
-            let unknown = try await e2e.invoke(
-                "login",
-                method: "POST",
-                path: "/login",
-                body: #"{"code":"0000000000unknowncode0000000000"}"#
-            )
+            let unknown = try await e2e.login(code: "0000000000unknowncode0000000000")
             #expect(unknown.status == 400)
-            #expect(unknown.body["error"] as? String == "invalid_grant")
-            #expect(unknown.body["wechat_errcode"] as? Int == 40029)
+            #expect(try unknown.refusal.error == "invalid_grant")
+            #expect(try unknown.refusal.wechat_errcode == 40029)
 
             let code = try await e2e.mintCode()
-            let first = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+            let first = try await e2e.login(code: code)
             #expect(first.status == 200)
-            let second = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+            let second = try await e2e.login(code: code)
             #expect(second.status == 400)
-            #expect(second.body["wechat_errcode"] as? Int == 40163)
-            try assertNoSecrets(unknown)
-            try assertNoSecrets(second)
+            #expect(try second.refusal.wechat_errcode == 40163)
+            for run in [unknown, second] {
+                assertNoSecrets(EndToEnd.secrets + ["secret="], in: run.stdout, run.stderr)
+            }
         }
     }
 
@@ -124,7 +91,7 @@ import Testing
                 #"{"endpoint":"/sns/jscode2session","errcode":-1,"errmsg":"system error","times":1}"#
             )
             let before = try await e2e.calls()
-            let retried = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+            let retried = try await e2e.login(code: code)
             #expect(retried.status == 200)
             #expect(try await e2e.calls() - before == 2)
 
@@ -132,15 +99,9 @@ import Testing
             try await e2e.injectFault(
                 #"{"endpoint":"/sns/jscode2session","errcode":-1,"errmsg":"system error","times":1000}"#
             )
-            let busy = try await e2e.invoke(
-                "login",
-                method: "POST",
-                path: "/login",
-                body: #"{"code":"\#(stuck)"}"#,
-                extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "2"]
-            )
+            let busy = try await e2e.login(code: stuck, environment: ["WXAUTH_FUNCTION_TIMEOUT": "2"])
             #expect(busy.status == 503)
-            #expect(busy.body["error"] as? String == "temporarily_unavailable")
+            #expect(try busy.refusal.error == "temporarily_unavailable")
             #expect(busy.headers["retry-after"] != nil)
             #expect(busy.elapsed < .seconds(2))
         }
@@ -151,13 +112,7 @@ import Testing
             let code = try await e2e.mintCode()
             try await e2e.injectFault(#"{"endpoint":"/sns/jscode2session","delay_ms":3000,"times":1}"#)
             let before = try await e2e.calls()
-            let slow = try await e2e.invoke(
-                "login",
-                method: "POST",
-                path: "/login",
-                body: #"{"code":"\#(code)"}"#,
-                extraEnvironment: ["WXAUTH_FUNCTION_TIMEOUT": "1.5"]
-            )
+            let slow = try await e2e.login(code: code, environment: ["WXAUTH_FUNCTION_TIMEOUT": "1.5"])
             #expect(slow.status == 503)
             // It gave up at its own deadline instead of waiting for WeChat's late answer (3 s); the margin is
             // wide because the machine is shared, and the point is only that it did not wait.
@@ -170,25 +125,18 @@ import Testing
         try await withEndToEnd { e2e in
             let code = try await e2e.mintCode()
             try await e2e.injectFault(#"{"endpoint":"/sns/jscode2session","drop":true,"times":1}"#)
-            let dropped = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
+            let dropped = try await e2e.login(code: code)
             #expect(dropped.status == 503)
-            #expect(dropped.body["error"] as? String == "temporarily_unavailable")
+            #expect(try dropped.refusal.error == "temporarily_unavailable")
         }
     }
 
     @Test func wrongAppSecretIsAServerErrorThatNamesNoSecret() async throws {
         try await withEndToEnd { e2e in
-            let code = try await e2e.mintCode()
-            let wrong = try await e2e.invoke(
-                "login",
-                method: "POST",
-                path: "/login",
-                body: #"{"code":"\#(code)"}"#,
-                extraEnvironment: ["WECHAT_SECRET": "wrong-secret-value-also-secret"]
-            )
+            let wrong = try await e2e.login(environment: ["WECHAT_SECRET": "wrong-secret-value-also-secret"])
             #expect(wrong.status == 500)
-            #expect(wrong.body["wechat_errcode"] as? Int == 40125)
-            #expect(!wrong.stdout.contains("wrong-secret-value") && !wrong.stderr.contains("wrong-secret-value"))
+            #expect(try wrong.refusal.wechat_errcode == 40125)
+            assertNoSecrets(["wrong-secret-value"], in: wrong.stdout, wrong.stderr)
         }
     }
 
@@ -222,20 +170,11 @@ import Testing
         database: E2EDatabase
     ) async throws {
         try await withEndToEnd(database: database) { e2e in
-            let code = try await e2e.mintCode(user: "bob")
-            let login = try await e2e.invoke("login", method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#)
-            let refresh = try #require(login.body["refresh_token"] as? String)
+            let refresh = try await e2e.signIn(user: "bob").refresh_token
             let processes = 8
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<processes {
-                    group.addTask {
-                        try await e2e.invoke(
-                            "refresh",
-                            method: "POST",
-                            path: "/refresh",
-                            body: #"{"refresh_token":"\#(refresh)"}"#
-                        ).status
-                    }
+                    group.addTask { try await e2e.refresh(refresh).status }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
@@ -254,29 +193,14 @@ import Testing
             let users = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for code in codes {
                     group.addTask {
-                        let login = try await e2e.invoke(
-                            "login",
-                            method: "POST",
-                            path: "/login",
-                            body: #"{"code":"\#(code)"}"#
-                        )
-                        return (login.status, (login.body["user"] as? [String: Any])?["id"] as? String)
+                        let login = try await e2e.login(code: code)
+                        return (login.status, try? login.tokens.user.id)
                     }
                 }
                 return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
             }
             #expect(users.allSatisfy { $0.0 == 200 })
             #expect(Set(users.compactMap(\.1)).count == 1)
-        }
-    }
-
-    /// No secret ever reaches stdout or stderr.
-    func assertNoSecrets(_ run: Invocation, also: [String] = []) throws {
-        for secret in [EndToEnd.appSecret, EndToEnd.jwtSecret, "secret="] {
-            #expect(!run.stdout.contains(secret) && !run.stderr.contains(secret))
-        }
-        for token in also {
-            #expect(!run.stderr.contains(token))
         }
     }
 }

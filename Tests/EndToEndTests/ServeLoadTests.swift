@@ -3,6 +3,7 @@ import Foundation
 import LocalRunner
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 /// `serve` in front of the real function executables under many concurrent sign-ins, in both modes:
@@ -38,8 +39,8 @@ import Testing
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
-        return (Int(response.status.code), (json["user"] as? [String: Any])?["id"] as? String)
+        let signedIn = try? decodeJSON(TokenAnswer.self, from: Array(bytes.readableBytesView))
+        return (Int(response.status.code), signedIn?.user.id)
     }
 
     @Test(arguments: [false, true])
