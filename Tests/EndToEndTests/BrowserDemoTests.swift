@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// What the browser test runs: Python, Chromium and the built `local-runner`; `missing` names what is not there.
@@ -45,21 +46,14 @@ struct BrowserDemoTests {
         .timeLimit(.minutes(3))
     )
     func signsInRefreshesSignsOutAndRefusesATamperedState() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(BrowserTools.python))
-        process.arguments = [
-            BrowserTools.script.path, "--runner", BrowserTools.runner.path,
-            "--manifest", BrowserTools.manifest.path, "--chromium", try #require(BrowserTools.chromium),
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Reading and waiting block, so they run on a thread of their own, off the cooperative pool.
-        let printed = await EndToEnd.onThread { output.fileHandleForReading.readDataToEndOfFile() }
-        await EndToEnd.onThread { process.waitUntilExit() }
-        let text = String(decoding: printed, as: UTF8.self)
-        #expect(process.terminationStatus == 0 && text.contains("every check passed"), "\(text)")
+        let run = try await runChildProcess(
+            URL(fileURLWithPath: try #require(BrowserTools.python)),
+            arguments: [
+                BrowserTools.script.path, "--runner", BrowserTools.runner.path,
+                "--manifest", BrowserTools.manifest.path, "--chromium", try #require(BrowserTools.chromium),
+            ]
+        )
+        let text = run.stdout + run.stderr
+        #expect(run.status == 0 && text.contains("every check passed"), "\(text)")
     }
 }

@@ -9,27 +9,74 @@ import Testing
 import WeChatSandbox
 
 /// What one function process did.
-struct Invocation {
+struct Invocation: JSONBodied {
     var exitStatus: Int32
     var stdout: String
     var stderr: String
     var elapsed: Duration
 
-    /// The response object on stdout.
-    var response: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]) ?? [:]
-    }
+    /// The response on stdout; nil when stdout is not one.
+    var response: ProxyResponse? { try? decodeJSON(from: stdout) }
 
-    var status: Int { response["statusCode"] as? Int ?? -1 }
-    var headers: [String: String] { response["headers"] as? [String: String] ?? [:] }
+    var status: Int { response?.statusCode ?? -1 }
+    var headers: [String: String] { response?.headers ?? [:] }
     /// The response's `Set-Cookie` values.
-    var cookies: [String] { response["cookies"] as? [String] ?? [] }
+    var cookies: [String] { response?.cookies ?? [] }
+    var bodyText: String? { response?.body }
+}
 
-    /// The response body, parsed as JSON.
-    var body: [String: Any] {
-        guard let text = response["body"] as? String else { return [:] }
-        return (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+/// An API Gateway v2.0 (HTTP API) event, as Lambda hands it to a function.
+struct GatewayEvent: Encodable {
+    struct Context: Encodable {
+        struct HTTP: Encodable {
+            var method: String
+            var path: String
+        }
+
+        var http: HTTP
+        var requestId = UUID().uuidString
     }
+
+    var version = "2.0"
+    var routeKey: String
+    var rawPath: String
+    var rawQueryString: String
+    var headers: [String: String]
+    var queryStringParameters: [String: String]?
+    var cookies: [String]?
+    var body: String?
+    var isBase64Encoded = false
+    var requestContext: Context
+
+    /// `path` may carry a query string; a body comes with `content-type: application/json`.
+    init(
+        _ method: String,
+        _ path: String,
+        body: String? = nil,
+        headers: [String: String] = [:],
+        cookies: [String] = []
+    ) {
+        let parts = path.split(separator: "?", maxSplits: 1)
+        rawPath = String(parts.first ?? "")
+        rawQueryString = parts.count > 1 ? String(parts[1]) : ""
+        var query: [String: String] = [:]
+        for pair in rawQueryString.split(separator: "&") {
+            let keyValue = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).removingPercentEncoding ?? String($0)
+            }
+            query[keyValue[0]] = keyValue.count > 1 ? keyValue[1] : ""
+        }
+        routeKey = "\(method) \(rawPath)"
+        self.headers = headers
+        if body != nil { self.headers["content-type"] = "application/json" }
+        queryStringParameters = query.isEmpty ? nil : query
+        self.cookies = cookies.isEmpty ? nil : cookies
+        self.body = body
+        requestContext = Context(http: .init(method: method, path: rawPath))
+    }
+
+    var bytes: [UInt8] { Array((try? JSONEncoder().encode(self)) ?? Data()) }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
 /// The store the spawned functions share.
@@ -45,6 +92,26 @@ enum E2EDatabase: String, CaseIterable, CustomStringConvertible, Sendable {
     static var `default`: E2EDatabase {
         ProcessInfo.processInfo.environment["WXAUTH_E2E_DATABASE"] == "postgres" ? .postgres : .sqlite
     }
+}
+
+/// Runs `body` with a fresh harness — a WeChat sandbox on a loopback port and an empty store — and tears it down
+/// afterwards, also when `body` throws: the sandbox stopped, the SQLite database's directory removed.
+/// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
+func withEndToEnd<Value>(
+    database: E2EDatabase = .default,
+    sandboxClock: any SandboxClock = SystemSandboxClock(),
+    _ body: (EndToEnd) async throws -> Value
+) async throws -> Value {
+    let e2e = try await EndToEnd(database: database, sandboxClock: sandboxClock)
+    let result: Value
+    do {
+        result = try await body(e2e)
+    } catch {
+        await e2e.tearDown()
+        throw error
+    }
+    await e2e.tearDown()
+    return result
 }
 
 /// Runs the built function executables as a FaaS platform would, against a WeChat sandbox on a loopback port.
@@ -66,35 +133,42 @@ final class EndToEnd: Sendable {
     /// The SQLite database's directory, removed with this harness (also when a test fails).
     private let temporaryDirectory: URL?
 
-    /// `sandboxClock` is the time WeChat's tokens expire by (the functions keep the real clock).
-    init(database: E2EDatabase = .default, sandboxClock: any SandboxClock = SystemSandboxClock()) async throws {
+    /// Made only by ``withEndToEnd(database:sandboxClock:_:)``, which always tears it down.
+    fileprivate init(database: E2EDatabase, sandboxClock: any SandboxClock) async throws {
         _ = BrokenPipes.ignored
-        sandbox = try await SandboxServer.start(
-            apps: [
-                SandboxApp(appid: Self.appid, secret: Self.appSecret),
-                SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
-                SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
-            ],
-            clock: sandboxClock
-        )
+        let directory: URL?
         switch database {
         case .sqlite:
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "wxauth-e2e-\(UUID().uuidString)"
             )
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            databaseURL = "sqlite:" + directory.appendingPathComponent("wxauth.sqlite").path
-            temporaryDirectory = directory
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            databaseURL = "sqlite:" + folder.appendingPathComponent("wxauth.sqlite").path
+            directory = folder
         case .postgres:
             databaseURL = try await PostgresTestDatabase.freshSchemaURL()
-            temporaryDirectory = nil
+            directory = nil
         }
+        do {
+            sandbox = try await SandboxServer.start(
+                apps: [
+                    SandboxApp(appid: Self.appid, secret: Self.appSecret),
+                    SandboxApp(appid: Self.officialAccount, secret: Self.officialSecret, kind: .officialAccount),
+                    SandboxApp(appid: Self.website, secret: Self.websiteSecret, kind: .website),
+                ],
+                clock: sandboxClock
+            )
+        } catch {
+            if let directory { try? FileManager.default.removeItem(at: directory) }
+            throw error
+        }
+        temporaryDirectory = directory
         binDirectory = Self.locateExecutables()
     }
 
-    deinit {
-        let sandbox = self.sandbox
-        Task { await sandbox.stop() }
+    /// Stops the sandbox and removes the SQLite database's directory.
+    fileprivate func tearDown() async {
+        await sandbox.stop()
         if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
     }
 
@@ -110,6 +184,9 @@ final class EndToEnd: Sendable {
         }
         return URL(fileURLWithPath: ".build/debug")
     }
+
+    /// A built executable: a function, `wxauth-http` or `local-runner`.
+    func executable(_ name: String) -> URL { binDirectory.appendingPathComponent(name) }
 
     var environment: [String: String] {
         [
@@ -131,7 +208,7 @@ final class EndToEnd: Sendable {
         extraEnvironment: [String: String] = [:]
     ) async throws -> Invocation {
         let run = try await runChildProcess(
-            binDirectory.appendingPathComponent(function),
+            executable(function),
             arguments: arguments,
             stdin: stdin,
             environment: environment.merging(extraEnvironment) { _, new in new }
@@ -156,55 +233,104 @@ final class EndToEnd: Sendable {
         cookies: [String] = [],
         extraEnvironment: [String: String] = [:]
     ) async throws -> Invocation {
-        var allHeaders = headers
-        if body != nil { allHeaders["content-type"] = "application/json" }
-        let parts = path.split(separator: "?", maxSplits: 1)
-        let rawPath = String(parts.first ?? "")
-        let rawQuery = parts.count > 1 ? String(parts[1]) : ""
-        var query: [String: String] = [:]
-        for pair in rawQuery.split(separator: "&") {
-            let keyValue = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).removingPercentEncoding ?? String($0)
-            }
-            query[keyValue[0]] = keyValue.count > 1 ? keyValue[1] : ""
-        }
-        var event: [String: Any] = [
-            "version": "2.0", "routeKey": "\(method) \(rawPath)", "rawPath": rawPath, "rawQueryString": rawQuery,
-            "headers": allHeaders, "isBase64Encoded": false,
-            "requestContext": ["http": ["method": method, "path": rawPath], "requestId": UUID().uuidString],
-        ]
-        if !query.isEmpty { event["queryStringParameters"] = query }
-        if !cookies.isEmpty { event["cookies"] = cookies }
-        if let body { event["body"] = body }
-        let bytes = try JSONSerialization.data(withJSONObject: event)
-        return try await invoke(function, stdin: Array(bytes), extraEnvironment: extraEnvironment)
+        try await invoke(
+            function,
+            stdin: GatewayEvent(method, path, body: body, headers: headers, cookies: cookies).bytes,
+            extraEnvironment: extraEnvironment
+        )
     }
 
     // MARK: Sandbox control
 
+    /// A code the sandbox minted (`/sandbox/codes`, `/sandbox/web-codes`, `/sandbox/phone-codes`).
+    struct MintedCode: Decodable {
+        var code: String
+        var openid: String?
+    }
+
+    /// WeChat's encrypted user data for a signed-in test user, as `wx.getUserInfo` hands it out; also the body of
+    /// `POST /userinfo`.
+    struct EncryptedData: Codable {
+        var encryptedData: String
+        var iv: String
+    }
+
     /// A fresh wx.login code for a test user.
     func mintCode(user: String = "alice") async throws -> String {
-        let answer = try await control("POST", "/sandbox/codes", #"{"appid":"\#(Self.appid)","user":"\#(user)"}"#)
-        return try #require(answer["code"] as? String)
+        try await mintedCode(user: user).code
+    }
+
+    private func mintedCode(user: String) async throws -> MintedCode {
+        try await control(
+            "POST",
+            "/sandbox/codes",
+            #"{"appid":"\#(Self.appid)","user":"\#(user)"}"#,
+            as: MintedCode.self
+        )
     }
 
     /// Queues a fault for the next `times` calls of jscode2session.
     func injectFault(_ fault: String) async throws {
-        _ = try await control("POST", "/sandbox/faults", fault)
+        try await control("POST", "/sandbox/faults", fault)
     }
 
+    /// How many times WeChat's jscode2session was called.
     func calls() async throws -> Int {
-        try await control("GET", "/sandbox/calls", nil)["/sns/jscode2session"] as? Int ?? 0
+        try await upstreamCalls("/sns/jscode2session")
     }
 
+    /// The session_key WeChat holds for a test user, if any.
     func sessionKey(user: String) async throws -> String? {
-        let codeAnswer = try await control("POST", "/sandbox/codes", #"{"appid":"\#(Self.appid)","user":"\#(user)"}"#)
-        let openid = try #require(codeAnswer["openid"] as? String)
-        return try await control("GET", "/sandbox/sessions?appid=\(Self.appid)&openid=\(openid)", nil)["session_key"]
-            as? String
+        struct Session: Decodable { var session_key: String? }
+        let openid = try #require(try await mintedCode(user: user).openid)
+        return try await control(
+            "GET",
+            "/sandbox/sessions?appid=\(Self.appid)&openid=\(openid)",
+            nil,
+            as: Session.self
+        ).session_key
     }
 
-    func control(_ method: String, _ path: String, _ body: String?) async throws -> [String: Any] {
+    /// A `getPhoneNumber` code for a test user.
+    func mintPhoneCode(user: String) async throws -> String {
+        try await control(
+            "POST",
+            "/sandbox/phone-codes",
+            #"{"appid":"\#(Self.appid)","user":"\#(user)","phone":"13800138000"}"#,
+            as: MintedCode.self
+        ).code
+    }
+
+    /// A code for a web sign-in through `appid` (the official account or the website app).
+    func mintWebCode(appid: String, user: String, snapshot: Bool = false, scope: String? = nil) async throws -> String {
+        var body = #"{"appid":"\#(appid)","user":"\#(user)","snapshot":\#(snapshot)"#
+        if let scope { body += #","scope":"\#(scope)""# }
+        return try await control("POST", "/sandbox/web-codes", body + "}", as: MintedCode.self).code
+    }
+
+    /// Encrypted profile data for a signed-in test user, made with their latest session_key.
+    func encryptedProfile(openid: String) async throws -> EncryptedData {
+        try await control(
+            "POST",
+            "/sandbox/encrypted-data",
+            #"{"appid":"\#(Self.appid)","openid":"\#(openid)"}"#,
+            as: EncryptedData.self
+        )
+    }
+
+    /// One request to the sandbox's control API, its answer decoded as `type`.
+    func control<Answer: Decodable>(
+        _ method: String,
+        _ path: String,
+        _ body: String?,
+        as type: Answer.Type
+    ) async throws -> Answer {
+        try decodeJSON(type, from: try await control(method, path, body))
+    }
+
+    /// One request to the sandbox's control API: its answer's bytes.
+    @discardableResult
+    func control(_ method: String, _ path: String, _ body: String?) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: sandbox.baseURL + path)
         request.method = .init(rawValue: method)
         if let body {
@@ -212,28 +338,75 @@ final class EndToEnd: Sendable {
             request.headers.add(name: "content-type", value: "application/json")
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
+        return Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+    }
+
+    /// How many times WeChat's `endpoint` was called.
+    func upstreamCalls(_ endpoint: String) async throws -> Int {
+        try await control("GET", "/sandbox/calls", nil, as: [String: Int].self)[endpoint] ?? 0
     }
 }
 
 extension EndToEnd {
-    /// A `getPhoneNumber` code for a test user.
-    func mintPhoneCode(user: String) async throws -> String {
-        let answer = try await control(
-            "POST",
-            "/sandbox/phone-codes",
-            #"{"appid":"\#(Self.appid)","user":"\#(user)","phone":"13800138000"}"#
+    /// Every secret the harness hands the functions: none may ever be printed.
+    static let secrets = [appSecret, jwtSecret, officialSecret, websiteSecret]
+
+    /// `POST /login` with a fresh wx.login code for `user`, and `phoneCode` when given.
+    func login(
+        user: String = "alice",
+        phoneCode: String? = nil,
+        environment: [String: String] = [:]
+    ) async throws -> Invocation {
+        let code = try await mintCode(user: user)
+        return try await login(code: code, phoneCode: phoneCode, environment: environment)
+    }
+
+    /// `POST /login` with `code`, and `phoneCode` when given.
+    func login(code: String, phoneCode: String? = nil, environment: [String: String] = [:]) async throws -> Invocation {
+        let body = phoneCode.map { #"{"code":"\#(code)","phoneCode":"\#($0)"}"# } ?? #"{"code":"\#(code)"}"#
+        return try await invoke("login", method: "POST", path: "/login", body: body, extraEnvironment: environment)
+    }
+
+    /// A mini-program sign-in through the real `login`, which must succeed: its token answer.
+    func signIn(
+        user: String = "alice",
+        environment: [String: String] = [:],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> TokenAnswer {
+        let login = try await login(user: user, environment: environment)
+        #expect(login.status == 200, "\(login.stdout)", sourceLocation: sourceLocation)
+        return try login.tokens
+    }
+
+    /// `GET /userinfo` with an access token.
+    func userinfo(_ accessToken: String, environment: [String: String] = [:]) async throws -> Invocation {
+        try await invoke(
+            "userinfo",
+            method: "GET",
+            path: "/userinfo",
+            headers: ["authorization": "Bearer \(accessToken)"],
+            extraEnvironment: environment
         )
-        return try #require(answer["code"] as? String)
     }
 
-    /// Encrypted profile data for a signed-in test user, made with their latest session_key.
-    func encryptedProfile(openid: String) async throws -> [String: Any] {
-        try await control("POST", "/sandbox/encrypted-data", #"{"appid":"\#(Self.appid)","openid":"\#(openid)"}"#)
+    /// `POST /userinfo`: WeChat's encrypted user data, to be decrypted with the signed-in user's session_key.
+    func decrypt(
+        _ data: EncryptedData,
+        access accessToken: String,
+        environment: [String: String] = [:]
+    ) async throws -> Invocation {
+        try await invoke(
+            "userinfo",
+            method: "POST",
+            path: "/userinfo",
+            body: String(decoding: try JSONEncoder().encode(data), as: UTF8.self),
+            headers: ["authorization": "Bearer \(accessToken)"],
+            extraEnvironment: environment
+        )
     }
 
-    func upstreamCalls(_ endpoint: String) async throws -> Int {
-        try await control("GET", "/sandbox/calls", nil)[endpoint] as? Int ?? 0
+    /// `POST /refresh` with the refresh token in the body.
+    func refresh(_ refreshToken: String) async throws -> Invocation {
+        try await invoke("refresh", method: "POST", path: "/refresh", body: #"{"refresh_token":"\#(refreshToken)"}"#)
     }
 }

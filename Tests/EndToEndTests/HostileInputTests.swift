@@ -4,49 +4,41 @@ import Testing
 /// Input an attacker or a broken deployment sends, through the built executables: every one is answered,
 /// promptly, and a bad setting is refused before WeChat is called (CONTRACT §2, §6).
 @Suite struct HostileInputEndToEndTests {
-    /// An event the function accepts up to its configuration.
-    static func event(method: String, path: String, body: String? = nil, headers: [String: String] = [:]) -> [UInt8] {
-        var event: [String: Any] = [
-            "version": "2.0", "rawPath": path, "rawQueryString": "", "headers": headers,
-            "requestContext": ["http": ["method": method, "path": path], "requestId": UUID().uuidString],
-        ]
-        if let body { event["body"] = body }
-        return Array((try? JSONSerialization.data(withJSONObject: event)) ?? Data())
-    }
-
     /// stdin is read up to 6 MiB + 1 byte and no further: an endless one gets 413 at once, not after draining.
     @Test(arguments: ["login", "userinfo"]) func endlessStdinIsAnswered413(function: String) async throws {
-        let e2e = try await EndToEnd()
-        let (run, timedOut) = try await e2e.invokeBounded(function, stdinPath: "/dev/zero")
-        #expect(!timedOut, "\(function) did not answer an endless stdin")
-        #expect(run.exitStatus == 0)
-        #expect(run.status == 413, "\(run.stdout)")
-        #expect(run.stdout.split(separator: "\n").count == 1)
+        try await withEndToEnd { e2e in
+            let (run, timedOut) = try await e2e.invokeBounded(function, stdinPath: "/dev/zero")
+            #expect(!timedOut, "\(function) did not answer an endless stdin")
+            #expect(run.exitStatus == 0)
+            #expect(run.status == 413, "\(run.stdout)")
+            #expect(run.stdout.split(separator: "\n").count == 1)
+        }
     }
 
     /// A `NAME_FILE` is read up to 64 KiB: `/dev/zero` is a 500 naming the setting, at once.
     @Test func anEndlessSecretFileIsA500NamingTheSetting() async throws {
-        let e2e = try await EndToEnd()
-        let userinfo = try await e2e.invokeBounded(
-            "userinfo",
-            stdin: Self.event(method: "GET", path: "/userinfo", headers: ["authorization": "Bearer x.y.z"]),
-            extraEnvironment: ["WXAUTH_JWT_SECRET": "", "WXAUTH_JWT_SECRET_FILE": "/dev/zero"]
-        )
-        #expect(!userinfo.1, "userinfo did not answer with WXAUTH_JWT_SECRET_FILE=/dev/zero")
-        #expect(userinfo.0.status == 500, "\(userinfo.0.stdout)")
-        #expect(userinfo.0.body["error"] as? String == "server_error")
-        #expect((userinfo.0.body["error_description"] as? String)?.contains("WXAUTH_JWT_SECRET_FILE") == true)
+        try await withEndToEnd { e2e in
+            let userinfo = try await e2e.invokeBounded(
+                "userinfo",
+                stdin: GatewayEvent("GET", "/userinfo", headers: ["authorization": "Bearer x.y.z"]).bytes,
+                extraEnvironment: ["WXAUTH_JWT_SECRET": "", "WXAUTH_JWT_SECRET_FILE": "/dev/zero"]
+            )
+            #expect(!userinfo.1, "userinfo did not answer with WXAUTH_JWT_SECRET_FILE=/dev/zero")
+            #expect(userinfo.0.status == 500, "\(userinfo.0.stdout)")
+            #expect(try userinfo.0.refusal.error == "server_error")
+            #expect(try userinfo.0.refusal.error_description?.contains("WXAUTH_JWT_SECRET_FILE") == true)
 
-        let code = try await e2e.mintCode()
-        let login = try await e2e.invokeBounded(
-            "login",
-            stdin: Self.event(method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#),
-            extraEnvironment: ["WECHAT_SECRET": "", "WECHAT_SECRET_FILE": "/dev/zero"]
-        )
-        #expect(!login.1, "login did not answer with WECHAT_SECRET_FILE=/dev/zero")
-        #expect(login.0.status == 500, "\(login.0.stdout)")
-        #expect((login.0.body["error_description"] as? String)?.contains("WECHAT_SECRET_FILE") == true)
-        #expect(try await e2e.calls() == 0)
+            let code = try await e2e.mintCode()
+            let login = try await e2e.invokeBounded(
+                "login",
+                stdin: GatewayEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).bytes,
+                extraEnvironment: ["WECHAT_SECRET": "", "WECHAT_SECRET_FILE": "/dev/zero"]
+            )
+            #expect(!login.1, "login did not answer with WECHAT_SECRET_FILE=/dev/zero")
+            #expect(login.0.status == 500, "\(login.0.stdout)")
+            #expect(try login.0.refusal.error_description?.contains("WECHAT_SECRET_FILE") == true)
+            #expect(try await e2e.calls() == 0)
+        }
     }
 
     /// Numbers out of range are a 500 naming the setting before WeChat is called. `WXAUTH_REFRESH_TTL=Int64.max`
@@ -57,19 +49,20 @@ import Testing
         ("WXAUTH_FUNCTION_TIMEOUT", "inf"), ("WXAUTH_FUNCTION_TIMEOUT", "-5"), ("WXAUTH_FUNCTION_TIMEOUT", "901"),
     ])
     func badNumbersAreRefusedBeforeWeChatIsCalled(setting: String, value: String) async throws {
-        let e2e = try await EndToEnd()
-        let code = try await e2e.mintCode()
-        let (run, timedOut) = try await e2e.invokeBounded(
-            "login",
-            stdin: Self.event(method: "POST", path: "/login", body: #"{"code":"\#(code)"}"#),
-            extraEnvironment: [setting: value]
-        )
-        #expect(!timedOut)
-        #expect(run.exitStatus == 0, "\(run.stderr)")
-        #expect(run.status == 500, "\(run.stdout)")
-        #expect(run.body["error"] as? String == "server_error")
-        #expect((run.body["error_description"] as? String)?.hasPrefix(setting + " must be") == true, "\(run.stdout)")
-        #expect(try await e2e.calls() == 0)
+        try await withEndToEnd { e2e in
+            let code = try await e2e.mintCode()
+            let (run, timedOut) = try await e2e.invokeBounded(
+                "login",
+                stdin: GatewayEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).bytes,
+                extraEnvironment: [setting: value]
+            )
+            #expect(!timedOut)
+            #expect(run.exitStatus == 0, "\(run.stderr)")
+            #expect(run.status == 500, "\(run.stdout)")
+            #expect(try run.refusal.error == "server_error")
+            #expect(try run.refusal.error_description?.hasPrefix(setting + " must be") == true, "\(run.stdout)")
+            #expect(try await e2e.calls() == 0)
+        }
     }
 
     /// Bodies are parsed as strictly as events (RFC 8259): what Foundation would let through is a 400, and the
@@ -79,16 +72,17 @@ import Testing
         #"{"code":"CODE","x":"\q"}"#, "{\"code\":\"CODE\",\"x\":\"a\u{01}b\"}", #"{"code":"CODE"} x"#,
     ])
     func lenientBodiesAreRefused(template: String) async throws {
-        let e2e = try await EndToEnd()
-        let body = template.replacingOccurrences(of: "CODE", with: try await e2e.mintCode())
-        let (run, timedOut) = try await e2e.invokeBounded(
-            "login",
-            stdin: Self.event(method: "POST", path: "/login", body: body, headers: ["content-type": "application/json"])
-        )
-        #expect(!timedOut)
-        #expect(run.status == 400, "\(run.stdout)")
-        #expect(run.body["error"] as? String == "invalid_request")
-        #expect(try await e2e.calls() == 0)
+        try await withEndToEnd { e2e in
+            let body = template.replacingOccurrences(of: "CODE", with: try await e2e.mintCode())
+            let (run, timedOut) = try await e2e.invokeBounded(
+                "login",
+                stdin: GatewayEvent("POST", "/login", body: body).bytes
+            )
+            #expect(!timedOut)
+            #expect(run.status == 400, "\(run.stdout)")
+            #expect(try run.refusal.error == "invalid_request")
+            #expect(try await e2e.calls() == 0)
+        }
     }
 }
 
@@ -102,7 +96,7 @@ extension EndToEnd {
         timeout: Duration = .seconds(30)
     ) async throws -> (Invocation, timedOut: Bool) {
         let process = Process()
-        process.executableURL = binDirectory.appendingPathComponent(function)
+        process.executableURL = executable(function)
         process.environment = environment.merging(extraEnvironment) { _, new in new }
         let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinPath))
         defer { try? input.close() }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 /// PyJWT (with `cryptography`) from the virtualenv `.ci/pyjwt-venv` makes: an implementation sharing no code with ours.
@@ -26,27 +27,41 @@ enum PyJWT {
         octKeys: [String: String] = [:],
         issuer: String = "wxauth",
         audience: String = "wxauth"
-    ) async throws -> [(header: [String: Any], claims: [String: Any])?] {
-        let request: [String: Any] = [
-            "jwks": try JSONSerialization.jsonObject(with: Data(jwks.utf8)), "oct": octKeys, "issuer": issuer,
-            "audience": audience, "tokens": tokens,
-        ]
-        let run = try await FunctionProcessTests.run(
+    ) async throws -> [Verdict?] {
+        struct Request: Encodable {
+            var jwks: KeySet
+            var oct: [String: String]
+            var issuer: String
+            var audience: String
+            var tokens: [String]
+        }
+        let request = Request(
+            jwks: try decodeJSON(from: jwks),
+            oct: octKeys,
+            issuer: issuer,
+            audience: audience,
+            tokens: tokens
+        )
+        let run = try await runChildProcess(
             URL(fileURLWithPath: try #require(python)),
             arguments: [script.path],
-            environment: [:],
-            stdin: String(decoding: try JSONSerialization.data(withJSONObject: request), as: UTF8.self)
+            stdin: Array(try JSONEncoder().encode(request)),
+            environment: FunctionProcessTests.toolEnvironment
         )
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == tokens.count, "\(run.stdout)\(run.stderr)")
         return try lines.map { line in
-            let verdict = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            guard verdict["valid"] as? Bool == true else { return nil }
-            return (
-                try #require(verdict["header"] as? [String: Any]), try #require(verdict["claims"] as? [String: Any])
-            )
+            let verdict = try decodeJSON(Verdict.self, from: String(line))
+            return verdict.valid ? verdict : nil
         }
+    }
+
+    /// PyJWT's verdict on one token: its header and claims when valid.
+    struct Verdict: Decodable {
+        var valid: Bool
+        var header: TokenHeader?
+        var claims: TokenClaims?
     }
 }
 
@@ -58,52 +73,34 @@ struct KeyFiles {
     init(_ e2e: EndToEnd) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-keys-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        runner = e2e.binDirectory.appendingPathComponent("local-runner").path
+        runner = e2e.executable("local-runner").path
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func keys(_ arguments: [String]) async throws -> String {
-        let run = try await FunctionProcessTests.run(
+        let run = try await runChildProcess(
             URL(fileURLWithPath: runner),
             arguments: ["keys"] + arguments,
-            environment: [:],
-            stdin: ""
+            environment: FunctionProcessTests.toolEnvironment
         )
         #expect(run.status == 0, "keys \(arguments): \(run.stderr)")
         return run.stdout
     }
 
     /// The private JWK Set in a file, parsed.
-    func set(_ name: String) throws -> [[String: Any]] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
-        return try #require(
-            (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["keys"] as? [[String: Any]]
-        )
+    func set(_ name: String) throws -> [[String: JSONValue]] {
+        try decodeJSON(KeySet.self, from: Array(try Data(contentsOf: URL(fileURLWithPath: path(name))))).keys
     }
 
-    func write(_ keys: [[String: Any]], to name: String) throws {
-        try JSONSerialization.data(withJSONObject: ["keys": keys]).write(to: URL(fileURLWithPath: path(name)))
+    func write(_ keys: [[String: JSONValue]], to name: String) throws {
+        try JSONEncoder().encode(KeySet(keys: keys)).write(to: URL(fileURLWithPath: path(name)))
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
 extension EndToEnd {
-    /// A mini-program sign-in through the real `login`: the access token.
-    func signIn(user: String = "alice", environment: [String: String]) async throws -> String {
-        let code = try await mintCode(user: user)
-        let login = try await invoke(
-            "login",
-            method: "POST",
-            path: "/login",
-            body: #"{"code":"\#(code)"}"#,
-            extraEnvironment: environment
-        )
-        #expect(login.status == 200, "\(login.stdout)")
-        return try #require(login.body["access_token"] as? String)
-    }
-
     /// The JWKS the real `jwks` function serves.
     func publishedJWKS(environment: [String: String]) async throws -> Invocation {
         try await invoke("jwks", method: "GET", path: "/.well-known/jwks.json", extraEnvironment: environment)
@@ -113,105 +110,89 @@ extension EndToEnd {
 @Suite(.serialized) struct IndependentVerificationTests {
     @Test(.enabled(if: PyJWT.python != nil, PyJWT.skipNote), arguments: ["ES256", "EdDSA", "RS256", "HS256"])
     func pyJWTVerifiesTokensFromLoginWithTheKeysJWKSPublishes(algorithm: String) async throws {
-        let e2e = try await EndToEnd()
-        let files = try KeyFiles(e2e)
-        defer { files.remove() }
-        _ = try await files.keys([
-            "new", "--alg", algorithm, "--kid", "k-\(algorithm)", "--output", files.path("signing.json"),
-        ])
-        let mode =
-            try FileManager.default.attributesOfItem(atPath: files.path("signing.json"))[.posixPermissions] as? Int
-        #expect(mode == 0o600)
-        let environment = ["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]
+        try await withEndToEnd { e2e in
+            let files = try KeyFiles(e2e)
+            defer { files.remove() }
+            _ = try await files.keys([
+                "new", "--alg", algorithm, "--kid", "k-\(algorithm)", "--output", files.path("signing.json"),
+            ])
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: files.path("signing.json"))[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            let environment = ["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]
 
-        let token = try await e2e.signIn(environment: environment)
-        let published = try await e2e.publishedJWKS(environment: environment)
-        #expect(published.status == 200 && published.headers["cache-control"] == "public, max-age=300")
-        let jwks = try #require(published.response["body"] as? String)
-        #expect(
-            try await files.keys(["public", "--file", files.path("signing.json")]).trimmingCharacters(in: .newlines)
-                == jwks
-        )
-        for member in [#""d""#, #""p""#, #""q""#, #""dp""#, #""dq""#, #""qi""#, #""k""#] {
-            #expect(!jwks.contains(member))
-        }
-
-        // HS256 keys are never published: a verifier holds the shared secret instead.
-        let octKeys =
-            algorithm == "HS256"
-            ? try files.set("signing.json").reduce(into: [String: String]()) {
-                $0[$1["kid"] as? String ?? ""] = $1["k"] as? String
-            } : [:]
-        #expect(
-            (try JSONSerialization.jsonObject(with: Data(jwks.utf8)) as? [String: [Any]])?["keys"]?.count
-                == (algorithm == "HS256" ? 0 : 1)
-        )
-        let verdict = try #require(try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys).first ?? nil)
-        #expect(verdict.header["alg"] as? String == algorithm)
-        #expect(verdict.header["typ"] as? String == "at+jwt" && verdict.header["kid"] as? String == "k-\(algorithm)")
-        #expect(verdict.claims["iss"] as? String == "wxauth" && verdict.claims["aud"] as? String == "wxauth")
-        #expect(verdict.claims["client_id"] as? String == EndToEnd.appid)
-        #expect(verdict.claims["sid"] is String && verdict.claims["jti"] is String && verdict.claims["sub"] is String)
-
-        // A foreign issuer's or audience's verifier refuses it.
-        #expect(
-            try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys, audience: "someone-else").allSatisfy {
-                $0 == nil
+            let token = try await e2e.signIn(environment: environment).access_token
+            let published = try await e2e.publishedJWKS(environment: environment)
+            #expect(published.status == 200 && published.headers["cache-control"] == "public, max-age=300")
+            let jwks = try #require(published.bodyText)
+            #expect(
+                try await files.keys(["public", "--file", files.path("signing.json")]).trimmingCharacters(in: .newlines)
+                    == jwks
+            )
+            for member in [#""d""#, #""p""#, #""q""#, #""dp""#, #""dq""#, #""qi""#, #""k""#] {
+                #expect(!jwks.contains(member))
             }
-        )
+
+            // HS256 keys are never published: a verifier holds the shared secret instead.
+            let octKeys =
+                algorithm == "HS256"
+                ? try files.set("signing.json").reduce(into: [String: String]()) {
+                    $0[$1["kid"]?.string ?? ""] = $1["k"]?.string
+                } : [:]
+            #expect(try decodeJSON(KeySet.self, from: jwks).keys.count == (algorithm == "HS256" ? 0 : 1))
+            let verdict = try #require(try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys).first ?? nil)
+            // The claims decode with `sid`, `jti` and `sub` as strings, or `verify` throws.
+            let (header, claims) = (try #require(verdict.header), try #require(verdict.claims))
+            #expect(header.alg == algorithm)
+            #expect(header.typ == "at+jwt" && header.kid == "k-\(algorithm)")
+            #expect(claims.iss == "wxauth" && claims.aud == "wxauth")
+            #expect(claims.client_id == EndToEnd.appid)
+
+            // A foreign issuer's or audience's verifier refuses it.
+            #expect(
+                try await PyJWT.verify([token], jwks: jwks, octKeys: octKeys, audience: "someone-else").allSatisfy {
+                    $0 == nil
+                }
+            )
+        }
     }
 
     @Test(.enabled(if: PyJWT.python != nil, PyJWT.skipNote))
     func rotationEndToEnd() async throws {
-        let e2e = try await EndToEnd()
-        let files = try KeyFiles(e2e)
-        defer { files.remove() }
-        let file = files.path("signing.json")
-        let environment = ["WXAUTH_SIGNING_KEYS_FILE": file]
-        _ = try await files.keys(["new", "--alg", "EdDSA", "--kid", "old", "--output", file])
-        let oldToken = try await e2e.signIn(environment: environment)
+        try await withEndToEnd { e2e in
+            let files = try KeyFiles(e2e)
+            defer { files.remove() }
+            let file = files.path("signing.json")
+            let environment = ["WXAUTH_SIGNING_KEYS_FILE": file]
+            _ = try await files.keys(["new", "--alg", "EdDSA", "--kid", "old", "--output", file])
+            let oldToken = try await e2e.signIn(environment: environment).access_token
 
-        // Rotated: the new key signs, the old one is still listed, so its tokens keep working everywhere.
-        _ = try await files.keys(["rotate", "--file", file, "--alg", "ES256", "--kid", "new"])
-        #expect(try files.set("signing.json").map { $0["kid"] as? String } == ["new", "old"])
-        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
-        let rotatedJWKS = try #require(
-            try await e2e.publishedJWKS(environment: environment).response["body"] as? String
-        )
-        let newToken = try await e2e.signIn(user: "bob", environment: environment)
-        let both = try await PyJWT.verify([oldToken, newToken], jwks: rotatedJWKS)
-        #expect(both[0]?.header["kid"] as? String == "old")
-        #expect(both[1]?.header["kid"] as? String == "new" && both[1]?.header["alg"] as? String == "ES256")
-        let oldStillWorks = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(oldToken)"],
-            extraEnvironment: environment
-        )
-        #expect(oldStillWorks.status == 200)
+            // Rotated: the new key signs, the old one is still listed, so its tokens keep working everywhere.
+            _ = try await files.keys(["rotate", "--file", file, "--alg", "ES256", "--kid", "new"])
+            #expect(try files.set("signing.json").map { $0["kid"]?.string } == ["new", "old"])
+            #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+            let rotatedJWKS = try #require(
+                try await e2e.publishedJWKS(environment: environment).bodyText
+            )
+            let newToken = try await e2e.signIn(user: "bob", environment: environment).access_token
+            let both = try await PyJWT.verify([oldToken, newToken], jwks: rotatedJWKS)
+            #expect(both[0]?.header?.kid == "old")
+            #expect(both[1]?.header?.kid == "new" && both[1]?.header?.alg == "ES256")
+            let oldStillWorks = try await e2e.userinfo(oldToken, environment: environment)
+            #expect(oldStillWorks.status == 200)
 
-        // The old key removed: its tokens fail, here and for PyJWT; the new key's still pass.
-        try files.write(try files.set("signing.json").filter { $0["kid"] as? String == "new" }, to: "signing.json")
-        let finalJWKS = try #require(try await e2e.publishedJWKS(environment: environment).response["body"] as? String)
-        let after = try await PyJWT.verify([oldToken, newToken], jwks: finalJWKS)
-        #expect(after[0] == nil && after[1] != nil)
-        let refused = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(oldToken)"],
-            extraEnvironment: environment
-        )
-        #expect(refused.status == 401 && refused.exitStatus == 0)
-        let accepted = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(newToken)"],
-            extraEnvironment: environment
-        )
-        #expect(accepted.status == 200)
+            // The old key removed: its tokens fail, here and for PyJWT; the new key's still pass.
+            try files.write(try files.set("signing.json").filter { $0["kid"] == .string("new") }, to: "signing.json")
+            let finalJWKS = try #require(
+                try await e2e.publishedJWKS(environment: environment).bodyText
+            )
+            let after = try await PyJWT.verify([oldToken, newToken], jwks: finalJWKS)
+            #expect(after[0] == nil && after[1] != nil)
+            let refused = try await e2e.userinfo(oldToken, environment: environment)
+            #expect(refused.status == 401 && refused.exitStatus == 0)
+            let accepted = try await e2e.userinfo(newToken, environment: environment)
+            #expect(accepted.status == 200)
+        }
     }
 }
 
@@ -236,50 +217,51 @@ extension EndToEnd {
     }
 
     @Test func hugeNegativeFractionalAndStringNumbersAreRefusedWithoutTrapping() async throws {
-        let e2e = try await EndToEnd()
-        let token = try await e2e.signIn(environment: [:])
-        let parts = token.split(separator: ".").map { Data(base64Encoded: String($0).base64Padded) ?? Data() }
-        let kid = try #require((try JSONSerialization.jsonObject(with: parts[0]) as? [String: Any])?["kid"] as? String)
-        let real = try #require(try JSONSerialization.jsonObject(with: parts[1]) as? [String: Any])
-        let (sub, sid) = (try #require(real["sub"] as? String), try #require(real["sid"] as? String))
-        let now = Int64(Date().timeIntervalSince1970)
-        func claims(exp: String = "\(now + 600)", iat: String = "\(now)", extra: String = "") -> String {
-            #"{"iss":"wxauth","aud":"wxauth","sub":"\#(sub)","iat":\#(iat),"exp":\#(exp),"jti":"j","client_id":"wx","sid":"\#(sid)"\#(extra)}"#
-        }
-        // The same claims with sane numbers pass: so each refusal below is the number's doing.
-        let control = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer \(Self.forged(claims: claims(), kid: kid))"]
-        )
-        #expect(control.status == 200, "\(control.stdout)")
-        let hostile = [
-            claims(exp: String(Int64.max)), claims(iat: String(Int64.min)), claims(exp: "1e300"), claims(exp: "-1"),
-            claims(exp: "\(now + 600).5"), claims(exp: #""\#(now + 600)""#), claims(exp: "99999999999999999999999999"),
-            claims(extra: #","nbf":\#(now + 3600)"#), claims(extra: #","nbf":"0""#),
-            claims(extra: #","nbf":\#(Int64.max)"#),
-        ]
-        for claims in hostile {
-            let run = try await e2e.invoke(
+        try await withEndToEnd { e2e in
+            let token = try await e2e.signIn().access_token
+            let kid = try TokenHeader(of: token).kid
+            let real = try TokenClaims(of: token)
+            let (sub, sid) = (real.sub, real.sid)
+            let now = Int64(Date().timeIntervalSince1970)
+            func claims(exp: String = "\(now + 600)", iat: String = "\(now)", extra: String = "") -> String {
+                #"{"iss":"wxauth","aud":"wxauth","sub":"\#(sub)","iat":\#(iat),"exp":\#(exp),"jti":"j","client_id":"wx","sid":"\#(sid)"\#(extra)}"#
+            }
+            // The same claims with sane numbers pass: so each refusal below is the number's doing.
+            let control = try await e2e.invoke(
                 "userinfo",
                 method: "GET",
                 path: "/userinfo",
-                headers: ["authorization": "Bearer \(Self.forged(claims: claims, kid: kid))"]
+                headers: ["authorization": "Bearer \(Self.forged(claims: claims(), kid: kid))"]
             )
-            #expect(run.exitStatus == 0 && run.status == 401, "\(claims): \(run.stdout) \(run.stderr)")
-            #expect(run.body["error"] as? String == "invalid_token")
-        }
-        let typ = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: [
-                "authorization":
-                    "Bearer \(Self.forged(header: #"{"alg":"HS256","typ":"JWT","kid":"KID"}"#, claims: claims(), kid: kid))"
+            #expect(control.status == 200, "\(control.stdout)")
+            let hostile = [
+                claims(exp: String(Int64.max)), claims(iat: String(Int64.min)), claims(exp: "1e300"), claims(exp: "-1"),
+                claims(exp: "\(now + 600).5"), claims(exp: #""\#(now + 600)""#),
+                claims(exp: "99999999999999999999999999"),
+                claims(extra: #","nbf":\#(now + 3600)"#), claims(extra: #","nbf":"0""#),
+                claims(extra: #","nbf":\#(Int64.max)"#),
             ]
-        )
-        #expect(typ.status == 401)
+            for claims in hostile {
+                let run = try await e2e.invoke(
+                    "userinfo",
+                    method: "GET",
+                    path: "/userinfo",
+                    headers: ["authorization": "Bearer \(Self.forged(claims: claims, kid: kid))"]
+                )
+                #expect(run.exitStatus == 0 && run.status == 401, "\(claims): \(run.stdout) \(run.stderr)")
+                #expect(try run.refusal.error == "invalid_token")
+            }
+            let typ = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: [
+                    "authorization":
+                        "Bearer \(Self.forged(header: #"{"alg":"HS256","typ":"JWT","kid":"KID"}"#, claims: claims(), kid: kid))"
+                ]
+            )
+            #expect(typ.status == 401)
+        }
     }
 }
 
@@ -295,66 +277,71 @@ extension String {
 /// The `jwks` function's two documents and its refusals, through the built executable.
 @Suite struct JWKSFunctionTests {
     @Test func metadataNamesEveryEndpointUnderThePublicURL() async throws {
-        let e2e = try await EndToEnd()
-        let run = try await e2e.invoke(
-            "jwks",
-            method: "GET",
-            path: "/.well-known/oauth-authorization-server",
-            extraEnvironment: [
-                "WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test",
-            ]
-        )
-        #expect(run.status == 200 && run.exitStatus == 0)
-        #expect(
-            run.headers["cache-control"] == "public, max-age=300" && run.headers["content-type"] == "application/json"
-        )
-        let base = EndToEnd.publicURL
-        #expect(run.body["issuer"] as? String == "https://auth.example.test")
-        #expect(run.body["jwks_uri"] as? String == base + "/.well-known/jwks.json")
-        #expect(run.body["authorization_endpoint"] as? String == base + "/login")
-        #expect(run.body["token_endpoint"] as? String == base + "/refresh")
-        #expect(run.body["userinfo_endpoint"] as? String == base + "/userinfo")
-        #expect(run.body["revocation_endpoint"] as? String == base + "/logout")
-        #expect(run.body["introspection_endpoint"] as? String == base + "/admin/introspect")
-        #expect(run.body["response_types_supported"] as? [String] == ["code"])
-        #expect(run.body["token_endpoint_auth_methods_supported"] as? [String] == ["none"])
-        #expect(run.body["id_token_signing_alg_values_supported"] == nil)
+        try await withEndToEnd { e2e in
+            let run = try await e2e.invoke(
+                "jwks",
+                method: "GET",
+                path: "/.well-known/oauth-authorization-server",
+                extraEnvironment: [
+                    "WXAUTH_PUBLIC_URL": EndToEnd.publicURL + "/", "WXAUTH_ISSUER": "https://auth.example.test",
+                ]
+            )
+            #expect(run.status == 200 && run.exitStatus == 0)
+            #expect(
+                run.headers["cache-control"] == "public, max-age=300"
+                    && run.headers["content-type"] == "application/json"
+            )
+            let base = EndToEnd.publicURL
+            let metadata = try run.decoded(ServerMetadata.self)
+            #expect(metadata.issuer == "https://auth.example.test")
+            #expect(metadata.jwks_uri == base + "/.well-known/jwks.json")
+            #expect(metadata.authorization_endpoint == base + "/login")
+            #expect(metadata.token_endpoint == base + "/refresh")
+            #expect(metadata.userinfo_endpoint == base + "/userinfo")
+            #expect(metadata.revocation_endpoint == base + "/logout")
+            #expect(metadata.introspection_endpoint == base + "/admin/introspect")
+            #expect(metadata.response_types_supported == ["code"])
+            #expect(metadata.token_endpoint_auth_methods_supported == ["none"])
+            #expect(try run.members["id_token_signing_alg_values_supported"] == nil)
+        }
     }
 
     @Test func refusalsAreJSONAndABadKeySetNamesTheSettingOnly() async throws {
-        let e2e = try await EndToEnd()
-        let post = try await e2e.invoke("jwks", method: "POST", path: "/.well-known/jwks.json")
-        #expect(post.status == 405 && post.headers["allow"] == "GET")
-        let elsewhere = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/other")
-        #expect(elsewhere.status == 404)
-        let noURL = try await e2e.invoke(
-            "jwks",
-            method: "GET",
-            path: "/.well-known/oauth-authorization-server",
-            extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
-        )
-        #expect(
-            noURL.status == 500 && (noURL.body["error_description"] as? String)?.contains("WXAUTH_PUBLIC_URL") == true
-        )
-        let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtMDEyMzQ1"
-        let badSet = #"{"keys":[{"kty":"oct","kid":"a","alg":"HS384","k":"\#(secret)"}]}"#
-        let bad = try await e2e.invoke(
-            "jwks",
-            method: "GET",
-            path: "/.well-known/jwks.json",
-            extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
-        )
-        #expect(bad.status == 500 && bad.body["error"] as? String == "server_error" && bad.exitStatus == 0)
-        #expect((bad.body["error_description"] as? String)?.contains("WXAUTH_SIGNING_KEYS") == true)
-        #expect(!bad.stdout.contains(secret) && !bad.stderr.contains(secret))
-        // Every function refuses the same way (the key set is read with the rest of the configuration).
-        let userinfo = try await e2e.invoke(
-            "userinfo",
-            method: "GET",
-            path: "/userinfo",
-            headers: ["authorization": "Bearer x.y.z"],
-            extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
-        )
-        #expect(userinfo.status == 500 && !userinfo.stdout.contains(secret) && !userinfo.stderr.contains(secret))
+        try await withEndToEnd { e2e in
+            let post = try await e2e.invoke("jwks", method: "POST", path: "/.well-known/jwks.json")
+            #expect(post.status == 405 && post.headers["allow"] == "GET")
+            let elsewhere = try await e2e.invoke("jwks", method: "GET", path: "/.well-known/other")
+            #expect(elsewhere.status == 404)
+            let noURL = try await e2e.invoke(
+                "jwks",
+                method: "GET",
+                path: "/.well-known/oauth-authorization-server",
+                extraEnvironment: ["WXAUTH_PUBLIC_URL": ""]
+            )
+            #expect(
+                try noURL.status == 500 && noURL.refusal.error_description?.contains("WXAUTH_PUBLIC_URL") == true
+            )
+            let secret = "c2VjcmV0LXZhbHVlLXRoYXQtaXMtbG9uZy1lbm91Z2gtMDEyMzQ1"
+            let badSet = #"{"keys":[{"kty":"oct","kid":"a","alg":"HS384","k":"\#(secret)"}]}"#
+            let bad = try await e2e.invoke(
+                "jwks",
+                method: "GET",
+                path: "/.well-known/jwks.json",
+                extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
+            )
+            #expect(try bad.status == 500 && bad.refusal.error == "server_error" && bad.exitStatus == 0)
+            #expect(try bad.refusal.error_description?.contains("WXAUTH_SIGNING_KEYS") == true)
+            assertNoSecrets([secret], in: bad.stdout, bad.stderr)
+            // Every function refuses the same way (the key set is read with the rest of the configuration).
+            let userinfo = try await e2e.invoke(
+                "userinfo",
+                method: "GET",
+                path: "/userinfo",
+                headers: ["authorization": "Bearer x.y.z"],
+                extraEnvironment: ["WXAUTH_SIGNING_KEYS": badSet]
+            )
+            #expect(userinfo.status == 500)
+            assertNoSecrets([secret], in: userinfo.stdout, userinfo.stderr)
+        }
     }
 }

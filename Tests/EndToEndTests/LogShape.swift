@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// CONTRACT §8: every stderr line is one JSON object in AWS Lambda's structured-log shape.
@@ -7,11 +8,11 @@ enum LogShape {
 
     /// The problems of one stderr line, empty when it has the shape.
     static func problems(ofLine line: Substring) -> [String] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        guard let object = try? decodeJSON([String: JSONValue].self, from: String(line)) else {
             return ["not a JSON object: \(line.prefix(200))"]
         }
         var problems: [String] = []
-        if let timestamp = object["timestamp"] as? String {
+        if let timestamp = object["timestamp"]?.string {
             // RFC 3339, UTC, milliseconds: 2026-12-06T17:50:01.123Z
             if timestamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) == nil {
                 problems.append("timestamp \(timestamp) is not RFC 3339 UTC with milliseconds")
@@ -21,9 +22,9 @@ enum LogShape {
             problems.append("no timestamp")
         }
         if object["_aws"] == nil {
-            if let level = object["level"] as? String, !levels.contains(level) { problems.append("level \(level)") }
+            if let level = object["level"]?.string, !levels.contains(level) { problems.append("level \(level)") }
             if object["level"] == nil { problems.append("no level") }
-            if !(object["message"] is String) { problems.append("no message") }
+            if object["message"]?.string == nil { problems.append("no message") }
         }
         return problems
     }

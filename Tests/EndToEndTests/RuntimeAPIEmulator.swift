@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import TestSupport
 
 @testable import LocalRunner
 
@@ -20,8 +21,12 @@ final class RuntimeAPIEmulator: Sendable {
         var kind: String
         var body: String
         var errorTypeHeader: String?
+
+        /// What the function posted, as a proxy response; nil when it is not one.
+        var response: ProxyResponse? { try? decodeJSON(from: body) }
     }
 
+    let platform: Platform
     let port: Int
     private let feed: Feed
     private let posted: AsyncStream<Posted>
@@ -51,6 +56,7 @@ final class RuntimeAPIEmulator: Sendable {
             )
         }
         port = server.port
+        self.platform = platform
         self.feed = feed
         self.posted = posted
     }
@@ -143,10 +149,24 @@ final class RuntimeAPIEmulator: Sendable {
     var address: String { "127.0.0.1:\(port)" }
 
     /// What a function needs to find this emulator, as the platform sets it.
-    func environment(_ platform: Platform) -> [String: String] {
+    var environment: [String: String] {
         platform == .scf
             ? ["SCF_RUNTIME_API": "127.0.0.1", "SCF_RUNTIME_API_PORT": String(port)]
             : ["AWS_LAMBDA_RUNTIME_API": address]
+    }
+
+    /// Starts `executable` as the platform starts a custom runtime's `bootstrap`: with `environment` and this
+    /// emulator's address, no stdin, its output discarded. It keeps running, serving events, until it exits or the
+    /// caller terminates it.
+    func start(_ executable: URL, environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.environment = environment.merging(self.environment) { _, new in new }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
     /// Hands queued events to long-polling `next` calls, one at a time.

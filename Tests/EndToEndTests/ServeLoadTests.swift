@@ -3,6 +3,7 @@ import Foundation
 import LocalRunner
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 /// `serve` in front of the real function executables under many concurrent sign-ins, in both modes:
@@ -38,56 +39,59 @@ import Testing
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
-        return (Int(response.status.code), (json["user"] as? [String: Any])?["id"] as? String)
+        let signedIn = try? decodeJSON(TokenAnswer.self, from: Array(bytes.readableBytesView))
+        return (Int(response.status.code), signedIn?.user.id)
     }
 
     @Test(arguments: [false, true])
     func manyConcurrentSignInsAreAllAnswered(warm: Bool) async throws {
-        let e2e = try await EndToEnd()
-        var codes: [String] = []
-        for index in 0..<Self.requests { codes.append(try await e2e.mintCode(user: "load\(index)")) }
-        let server = try await start(e2e, warm: warm, concurrency: 8)
-        let answers = try await withThrowingTaskGroup(of: (code: String, status: Int, userID: String?).self) { group in
-            for code in codes {
-                group.addTask {
-                    let answer = try await post(server.baseURL + "/login", #"{"code":"\#(code)"}"#)
-                    return (code, answer.status, answer.userID)
+        try await withEndToEnd { e2e in
+            var codes: [String] = []
+            for index in 0..<Self.requests { codes.append(try await e2e.mintCode(user: "load\(index)")) }
+            let server = try await start(e2e, warm: warm, concurrency: 8)
+            let answers = try await withThrowingTaskGroup(of: (code: String, status: Int, userID: String?).self) {
+                group in
+                for code in codes {
+                    group.addTask {
+                        let answer = try await post(server.baseURL + "/login", #"{"code":"\#(code)"}"#)
+                        return (code, answer.status, answer.userID)
+                    }
                 }
+                return try await group.reduce(into: [(code: String, status: Int, userID: String?)]()) { $0.append($1) }
             }
-            return try await group.reduce(into: [(code: String, status: Int, userID: String?)]()) { $0.append($1) }
-        }
-        #expect(answers.count == Self.requests, "every request got an answer")
-        let statuses = answers.map(\.status)
-        #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
-        #expect(statuses.contains(200))
-        let signedIn = answers.filter { $0.status == 200 }.compactMap(\.userID)
-        #expect(signedIn.count == statuses.filter { $0 == 200 }.count)
-        #expect(Set(signedIn).count == signedIn.count, "one user per person, none mixed up")
+            #expect(answers.count == Self.requests, "every request got an answer")
+            let statuses = answers.map(\.status)
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
+            #expect(statuses.contains(200))
+            let signedIn = answers.filter { $0.status == 200 }.compactMap(\.userID)
+            #expect(signedIn.count == statuses.filter { $0 == 200 }.count)
+            #expect(Set(signedIn).count == signedIn.count, "one user per person, none mixed up")
 
-        // A request refused with 429 never reached the function, so its code is still good: retried, it signs in.
-        for refused in answers where refused.status == 429 {
-            let retried = try await post(server.baseURL + "/login", #"{"code":"\#(refused.code)"}"#)
-            #expect(retried.status == 200)
+            // A request refused with 429 never reached the function, so its code is still good: retried, it signs in.
+            for refused in answers where refused.status == 429 {
+                let retried = try await post(server.baseURL + "/login", #"{"code":"\#(refused.code)"}"#)
+                #expect(retried.status == 200)
+            }
+            #expect(try await e2e.calls() == Self.requests, "each code exchanged exactly once")
+            await server.stop()
         }
-        #expect(try await e2e.calls() == Self.requests, "each code exchanged exactly once")
-        await server.stop()
     }
 
     @Test func aLimitAboveTheLoadAnswersEveryRequest() async throws {
-        let e2e = try await EndToEnd()
-        var codes: [String] = []
-        for index in 0..<Self.requests { codes.append(try await e2e.mintCode(user: "all\(index)")) }
-        let server = try await start(e2e, warm: false, concurrency: Self.requests)
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for code in codes {
-                group.addTask { try await post(server.baseURL + "/login", #"{"code":"\#(code)"}"#).status }
+        try await withEndToEnd { e2e in
+            var codes: [String] = []
+            for index in 0..<Self.requests { codes.append(try await e2e.mintCode(user: "all\(index)")) }
+            let server = try await start(e2e, warm: false, concurrency: Self.requests)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for code in codes {
+                    group.addTask { try await post(server.baseURL + "/login", #"{"code":"\#(code)"}"#).status }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
+            #expect(statuses.count == Self.requests)
+            #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+            #expect(try await e2e.calls() == Self.requests, "each code exchanged exactly once")
+            await server.stop()
         }
-        #expect(statuses.count == Self.requests)
-        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
-        #expect(try await e2e.calls() == Self.requests, "each code exchanged exactly once")
-        await server.stop()
     }
 }

@@ -32,18 +32,12 @@ import WeChatSandbox
     }
 
     @Test func aStaticLoginResolvesWeChatsHostByName() async throws {
-        let e2e = try await EndToEnd()
-        let byName = e2e.sandbox.baseURL.replacingOccurrences(of: "://127.0.0.1:", with: "://localhost:")
-        #expect(byName != e2e.sandbox.baseURL, "the sandbox is not on 127.0.0.1: \(e2e.sandbox.baseURL)")
-        let code = try await e2e.mintCode(user: "alice")
-        let signedIn = try await e2e.invoke(
-            "login",
-            method: "POST",
-            path: "/login",
-            body: #"{"code":"\#(code)"}"#,
-            extraEnvironment: ["WECHAT_API_BASE": byName]
-        )
-        #expect(signedIn.status == 200, "\(signedIn.stdout)\n\(signedIn.stderr)")
-        #expect(try await e2e.calls() == 1, "WeChat (the sandbox, reached as localhost) was called")
+        try await withEndToEnd { e2e in
+            let byName = e2e.sandbox.baseURL.replacingOccurrences(of: "://127.0.0.1:", with: "://localhost:")
+            #expect(byName != e2e.sandbox.baseURL, "the sandbox is not on 127.0.0.1: \(e2e.sandbox.baseURL)")
+            let signedIn = try await e2e.login(user: "alice", environment: ["WECHAT_API_BASE": byName])
+            #expect(signedIn.status == 200, "\(signedIn.stdout)\n\(signedIn.stderr)")
+            #expect(try await e2e.calls() == 1, "WeChat (the sandbox, reached as localhost) was called")
+        }
     }
 }
