@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Input an attacker or a broken deployment sends, through the built executables: every one is answered,
@@ -7,7 +8,7 @@ import Testing
     /// stdin is read up to 6 MiB + 1 byte and no further: an endless one gets 413 at once, not after draining.
     @Test(arguments: ["login", "userinfo"]) func endlessStdinIsAnswered413(function: String) async throws {
         try await withEndToEnd { e2e in
-            let (run, timedOut) = try await e2e.invokeBounded(function, stdinPath: "/dev/zero")
+            let (run, timedOut) = try await e2e.invokeBounded(function, input: .file("/dev/zero"))
             #expect(!timedOut, "\(function) did not answer an endless stdin")
             #expect(run.exitStatus == 0)
             #expect(run.status == 413, "\(run.stdout)")
@@ -87,58 +88,36 @@ import Testing
 }
 
 extension EndToEnd {
-    /// Runs `function` with stdin from a file (`/dev/zero` too), killed if it has not exited within `timeout`;
-    /// `timedOut` says whether it had to be. Waiting is on the process's exit, never on a sleep.
+    /// Runs `function` with stdin from `input` (`/dev/zero` too), killed if it has not exited within `timeout`;
+    /// `timedOut` says whether it had to be.
     func invokeBounded(
         _ function: String,
-        stdinPath: String,
+        input: ChildInput,
         extraEnvironment: [String: String] = [:],
         timeout: Duration = .seconds(30)
     ) async throws -> (Invocation, timedOut: Bool) {
-        let process = Process()
-        process.executableURL = executable(function)
-        process.environment = environment.merging(extraEnvironment) { _, new in new }
-        let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinPath))
-        defer { try? input.close() }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        let started = ContinuousClock.now
-        try process.run()
-        async let stdout = Self.onThread { output.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = Self.onThread { errors.fileHandleForReading.readDataToEndOfFile() }
-        let milliseconds = Int(timeout.components.seconds) * 1000
-        let timedOut = await Self.onThread {
-            guard exited.wait(timeout: .now() + .milliseconds(milliseconds)) == .timedOut else { return false }
-            kill(process.processIdentifier, SIGKILL)
-            exited.wait()
-            return true
-        }
-        let (out, err) = await (stdout, stderr)
-        let run = Invocation(
-            exitStatus: process.terminationStatus,
-            stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self),
-            elapsed: ContinuousClock.now - started
+        let run = try await runChildProcess(
+            executable(function),
+            input: input,
+            environment: environment.merging(extraEnvironment) { _, new in new },
+            timeout: timeout
         )
-        return (run, timedOut)
+        let invocation = Invocation(
+            exitStatus: run.status,
+            stdout: run.stdout,
+            stderr: run.stderr,
+            elapsed: run.elapsed
+        )
+        return (invocation, run.timedOut)
     }
 
-    /// Runs `function` with `stdin` bytes (through a file, so an early exit cannot break a pipe), with a timeout.
+    /// ``invokeBounded(_:input:extraEnvironment:timeout:)`` with `stdin` bytes.
     func invokeBounded(
         _ function: String,
         stdin: [UInt8],
         extraEnvironment: [String: String] = [:],
         timeout: Duration = .seconds(30)
     ) async throws -> (Invocation, timedOut: Bool) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wxauth-stdin-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try Data(stdin).write(to: URL(fileURLWithPath: path))
-        return try await invokeBounded(function, stdinPath: path, extraEnvironment: extraEnvironment, timeout: timeout)
+        try await invokeBounded(function, input: .bytes(stdin), extraEnvironment: extraEnvironment, timeout: timeout)
     }
 }
