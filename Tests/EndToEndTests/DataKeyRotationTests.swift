@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WeChatSandbox
 
@@ -64,8 +65,8 @@ import WeChatSandbox
             _ = try await files.keys(["rotate", "--file", file])
             let rotated = try files.set("data.json")
             #expect(
-                rotated.count == 2 && rotated.last?["kid"] == .string("data-1")
-                    && rotated[0]["alg"] == .string("A256GCM")
+                rotated.count == 2 && rotated.last?["kid"] == "data-1"
+                    && rotated[0]["alg"] == "A256GCM"
             )
             let decrypted = try await decryptProfile(e2e, openid: openid, access: access, environment: environment)
             #expect(decrypted.status == 200, "the session_key sealed before the rotation opens: \(decrypted.stdout)")
@@ -86,7 +87,7 @@ import WeChatSandbox
             )
 
             // data-1 removed: what only it sealed no longer opens (so the kid, not luck, opened it above).
-            try files.write(try files.set("data.json").filter { $0["kid"] != .string("data-1") }, to: "data.json")
+            try files.write(try files.set("data.json").filter { $0["kid"] != "data-1" }, to: "data.json")
             let lost = try await decryptProfile(e2e, openid: openid, access: access, environment: environment)
             #expect(lost.status == 400 && lost.exitStatus == 0)
         }
@@ -112,7 +113,7 @@ import WeChatSandbox
             // Signing keys added too: new tokens carry the set's first kid and serve.
             let withSets = dataSet.merging(["WXAUTH_SIGNING_KEYS_FILE": files.path("signing.json")]) { $1 }
             let vic = try await e2e.signIn(user: "vic", environment: withSets).access_token
-            let signingKid = try files.set("signing.json").first?["kid"]?.string
+            let signingKid = try files.set("signing.json").first?["kid"]
             #expect(try TokenHeader(of: vic).kid == signingKid)
             #expect(
                 try await e2e.userinfo(vic, environment: withSets).status == 200

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresTestSupport
+import TestSupport
 import Testing
 
 /// The function executables as Lambda `bootstrap`s: one warm process serving several invocations.

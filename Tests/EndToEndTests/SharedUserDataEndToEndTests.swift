@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Profiles, phone numbers and the shared app token, through the built executables and the sandbox.

@@ -40,7 +40,7 @@ import Testing
     }
 
     /// The response to `event` and the error it is.
-    func refuse(_ event: String) async throws -> (FunctionResponse, ErrorBody) {
+    func refuse(_ event: String) async throws -> (FunctionResponse, Refusal) {
         let response = try await respond(event)
         return (response, try decodeJSON(from: response.body))
     }
@@ -119,7 +119,7 @@ import Testing
     func describesWhatAnEventThatIsNoObjectIs(event: String, description: String) async throws {
         let (response, body) = try await refuse(event)
         #expect(response.statusCode == 400)
-        #expect(body.errorDescription == description)
+        #expect(body.error_description == description)
     }
 
     /// 64,000 case variants of one header name (5.9 MB) once took 10 s, merging by appending to a growing

@@ -58,9 +58,9 @@ import Testing
 
     @Test(arguments: [#"{"httpMethod":"GET","queryString":5}"#, #"{"httpMethod":"GET","queryString":{"a":[1]}}"#])
     func refusesAWrongTypedQueryString(_ event: String) async throws {
-        let (status, body) = try await run(Array(event.utf8), as: ErrorBody.self)
+        let (status, body) = try await run(Array(event.utf8), as: Refusal.self)
         #expect(status == 400)
-        #expect(body.errorDescription?.contains("queryString") == true)
+        #expect(body.error_description?.contains("queryString") == true)
     }
 
     @Test func acceptsARawQueryString() async throws {

@@ -154,7 +154,7 @@ struct DevTests {
 
         let login = try await send("POST", "\(serverURL)/login", #"{"code":"\#(code)"}"#)
         #expect(login.status == 200, "\(login.body)")
-        let token = try login.decoded(TokenBody.self).accessToken
+        let token = try login.decoded(TokenAnswer.self).access_token
 
         let userinfo = try await send("GET", "\(serverURL)/userinfo", nil, bearer: token)
         #expect(userinfo.status == 200, "\(userinfo.body)")

@@ -51,7 +51,7 @@ struct EventSamplesTests {
             ]
         )
         #expect(run.status == 0, "\(run.stderr)")
-        let response = try decodeJSON(ResponseShape.self, from: run.stdout)
+        let response = try decodeJSON(ProxyResponse.self, from: run.stdout)
         let expected = try #require(Self.expected[file])
         #expect(response.statusCode == expected.status, "\(run.stdout)")
         let location = response.headers?["location"] ?? ""

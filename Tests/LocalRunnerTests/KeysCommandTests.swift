@@ -12,7 +12,7 @@ struct KeysCommandTests {
     }
 
     func set(_ text: String) throws -> [[String: String]] {
-        try decodeJSON(JWKSetShape.self, from: text).keys
+        try decodeJSON(KeySet.self, from: text).keys
     }
 
     func mode(_ path: String) throws -> Int? {

@@ -250,7 +250,7 @@ struct PackageTests {
         // Without AWS_LAMBDA_RUNTIME_API the binary reads one event from stdin and writes the response.
         let answer = try await run([bootstrap.path], stdin: "{}\n", environment: environment)
         #expect(answer.status == 0)
-        #expect(throws: Never.self) { try decodeJSON(ResponseShape.self, from: answer.stdout) }
+        #expect(throws: Never.self) { try decodeJSON(ProxyResponse.self, from: answer.stdout) }
 
         // With a PostgreSQL URL the function still answers the empty body with its own 400 (no database needed
         // for that): the store connects on its first operation, never at start-up.
@@ -261,7 +261,7 @@ struct PackageTests {
             stdin: #"{"rawPath":"/login","requestContext":{"http":{"method":"POST"}}}"#,
             environment: onPostgres
         )
-        #expect(try decodeJSON(ResponseShape.self, from: handedOff.stdout).statusCode == 400, "\(handedOff.stdout)")
+        #expect(try decodeJSON(ProxyResponse.self, from: handedOff.stdout).statusCode == 400, "\(handedOff.stdout)")
 
         // As Lambda runs it: the runtime loop polls a runtime API and posts each response back.
         let spec = FunctionSpec(name: "login", handler: "bootstrap", route: "/login", methods: ["POST"], timeout: 5)
@@ -279,7 +279,7 @@ struct PackageTests {
                 break
             }
             // An empty body has no code: the function's own 400, answered through the runtime API.
-            #expect(try decodeJSON(ResponseShape.self, from: payload).statusCode == 400)
+            #expect(try decodeJSON(ProxyResponse.self, from: payload).statusCode == 400)
         }
         await instance.stop()
     }

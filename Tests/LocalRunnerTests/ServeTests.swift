@@ -75,7 +75,7 @@ struct ServeTests {
         }
         func decoded<Body: Decodable>(_ type: Body.Type = Body.self) throws -> Body { try decodeJSON(from: body) }
         /// The `error` code of an error answer (nil when the body is not one).
-        var error: String? { (try? decoded(ErrorBody.self))?.error }
+        var error: String? { (try? decoded(Refusal.self))?.error }
     }
 
     /// Starts a server over the scripts, runs `body`, stops the server.

@@ -47,13 +47,13 @@ enum TokenFixture {
     func everyAlgorithmSignsAnRFC9068TokenThatVerifies(algorithm: SigningAlgorithm) throws {
         let tokens = TokenFixture.tokens(try TokenFixture.keySet([try TokenFixture.jwk(algorithm, kid: "k1")]))
         let token = try tokens.issue(subject: "u1", session: "s1", clientId: "wxmini", jti: "j1", now: TokenFixture.now)
-        let header = try JWTParts.header(of: token)
+        let header = try TokenHeader(of: token)
         #expect(header.alg == algorithm.rawValue)
         #expect(header.typ == "at+jwt")
         #expect(header.kid == "k1")
-        let claims = try JWTParts.claims(of: token)
+        let claims = try TokenClaims(of: token)
         #expect(claims.exp == 1_700_000_900 && claims.iat == 1_700_000_000)
-        #expect(claims.clientId == "wxmini" && claims.sid == "s1")
+        #expect(claims.client_id == "wxmini" && claims.sid == "s1")
         #expect(claims.iss == "wxauth" && claims.aud == "wxauth" && claims.jti == "j1")
         let verified = try tokens.verify(token, now: TokenFixture.now + 100)
         #expect(verified.sub == "u1" && verified.sid == "s1" && verified.jti == "j1" && verified.clientId == "wxmini")
@@ -253,7 +253,7 @@ enum TokenFixture {
         #expect(try during.verify(oldToken, now: TokenFixture.now).sub == "u1")
         #expect(throws: AuthError.self) { try after.verify(oldToken, now: TokenFixture.now) }
         let newToken = try during.issue(subject: "u1", session: "s1", clientId: "wxa", jti: "j", now: TokenFixture.now)
-        #expect(try JWTParts.header(of: newToken).kid == "new")
+        #expect(try TokenHeader(of: newToken).kid == "new")
         #expect(try after.verify(newToken, now: TokenFixture.now).sub == "u1")
     }
 
@@ -261,7 +261,7 @@ enum TokenFixture {
         let keys = try TokenFixture.keySet(
             try SigningAlgorithm.allCases.map { try TokenFixture.jwk($0, kid: $0.rawValue) }
         )
-        let published = try decodeJSON(JWKSetShape.self, from: keys.publicJWKSet).keys
+        let published = try decodeJSON(KeySet.self, from: keys.publicJWKSet).keys
         #expect(published.map { $0["kid"] } == ["ES256", "EdDSA", "RS256"])
         for jwk in published {
             #expect(Set(jwk.keys).isDisjoint(with: ["d", "p", "q", "dp", "dq", "qi", "k"]))
@@ -416,48 +416,5 @@ enum TokenFixture {
             DataKeyring(secret: secret).box(purpose: "wxauth/state/v1").authenticationCode(Array("m".utf8))
                 == Array(mac)
         )
-    }
-}
-
-/// An access token's header and claims as CONTRACT §5 lists them, decoded from the token's own text.
-enum JWTParts {
-    struct Header: Decodable {
-        var alg: String
-        var typ: String
-        var kid: String
-    }
-
-    struct Claims: Decodable {
-        var iss: String
-        var aud: String
-        var sub: String
-        var iat: Int
-        var exp: Int
-        var jti: String
-        var clientId: String
-        var sid: String
-
-        enum CodingKeys: String, CodingKey {
-            case iss, aud, sub, iat, exp, jti, sid
-            case clientId = "client_id"
-        }
-    }
-
-    static func header(of token: String) throws -> Header { try self.part(0, of: token) }
-    static func claims(of token: String) throws -> Claims { try self.part(1, of: token) }
-
-    private static func part<Part: Decodable>(_ index: Int, of token: String) throws -> Part {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        let text = try #require(parts.count == 3 ? String(parts[index]) : nil, "not a JWT: \(token.prefix(20))…")
-        let bytes = try #require(Data(base64Encoded: text.padded()), "not base64url: \(text)")
-        return try decodeJSON(from: Array(bytes))
-    }
-}
-
-extension String {
-    func padded() -> String {
-        var text = replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while text.count % 4 != 0 { text += "=" }
-        return text
     }
 }

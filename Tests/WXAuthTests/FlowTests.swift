@@ -18,7 +18,7 @@ import WeChat
         FunctionRequest(method: "POST", path: "/", headers: ["content-type": contentType], body: Array(body.utf8))
     }
 
-    func error(_ response: FunctionResponse) throws -> ErrorBody {
+    func error(_ response: FunctionResponse) throws -> Refusal {
         try decodeJSON(from: response.body)
     }
 
@@ -31,15 +31,15 @@ import WeChat
         let login = try await Functions.login(provider)(post(#"{"code":"0a1b2c"}"#), context())
         #expect(login.statusCode == 200)
         #expect(login.headers["cache-control"] == "no-store")
-        let tokens = try decodeJSON(TokenBody.self, from: login.body)
-        #expect(tokens.tokenType == "Bearer")
-        #expect(tokens.expiresIn == 900)
-        #expect(tokens.refreshExpiresIn == 604_800)
+        let tokens = try decodeJSON(TokenAnswer.self, from: login.body)
+        #expect(tokens.token_type == "Bearer")
+        #expect(tokens.expires_in == 900)
+        #expect(tokens.refresh_expires_in == 604_800)
         let user = tokens.user
         #expect(user.openid == "oAlice" && user.unionid == "uAlice")
         assertNoSecrets(["tiihtNczf5v6AKRyjwEUhQ"], in: login.body)
-        let access = tokens.accessToken
-        let refresh = tokens.refreshToken
+        let access = tokens.access_token
+        let refresh = tokens.refresh_token
         #expect(RefreshToken.isWellFormed(refresh))
 
         let info = try await Functions.userinfo(provider)(
@@ -47,16 +47,16 @@ import WeChat
             context()
         )
         #expect(info.statusCode == 200)
-        let claims = try decodeJSON(UserInfoClaims.self, from: info.body)
+        let claims = try decodeJSON(Profile.self, from: info.body)
         #expect(claims.sub == user.id)
         #expect(claims.openid == "oAlice")
-        #expect(claims.updatedAt == Int(clock.nowSeconds))
+        #expect(claims.updated_at == Int(clock.nowSeconds))
 
         clock.advance(60)
         let rotated = try await Functions.refresh(provider)(post(#"{"refresh_token":"\#(refresh)"}"#), context())
         #expect(rotated.statusCode == 200)
-        let next = try decodeJSON(TokenBody.self, from: rotated.body)
-        #expect(next.refreshToken != refresh)
+        let next = try decodeJSON(TokenAnswer.self, from: rotated.body)
+        #expect(next.refresh_token != refresh)
 
         let replay = try await Functions.refresh(provider)(
             post("refresh_token=\(refresh)", contentType: "application/x-www-form-urlencoded"),
@@ -65,7 +65,7 @@ import WeChat
         #expect(replay.statusCode == 400)
         #expect(try error(replay).error == "invalid_grant")
         let afterReuse = try await Functions.refresh(provider)(
-            post(#"{"refresh_token":"\#(next.refreshToken)"}"#),
+            post(#"{"refresh_token":"\#(next.refresh_token)"}"#),
             context()
         )
         #expect(afterReuse.statusCode == 400)
@@ -100,7 +100,7 @@ import WeChat
         #expect(response.statusCode == status)
         let body = try error(response)
         #expect(body.error == code)
-        #expect(body.wechatErrcode == errcode)
+        #expect(body.wechat_errcode == errcode)
         if status == 503 { #expect(response.headers["retry-after"] != nil) }
         assertNoSecrets([Fixture.appSecret], in: response.body)
     }
@@ -117,7 +117,7 @@ import WeChat
         #expect(response.statusCode == 400)
         let body = try error(response)
         #expect(body.error == "invalid_request")
-        #expect(body.errorDescription == message)
+        #expect(body.error_description == message)
     }
 
     @Test func wrongMethodsGet405WithAllow() async throws {
@@ -152,7 +152,7 @@ import WeChat
             context()
         )
         #expect(expired.statusCode == 400)
-        #expect(try error(expired).errorDescription == "the refresh token has expired")
+        #expect(try error(expired).error_description == "the refresh token has expired")
     }
 
     @Test func refreshAcceptsTheCookie() async throws {
@@ -191,7 +191,7 @@ import WeChat
         )
         let response = try await handler(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)
-        #expect(try error(response).errorDescription?.hasPrefix("WXAUTH_JWT_SECRET is not set") == true)
+        #expect(try error(response).error_description?.hasPrefix("WXAUTH_JWT_SECRET is not set") == true)
 
         var config = Fixture.config()
         config.miniProgram = nil
@@ -202,7 +202,7 @@ import WeChat
             context()
         )
         #expect(noApp.statusCode == 500)
-        #expect(try error(noApp).errorDescription == "WECHAT_APPID and WECHAT_SECRET must be set")
+        #expect(try error(noApp).error_description == "WECHAT_APPID and WECHAT_SECRET must be set")
     }
 
     /// Services without a WeChat client (an executable that passed no transport, which `Functions.definition`'s
@@ -212,7 +212,7 @@ import WeChat
         services.wechat = nil
         let response = try await Functions.login(ServiceProvider(services))(post(#"{"code":"abc"}"#), context())
         #expect(response.statusCode == 500)
-        let description = try #require(try error(response).errorDescription)
+        let description = try #require(try error(response).error_description)
         #expect(description.contains("built without a WeChat transport"), "\(description)")
     }
 }

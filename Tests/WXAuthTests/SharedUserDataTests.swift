@@ -133,9 +133,9 @@ import WeChat
             FunctionContext(functionName: "login", logger: logger, deadline: .now + .seconds(5))
         )
         #expect(response.statusCode == 400)
-        let body = try decodeJSON(ErrorBody.self, from: response.body)
+        let body = try decodeJSON(Refusal.self, from: response.body)
         #expect(body.error == "invalid_request")
-        let description = body.errorDescription ?? ""
+        let description = body.error_description ?? ""
         #expect(description.lowercased().contains(hint.lowercased()), "\(description)")
         assertNoSecrets([key], in: response.body)
     }

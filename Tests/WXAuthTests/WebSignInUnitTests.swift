@@ -136,7 +136,7 @@ import WeChat
     }
 
     func refreshToken(_ response: FunctionResponse) -> String? {
-        (try? decodeJSON(TokenBody.self, from: response.body))?.refreshToken
+        (try? decodeJSON(TokenAnswer.self, from: response.body))?.refresh_token
     }
 
     func isInvalidState(_ response: FunctionResponse) -> Bool {
