@@ -43,8 +43,8 @@ public final class PostgresStore: Store {
     ///
     /// `first` are the transaction's first statements: they travel in that same round trip, and `body` gets their
     /// results. `body` may end the transaction itself with its last statements (``commit(_:_:)``, one round trip
-    /// for them and `COMMIT`); otherwise `COMMIT` follows it. Every round trip saved is paid by every cold
-    /// function: a sign-in is two waits for the server instead of nine.
+    /// for them and `COMMIT`); otherwise `COMMIT` follows it. Each wait for the server saved here is saved on
+    /// every invocation: a returning user's sign-in waits twice instead of nine times.
     @discardableResult
     func transaction<T: Sendable>(
         locks: [(String, String)] = [],

@@ -14,8 +14,6 @@ import Glibc
 /// `wxauth-http`: every function behind one HTTP/1.1 server, as SCF web functions, Function Compute and containers
 /// run it.
 @Suite(.serialized) struct HTTPModeTests {
-    struct NotListening: Error {}
-
     /// An HTTP answer: status, headers (repeated ones joined by newlines) and the body.
     struct Reply: Sendable, JSONBodied {
         var status: Int
@@ -32,62 +30,34 @@ import Glibc
     }
 
     /// A running `wxauth-http` on a port the OS picked, found from its `listening` log line.
-    final class Server: Sendable {
-        let process: Process
+    struct Server: Sendable {
+        let process: ServingProcess
         let port: Int
-        let exited: Task<Int32, Never>
         var baseURL: String { "http://127.0.0.1:\(port)" }
 
         init(_ e2e: EndToEnd, arguments: [String] = [], environment extra: [String: String] = [:]) async throws {
-            let process = Process()
-            process.executableURL = e2e.executable("wxauth-http")
-            process.arguments = arguments
-            process.environment = e2e.environment.merging(["PORT": "0"].merging(extra) { _, new in new }) { _, new in
-                new
-            }
-            let errors = Pipe()
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = errors
-            try process.run()
-            let (ports, found) = AsyncStream.makeStream(of: Int.self)
-            let reader = errors.fileHandleForReading
-            // Reads stderr to its end on a thread of its own (so the pipe never fills), reporting the port.
-            Thread {
-                var pending = Data()
-                var reported = false
-                while case let chunk = reader.availableData, !chunk.isEmpty {
-                    pending += chunk
-                    while let newline = pending.firstIndex(of: 0x0A) {
-                        let line = pending[pending.startIndex..<newline]
-                        pending = Data(pending[(newline + 1)...])
-                        guard !reported, let entry = try? decodeJSON(ListeningLine.self, from: Array(line)),
-                            entry.msg == "listening" || entry.message == "listening",
-                            let port = entry.port.flatMap(Int.init)
-                        else { continue }
-                        reported = true
-                        found.yield(port)
-                    }
-                }
-                found.finish()
-            }.start()
-            var iterator = ports.makeAsyncIterator()
-            self.process = process
-            self.exited = Task {
-                await EndToEnd.onThread {
-                    process.waitUntilExit()
-                    return process.terminationStatus
-                }
-            }
-            guard let port = await iterator.next() else {
-                throw NotListening()
-            }
-            self.port = port
+            process = try await ServingProcess.start(
+                e2e.executable("wxauth-http"),
+                arguments: arguments,
+                environment: e2e.environment.merging(["PORT": "0"].merging(extra) { _, new in new }) { _, new in new },
+                watching: .standardError,
+                until: { Server.listeningPort($0) != nil }
+            )
+            let lastLine = process.printed.split(separator: "\n").last.map(String.init) ?? ""
+            port = try #require(Server.listeningPort(lastLine), "no listening line in \(process.printed)")
         }
 
+        /// The port of a `listening` log line; nil for any other line.
+        static func listeningPort(_ line: String) -> Int? {
+            guard let entry = try? decodeJSON(ListeningLine.self, from: line),
+                entry.msg == "listening" || entry.message == "listening"
+            else { return nil }
+            return entry.port.flatMap(Int.init)
+        }
+
+        /// Stops it with SIGTERM; its exit status.
         func terminate() async -> Int32 {
-            kill(process.processIdentifier, SIGTERM)
-            return await exited.value
+            await process.stop().status
         }
     }
 

@@ -151,7 +151,7 @@ struct CommandLineTests {
         #expect(response.status == 200)
         #expect(String(decoding: response.body, as: UTF8.self) == "served")
 
-        let (status, stderr) = try await runner.stop()
+        let (status, _, stderr) = await runner.stop()
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("[echo] echo log"), "\(stderr)")
         // Started without a signing key: said at start-up, with how to make one, rather than 500s later.
@@ -161,57 +161,21 @@ struct CommandLineTests {
     }
 }
 
-/// The built `local-runner` serving (`serve`, `dev`): started with `arguments`, with what it printed up to
-/// "Stop with Ctrl-C."; killed when dropped unless stopped. Starting and stopping wait on threads of their own.
-final class RunningRunner: @unchecked Sendable {
-    let process = Process()
-    let errors = Pipe()
-    let printed: String
-
+/// The built `local-runner` serving (`serve`, `dev`), started with `arguments` and read up to "Stop with Ctrl-C.".
+enum RunningRunner {
     static func start(
         _ arguments: [String],
         directory: URL? = nil,
         environment: [String: String]
-    ) async throws
-        -> RunningRunner
-    {
-        try await onOwnThread { try RunningRunner(arguments, directory: directory, environment: environment) }
-    }
-
-    private init(_ arguments: [String], directory: URL?, environment: [String: String]) throws {
-        process.executableURL = builtLocalRunner
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        var printed = ""
-        while !printed.contains("Stop with Ctrl-C.") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            printed += String(decoding: chunk, as: UTF8.self)
-        }
-        self.printed = printed
-    }
-
-    /// Stops it with SIGTERM; its exit status and everything it wrote on stderr.
-    func stop() async throws -> (status: Int32, stderr: String) {
-        await onOwnThread { [self] in
-            guard process.isRunning else { return (process.terminationStatus, "") }
-            kill(process.processIdentifier, SIGTERM)
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, stderr)
-        }
-    }
-
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+    ) async throws -> ServingProcess {
+        try await ServingProcess.start(
+            try #require(builtLocalRunner, "local-runner is not built"),
+            arguments: arguments,
+            directory: directory,
+            environment: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 },
+            watching: .standardOutput,
+            until: { $0.contains("Stop with Ctrl-C.") }
+        )
     }
 }
 

@@ -159,7 +159,7 @@ struct DevTests {
         let userinfo = try await send("GET", "\(serverURL)/userinfo", nil, bearer: token)
         #expect(userinfo.status == 200, "\(userinfo.body)")
 
-        let (status, stderr) = try await dev.stop()
+        let (status, stderr) = await dev.stop()
         #expect(status == 0, "\(stderr)")
         #expect(stderr.contains("POST /login 200 "), "\(stderr)")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(".wxauth/dev.sqlite").path))
@@ -231,7 +231,7 @@ struct DevTests {
 
     /// `local-runner dev --port 0` started in `directory`, and the two URLs it printed.
     private struct RunningDev {
-        let runner: RunningRunner
+        let runner: ServingProcess
         let sandboxURL: String
         let serverURL: String
         var printed: String { runner.printed }
@@ -248,7 +248,10 @@ struct DevTests {
             serverURL = String(try #require(server, "\(runner.printed)").1)
         }
 
-        func stop() async throws -> (status: Int32, stderr: String) { try await runner.stop() }
+        func stop() async -> (status: Int32, stderr: String) {
+            let stopped = await runner.stop()
+            return (stopped.status, stopped.stderr)
+        }
     }
 
     private struct Reply {
