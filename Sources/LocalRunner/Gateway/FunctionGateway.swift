@@ -81,7 +81,7 @@ final class FunctionGateway: Sendable {
         sourceIp: String
     ) async -> (Response, function: String?, maxResidentBytes: Int) {
         if let page = staticPages[path] {
-            return (Self.response(for: page, method: method), nil, 0)
+            return (page.response(to: method), nil, 0)
         }
         guard let candidates = routes[path] else { return (GatewayHTTP.notRouted(path), nil, 0) }
         guard let function = candidates.first(where: { $0.methods.contains(method) || $0.methods.contains("ANY") })

@@ -127,24 +127,6 @@ public final class FunctionServer: Sendable {
     }
 }
 
-/// A fixed page the runner answers itself, without a function: its media type, body and any extra headers.
-/// Every answer also has `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
-public struct StaticPage: Sendable {
-    /// The `Content-Type`, e.g. `text/html; charset=utf-8`.
-    public var contentType: String
-    /// The body, sent as UTF-8.
-    public var body: String
-    /// More headers, e.g. a `Content-Security-Policy`.
-    public var headers: [String: String]
-
-    /// Creates a page.
-    public init(contentType: String, body: String, headers: [String: String] = [:]) {
-        self.contentType = contentType
-        self.body = body
-        self.headers = headers
-    }
-}
-
 /// Why the server could not start.
 public struct FunctionServerError: Error, CustomStringConvertible {
     public var description: String

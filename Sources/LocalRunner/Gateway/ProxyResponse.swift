@@ -93,20 +93,4 @@ extension FunctionGateway {
             nil
         )
     }
-
-    /// A static page's answer: the page to `GET`, its headers to `HEAD`, 405 to any other method.
-    static func response(for page: StaticPage, method: String) -> Response {
-        guard method == "GET" || method == "HEAD" else {
-            return GatewayHTTP.methodNotAllowed("this page", allowed: ["GET", "HEAD"])
-        }
-        var headers = HTTPFields()
-        headers[.contentType] = page.contentType
-        headers[.cacheControl] = "no-store"
-        headers[.xContentTypeOptions] = "nosniff"
-        for (name, value) in page.headers.sorted(by: { $0.key < $1.key }) {
-            if let fieldName = HTTPField.Name(name) { headers[fieldName] = value }
-        }
-        let body = ByteBuffer(string: method == "HEAD" ? "" : page.body)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
-    }
 }
