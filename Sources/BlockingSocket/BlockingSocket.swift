@@ -31,21 +31,13 @@ package final class BlockingSocket {
     private var tls: TLSSession?
 
     /// Connects to `host:port` (a name or an IP address), trying each address the resolver gives until one
-    /// answers. The deadline bounds the whole attempt except name resolution, which glibc does not bound.
+    /// answers. The deadline bounds the whole attempt, name resolution included (``NameResolution``).
     package static func connect(
         host: String,
         port: Int,
         deadline: ContinuousClock.Instant
     ) throws(SocketError) -> BlockingSocket {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_protocol = Int32(IPPROTO_TCP)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let list else {
-            throw SocketError("cannot resolve the host: \(String(cString: gai_strerror(status)))")
-        }
+        let list = try NameResolution.addresses(host: host, port: port, deadline: deadline)
         defer { freeaddrinfo(list) }
         var failure = SocketError("the host has no address")
         var next: UnsafeMutablePointer<addrinfo>? = list

@@ -126,7 +126,7 @@ final class TLSSession {
         self.input = input
         self.output = output
         SSL_set_connect_state(ssl)
-        if !Self.isIPAddress(options.serverName) {
+        if !NameResolution.isIPAddress(options.serverName) {
             _ = wxauth_SSL_set_tlsext_host_name(ssl, options.serverName)
         }
         switch options.verification {
@@ -139,7 +139,7 @@ final class TLSSession {
             SSL_set_verify(ssl, SSL_VERIFY_PEER, nil)
             if options.verification == .chainAndHost {
                 let named: Int32
-                if Self.isIPAddress(options.serverName) {
+                if NameResolution.isIPAddress(options.serverName) {
                     named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.serverName)
                 } else {
                     named = SSL_set1_host(ssl, options.serverName)
@@ -233,11 +233,6 @@ final class TLSSession {
             guard count > 0 else { break }
             try socket.writeRaw(outgoing[..<Int(count)], deadline: deadline)
         }
-    }
-
-    private static func isIPAddress(_ host: String) -> Bool {
-        var storage = in6_addr()
-        return inet_pton(AF_INET, host, &storage) == 1 || inet_pton(AF_INET6, host, &storage) == 1
     }
 
     /// An error with OpenSSL's first queued reason, which names no secret (certificates are public).
