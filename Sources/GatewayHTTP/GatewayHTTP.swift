@@ -9,9 +9,9 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What `local-runner serve` and `wxauth-http` share in front of the functions, so a request is answered the
-/// same by both: the client's address, the request limit, API Gateway's mapping of a proxy response to HTTP, and
-/// the answers for a path no function serves.
+// What `local-runner serve` and `wxauth-http` share in front of the functions, so a request is answered the same
+// by both: the client's address, the request limit, API Gateway's mapping of a proxy response to HTTP, and the
+// answers for a path no function serves.
 
 /// The request context of both servers: Hummingbird's core plus the client's address, for
 /// `requestContext.http.sourceIp`.
@@ -28,6 +28,7 @@ package struct ClientAddressContext: RequestContext {
     package var sourceIp: String { remoteAddress?.ipAddress ?? "127.0.0.1" }
 }
 
+/// How both servers answer in front of the functions, as API Gateway does.
 package enum GatewayHTTP {
     /// API Gateway's (and Lambda's) limit on a request body; a larger one is answered 413 unread.
     package static let maxBodyBytes = 6 * 1024 * 1024
