@@ -62,7 +62,8 @@ package enum NameResolution {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attributes, 256 << 10)
+        // As WorkerThread: glibc's resolver puts buffers of up to 64 KiB on the stack; only pages touched are used.
+        pthread_attr_setstacksize(&attributes, 1 << 20)
         let started = pthread_create(
             &thread,
             &attributes,
