@@ -57,26 +57,10 @@ package enum NameResolution {
         _ lookup: @escaping Lookup
     ) throws(SocketError) -> (status: Int32, list: UnsafeMutablePointer<addrinfo>?) {
         let pending = PendingLookup()
-        let job = Unmanaged.passRetained(LookupJob(pending: pending) { lookup(host, port) }).toOpaque()
-        var thread = pthread_t()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         // As WorkerThread: glibc's resolver puts buffers of up to 64 KiB on the stack; only pages touched are used.
-        pthread_attr_setstacksize(&attributes, 1 << 20)
-        let started = pthread_create(
-            &thread,
-            &attributes,
-            { context in
-                Unmanaged<LookupJob>.fromOpaque(context!).takeRetainedValue().run()
-                return nil
-            },
-            job
-        )
-        pthread_attr_destroy(&attributes)
-        guard started == 0 else {
+        let started = startDetachedThread(stackSize: 1 << 20) { pending.finish(lookup(host, port)) }
+        guard started else {
             // No thread to be had: resolve here, unbounded, rather than fail.
-            Unmanaged<LookupJob>.fromOpaque(job).release()
             return lookup(host, port)
         }
         guard let answer = pending.wait(until: deadline) else {
@@ -146,17 +130,4 @@ private final class PendingLookup: @unchecked Sendable {
         }
         return answer
     }
-}
-
-/// What the resolving thread runs: the lookup, then the hand-over.
-private final class LookupJob {
-    let pending: PendingLookup
-    let lookup: () -> (status: Int32, list: UnsafeMutablePointer<addrinfo>?)
-
-    init(pending: PendingLookup, lookup: @escaping () -> (status: Int32, list: UnsafeMutablePointer<addrinfo>?)) {
-        self.pending = pending
-        self.lookup = lookup
-    }
-
-    func run() { pending.finish(lookup()) }
 }

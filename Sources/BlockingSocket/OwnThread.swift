@@ -14,34 +14,41 @@ package func onOwnThread<T: Sendable, Failure: Error>(
     _ work: @escaping @Sendable () throws(Failure) -> T
 ) async throws(Failure) -> T {
     let result: Result<T, Failure> = await withCheckedContinuation { continuation in
-        let job = ThreadJob {
-            continuation.resume(returning: Result { () throws(Failure) in try work() })
-        }
-        let context = Unmanaged.passRetained(job).toOpaque()
-        #if canImport(Darwin)
-        var thread: pthread_t?
-        #else
-        var thread: pthread_t = 0
-        #endif
-        guard
-            pthread_create(
-                &thread,
-                nil,
-                { context in
-                    let job = Unmanaged<ThreadJob>.fromOpaque(context!).takeRetainedValue()
-                    job.body()
-                    return nil
-                },
-                context
-            ) == 0
-        else {
-            // No thread to be had: do the work here rather than fail it.
-            Unmanaged<ThreadJob>.fromOpaque(context).takeRetainedValue().body()
-            return
-        }
-        pthread_detach(thread)
+        let job = { continuation.resume(returning: Result { () throws(Failure) in try work() }) }
+        // No thread to be had: do the work here rather than fail it.
+        if !startDetachedThread(job) { job() }
     }
     return try result.get()
+}
+
+/// Starts `body` on a detached thread of its own, with a `stackSize`-byte stack (the system's default when nil).
+/// False, with `body` not run, when the system has no thread to give: the one place this module makes threads.
+package func startDetachedThread(stackSize: Int? = nil, _ body: @escaping () -> Void) -> Bool {
+    let context = Unmanaged.passRetained(ThreadJob(body)).toOpaque()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
+    #if canImport(Darwin)
+    var thread: pthread_t?
+    #else
+    var thread: pthread_t = 0
+    #endif
+    let started = pthread_create(
+        &thread,
+        &attributes,
+        { context in
+            Unmanaged<ThreadJob>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        },
+        context
+    )
+    guard started == 0 else {
+        Unmanaged<ThreadJob>.fromOpaque(context).release()
+        return false
+    }
+    return true
 }
 
 private final class ThreadJob: @unchecked Sendable {

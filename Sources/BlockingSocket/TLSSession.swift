@@ -20,7 +20,7 @@ package struct TLSOptions: Sendable {
     package var verification: Verification
     /// The host name (or IP address) connected to: sent as SNI when a name, checked under ``Verification/chainAndHost``.
     package var serverName: String
-    /// The roots to trust; nil means ``defaultRoots(environment:hashedDirectories:bundles:)``.
+    /// The roots to trust; nil means ``systemRoots``.
     package var trustedRoots: TrustedRoots?
 
     /// `rootCertificates`: a PEM file of the roots to trust; nil for the system's.
@@ -54,6 +54,10 @@ package struct TLSOptions: Sendable {
         "/etc/ssl/cert.pem",  // macOS, BSDs
         "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // Fedora, RHEL
     ]
+
+    /// ``defaultRoots(environment:hashedDirectories:bundles:)`` as found once per process: the environment and the
+    /// system's directories do not change while it runs, and each new connection would otherwise look again.
+    package static let systemRoots = defaultRoots()
 
     /// The system's roots: `SSL_CERT_FILE` when set, else `SSL_CERT_DIR` when set (OpenSSL's own variables);
     /// else the first of `hashedDirectories` that holds subject-hash names, read lazily; else the first of
@@ -133,7 +137,7 @@ final class TLSSession {
         case .none:
             SSL_set_verify(ssl, SSL_VERIFY_NONE, nil)
         case .chain, .chainAndHost:
-            guard let roots = options.trustedRoots ?? TLSOptions.defaultRoots(), Self.trust(roots, in: context) else {
+            guard let roots = options.trustedRoots ?? TLSOptions.systemRoots, Self.trust(roots, in: context) else {
                 throw Self.failure("cannot read the trusted root certificates")
             }
             SSL_set_verify(ssl, SSL_VERIFY_PEER, nil)

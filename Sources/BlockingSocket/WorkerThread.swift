@@ -24,24 +24,9 @@ package final class WorkerThread: @unchecked Sendable {
         wake = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
-        var thread: pthread_t = 0
         // The thread holds this object until it ends; a small stack is plenty for a socket loop.
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attributes, 1 << 20)
-        let started = pthread_create(
-            &thread,
-            &attributes,
-            { argument in
-                let worker = Unmanaged<WorkerThread>.fromOpaque(argument!).takeRetainedValue()
-                worker.loop()
-                return nil
-            },
-            Unmanaged.passRetained(self).toOpaque()
-        )
-        pthread_attr_destroy(&attributes)
-        precondition(started == 0, "cannot start a thread")
+        let started = startDetachedThread(stackSize: 1 << 20) { [self] in loop() }
+        precondition(started, "cannot start a thread")
     }
 
     deinit {

@@ -210,7 +210,7 @@ final class EndToEnd: Sendable {
         let run = try await runChildProcess(
             executable(function),
             arguments: arguments,
-            stdin: stdin,
+            stdin: .bytes(stdin),
             environment: environment.merging(extraEnvironment) { _, new in new }
         )
         if arguments.isEmpty { LogShape.expectStructured(run.stderr) }

@@ -8,7 +8,7 @@ import Testing
     /// stdin is read up to 6 MiB + 1 byte and no further: an endless one gets 413 at once, not after draining.
     @Test(arguments: ["login", "userinfo"]) func endlessStdinIsAnswered413(function: String) async throws {
         try await withEndToEnd { e2e in
-            let (run, timedOut) = try await e2e.invokeBounded(function, input: .file("/dev/zero"))
+            let (run, timedOut) = try await e2e.invokeBounded(function, stdin: .file("/dev/zero"))
             #expect(!timedOut, "\(function) did not answer an endless stdin")
             #expect(run.exitStatus == 0)
             #expect(run.status == 413, "\(run.stdout)")
@@ -21,7 +21,7 @@ import Testing
         try await withEndToEnd { e2e in
             let userinfo = try await e2e.invokeBounded(
                 "userinfo",
-                stdin: GatewayEvent("GET", "/userinfo", headers: ["authorization": "Bearer x.y.z"]).bytes,
+                stdin: .bytes(GatewayEvent("GET", "/userinfo", headers: ["authorization": "Bearer x.y.z"]).bytes),
                 extraEnvironment: ["WXAUTH_JWT_SECRET": "", "WXAUTH_JWT_SECRET_FILE": "/dev/zero"]
             )
             #expect(!userinfo.1, "userinfo did not answer with WXAUTH_JWT_SECRET_FILE=/dev/zero")
@@ -32,7 +32,7 @@ import Testing
             let code = try await e2e.mintCode()
             let login = try await e2e.invokeBounded(
                 "login",
-                stdin: GatewayEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).bytes,
+                stdin: .bytes(GatewayEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).bytes),
                 extraEnvironment: ["WECHAT_SECRET": "", "WECHAT_SECRET_FILE": "/dev/zero"]
             )
             #expect(!login.1, "login did not answer with WECHAT_SECRET_FILE=/dev/zero")
@@ -54,7 +54,7 @@ import Testing
             let code = try await e2e.mintCode()
             let (run, timedOut) = try await e2e.invokeBounded(
                 "login",
-                stdin: GatewayEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).bytes,
+                stdin: .bytes(GatewayEvent("POST", "/login", body: #"{"code":"\#(code)"}"#).bytes),
                 extraEnvironment: [setting: value]
             )
             #expect(!timedOut)
@@ -77,7 +77,7 @@ import Testing
             let body = template.replacingOccurrences(of: "CODE", with: try await e2e.mintCode())
             let (run, timedOut) = try await e2e.invokeBounded(
                 "login",
-                stdin: GatewayEvent("POST", "/login", body: body).bytes
+                stdin: .bytes(GatewayEvent("POST", "/login", body: body).bytes)
             )
             #expect(!timedOut)
             #expect(run.status == 400, "\(run.stdout)")
@@ -88,17 +88,17 @@ import Testing
 }
 
 extension EndToEnd {
-    /// Runs `function` with stdin from `input` (`/dev/zero` too), killed if it has not exited within `timeout`;
+    /// Runs `function` with `stdin` (`/dev/zero` too), killed if it has not exited within `timeout`;
     /// `timedOut` says whether it had to be.
     func invokeBounded(
         _ function: String,
-        input: ChildInput,
+        stdin: ChildInput,
         extraEnvironment: [String: String] = [:],
         timeout: Duration = .seconds(30)
     ) async throws -> (Invocation, timedOut: Bool) {
         let run = try await runChildProcess(
             executable(function),
-            input: input,
+            stdin: stdin,
             environment: environment.merging(extraEnvironment) { _, new in new },
             timeout: timeout
         )
@@ -109,15 +109,5 @@ extension EndToEnd {
             elapsed: run.elapsed
         )
         return (invocation, run.timedOut)
-    }
-
-    /// ``invokeBounded(_:input:extraEnvironment:timeout:)`` with `stdin` bytes.
-    func invokeBounded(
-        _ function: String,
-        stdin: [UInt8],
-        extraEnvironment: [String: String] = [:],
-        timeout: Duration = .seconds(30)
-    ) async throws -> (Invocation, timedOut: Bool) {
-        try await invokeBounded(function, input: .bytes(stdin), extraEnvironment: extraEnvironment, timeout: timeout)
     }
 }

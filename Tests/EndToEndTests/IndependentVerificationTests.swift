@@ -45,7 +45,7 @@ enum PyJWT {
         let run = try await runChildProcess(
             URL(fileURLWithPath: try #require(python)),
             arguments: [script.path],
-            stdin: Array(try JSONEncoder().encode(request)),
+            stdin: .bytes(Array(try JSONEncoder().encode(request))),
             environment: FunctionProcessTests.toolEnvironment
         )
         #expect(run.status == 0, "\(run.stderr)")

@@ -8,7 +8,7 @@ import Testing
         let run = try await runChildProcess(
             URL(fileURLWithPath: "/bin/sh"),
             arguments: ["-c", "echo out; echo err >&2; exit 3"],
-            stdin: String(repeating: "x", count: 1 << 20)
+            stdin: .text(String(repeating: "x", count: 1 << 20))
         )
         #expect(run.status == 3)
         #expect(run.stdout == "out\n" && run.stderr == "err\n")
@@ -18,7 +18,7 @@ import Testing
         let run = try await runChildProcess(
             URL(fileURLWithPath: "/bin/sh"),
             arguments: ["-c", "head -c 300000 /dev/zero >&2; cat"],
-            stdin: "echoed"
+            stdin: .text("echoed")
         )
         #expect(run.status == 0)
         #expect(run.stdout == "echoed" && run.stderr.utf8.count == 300_000)

@@ -36,7 +36,7 @@ struct CommandLineTests {
         return try await runChildProcess(
             try #require(builtLocalRunner),
             arguments: arguments.map { $0 == "MANIFEST" ? manifest.path : $0 },
-            stdin: stdin,
+            stdin: .text(stdin),
             environment: ["PATH": "/usr/bin:/bin", "WXAUTH_BIN_DIR": bin.url.path]
         )
     }

@@ -40,7 +40,7 @@ struct EventSamplesTests {
         let event = try String(contentsOf: Self.eventsDirectory.appendingPathComponent(file), encoding: .utf8)
         let run = try await runChildProcess(
             executable,
-            stdin: event,
+            stdin: .text(event),
             environment: [
                 "WXAUTH_JWT_SECRET": "sample-secret-of-at-least-32-bytes!!",
                 "WECHAT_APPID": "wxsample", "WECHAT_SECRET": "sample-secret",

@@ -44,7 +44,7 @@ private func run(
     let run = try await runChildProcess(
         URL(fileURLWithPath: "/usr/bin/env"),
         arguments: arguments,
-        stdin: stdin,
+        stdin: .text(stdin),
         environment: environment
     )
     return (run.status, run.stdout)

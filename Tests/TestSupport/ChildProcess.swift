@@ -24,6 +24,9 @@ package enum ChildInput: Sendable {
     case bytes([UInt8])
     /// An existing file, e.g. `/dev/zero` for an endless stdin.
     case file(String)
+
+    /// Text, as UTF-8 bytes.
+    package static func text(_ text: String) -> ChildInput { .bytes(Array(text.utf8)) }
 }
 
 /// Runs an executable to completion, whatever it does with its input: the one way the tests run a built
@@ -43,41 +46,7 @@ package enum ChildInput: Sendable {
 package func runChildProcess(
     _ executable: URL,
     arguments: [String] = [],
-    stdin: [UInt8] = [],
-    environment: [String: String]? = nil,
-    timeout: Duration? = nil
-) async throws -> ChildProcessRun {
-    try await runChildProcess(
-        executable,
-        arguments: arguments,
-        input: .bytes(stdin),
-        environment: environment,
-        timeout: timeout
-    )
-}
-
-/// ``runChildProcess(_:arguments:stdin:environment:timeout:)`` with text on stdin.
-package func runChildProcess(
-    _ executable: URL,
-    arguments: [String] = [],
-    stdin: String,
-    environment: [String: String]? = nil,
-    timeout: Duration? = nil
-) async throws -> ChildProcessRun {
-    try await runChildProcess(
-        executable,
-        arguments: arguments,
-        stdin: Array(stdin.utf8),
-        environment: environment,
-        timeout: timeout
-    )
-}
-
-/// ``runChildProcess(_:arguments:stdin:environment:timeout:)`` with stdin from `input`.
-package func runChildProcess(
-    _ executable: URL,
-    arguments: [String] = [],
-    input: ChildInput,
+    stdin: ChildInput = .bytes([]),
     environment: [String: String]? = nil,
     timeout: Duration? = nil
 ) async throws -> ChildProcessRun {
@@ -85,25 +54,25 @@ package func runChildProcess(
         try runChildProcessBlocking(
             executable,
             arguments: arguments,
-            input: input,
+            stdin: stdin,
             environment: environment,
             timeout: timeout
         )
     }
 }
 
-/// ``runChildProcess(_:arguments:input:environment:timeout:)`` on the calling thread, for callers that are not
+/// ``runChildProcess(_:arguments:stdin:environment:timeout:)`` on the calling thread, for callers that are not
 /// async (a `static let`); never call it from Swift's cooperative pool.
 package func runChildProcessBlocking(
     _ executable: URL,
     arguments: [String] = [],
-    input: ChildInput = .bytes([]),
+    stdin: ChildInput = .bytes([]),
     environment: [String: String]? = nil,
     timeout: Duration? = nil
 ) throws -> ChildProcessRun {
     let inputPath: String
     var temporaryInput: URL?
-    switch input {
+    switch stdin {
     case .file(let path):
         inputPath = path
     case .bytes(let bytes):
